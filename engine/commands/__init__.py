@@ -1,0 +1,1 @@
+"""One module per ``python -m engine`` subcommand (see engine/cli.py for the contract)."""

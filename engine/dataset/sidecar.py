@@ -1,0 +1,162 @@
+"""The annotation sidecar: one JSON file beside each image, written atomically.
+
+``photo.jpg`` is annotated by ``photo.jpg.points.json``::
+
+    {"format": "crowdgui-points", "version": 1, "image": "photo.jpg", "width": 1024, "height": 768,
+     "points": [[x, y], ...], "split": null}
+
+Points are float image pixels, origin at the top-left corner of the top-left pixel, x to the right, y down,
+in the image as displayed (EXIF orientation applied). ``split`` is ``"train"``, ``"val"``, ``"test"`` or null
+(null: the dataset's automatic split decides).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+SIDECAR_SUFFIX = ".points.json"
+FORMAT_NAME = "crowdgui-points"
+SCHEMA_VERSION = 1
+SPLITS = ("train", "val", "test")
+
+
+class SidecarError(Exception):
+    """A sidecar that cannot be trusted; the message says why in plain words."""
+
+    def __init__(self, path: Path | str, reason: str):
+        super().__init__(f"{Path(path).name}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
+@dataclass
+class Annotation:
+    """The points of one image plus what is needed to check they belong to it."""
+
+    image: str
+    width: int
+    height: int
+    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.float64))
+    split: str | None = None
+
+    def __post_init__(self) -> None:
+        self.points = as_points(self.points)
+
+    @property
+    def count(self) -> int:
+        return int(len(self.points))
+
+
+def as_points(points) -> np.ndarray:
+    """Any (N, 2)-shaped sequence as a float64 (N, 2) array (an empty one for N = 0)."""
+    array = np.asarray(points, dtype=np.float64)
+    if array.size == 0:
+        return np.zeros((0, 2), dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != 2:
+        raise ValueError(f"points must have shape (N, 2), got {array.shape}")
+    return array
+
+
+def sidecar_path(image_path: Path | str) -> Path:
+    """Where the annotation of ``image_path`` lives."""
+    image_path = Path(image_path)
+    return image_path.with_name(image_path.name + SIDECAR_SUFFIX)
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+    """Write ``data`` so that ``path`` is always either the complete old or the complete new file.
+
+    The bytes go to a temporary file in the same folder (same file system), are flushed to disk, and then
+    replace the target in one rename. A crash at any moment leaves at worst a stray temporary file.
+    """
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        raise
+
+
+def annotation_to_json(annotation: Annotation) -> str:
+    # One point per line keeps big files diff-able and still compact; repr() keeps full float precision.
+    lines = ",\n    ".join(f"[{float(x)!r}, {float(y)!r}]" for x, y in annotation.points)
+    header = {
+        "format": FORMAT_NAME,
+        "version": SCHEMA_VERSION,
+        "image": annotation.image,
+        "width": int(annotation.width),
+        "height": int(annotation.height),
+        "split": annotation.split,
+    }
+    head = json.dumps(header, indent=2)[:-2]  # drop the closing "\n}" to append the points
+    body = f',\n  "points": [\n    {lines}\n  ]\n}}\n' if len(annotation.points) else ',\n  "points": []\n}\n'
+    return head + body
+
+
+def write_sidecar(path: Path | str, annotation: Annotation) -> None:
+    """Save an annotation atomically (see :func:`atomic_write_bytes`)."""
+    atomic_write_bytes(path, annotation_to_json(annotation).encode("utf-8"))
+
+
+def read_sidecar(path: Path | str) -> Annotation:
+    """Load and validate a sidecar; raise SidecarError with a plain-words reason for anything wrong."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SidecarError(path, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SidecarError(path, f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+        raise SidecarError(path, "not a CrowdGUI annotation file (missing 'format': 'crowdgui-points')")
+    version = data.get("version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION or version < 1:
+        raise SidecarError(
+            path, f"schema version {version!r} is not supported (this CrowdGUI reads up to {SCHEMA_VERSION})"
+        )
+    try:
+        width, height = int(data["width"]), int(data["height"])
+        image = str(data["image"])
+        raw_points = data["points"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SidecarError(path, f"missing or invalid field {exc}") from None
+    try:
+        points = as_points(raw_points)
+    except (ValueError, TypeError):
+        raise SidecarError(path, "points must be a list of [x, y] number pairs") from None
+    if points.size and not np.all(np.isfinite(points)):
+        bad = int(np.sum(~np.all(np.isfinite(points), axis=1)))
+        raise SidecarError(path, f"{bad} point(s) have non-finite coordinates (NaN or infinity)")
+    split = data.get("split")
+    if split not in (None, *SPLITS):
+        raise SidecarError(path, f"unknown split {split!r} (expected one of {', '.join(SPLITS)} or null)")
+    return Annotation(image=image, width=width, height=height, points=points, split=split)
+
+
+def points_outside(points: np.ndarray, width: int, height: int) -> int:
+    """How many points fall outside the image rectangle [0, width) x [0, height)."""
+    if not len(points):
+        return 0
+    x, y = points[:, 0], points[:, 1]
+    return int(np.sum((x < 0) | (y < 0) | (x >= width) | (y >= height)))
+
+
+def is_finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -1,0 +1,226 @@
+"""A dataset is a folder of images plus one annotation sidecar per image (see sidecar.py).
+
+The folder also holds ``crowdgui.json``: the dataset's settings (density map settings used for preview and as
+training defaults, the validation fraction). Images are never modified. Subfolders are not scanned, so run
+folders and exports can live inside a dataset folder.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.dataset.images import ImageReadError, image_size, is_image_file
+from engine.dataset.sidecar import (
+    SIDECAR_SUFFIX,
+    Annotation,
+    SidecarError,
+    atomic_write_bytes,
+    read_sidecar,
+    sidecar_path,
+    write_sidecar,
+)
+from engine.density import DensitySettings
+
+SETTINGS_FILE = "crowdgui.json"
+SETTINGS_FORMAT = "crowdgui-dataset"
+
+
+@dataclass
+class DatasetSettings:
+    """Per-dataset choices that travel with the folder."""
+
+    density: DensitySettings = field(default_factory=DensitySettings)
+    val_fraction: float = 0.2
+
+    def to_json(self) -> dict:
+        return {"format": SETTINGS_FORMAT, "version": 1, "density": asdict(self.density),
+                "val_fraction": self.val_fraction}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "DatasetSettings":
+        density = DensitySettings.from_dict(data.get("density") or {})
+        val_fraction = float(data.get("val_fraction", 0.2))
+        return cls(density=density, val_fraction=min(max(val_fraction, 0.0), 0.9))
+
+
+@dataclass
+class ImageEntry:
+    """One image of the dataset as found on disk."""
+
+    name: str
+    path: Path
+    width: int = 0
+    height: int = 0
+    annotated: bool = False  # a valid sidecar exists
+    count: int | None = None  # number of points, when annotated
+    split: str | None = None  # the split written in the sidecar, if any
+    image_error: str | None = None  # why the image cannot be read (the image is then skipped)
+    sidecar_error: str | None = None  # why the sidecar cannot be trusted (it is then kept aside)
+
+    @property
+    def sidecar(self) -> Path:
+        return sidecar_path(self.path)
+
+    @property
+    def usable(self) -> bool:
+        return self.image_error is None
+
+
+class Dataset:
+    """The images of one folder and their annotations."""
+
+    def __init__(self, folder: Path | str):
+        self.folder = Path(folder).resolve()
+        if not self.folder.is_dir():
+            raise FileNotFoundError(f"{self.folder} is not a folder")
+        self.entries: list[ImageEntry] = []
+        self._by_name: dict[str, ImageEntry] = {}
+        self.settings = self._load_settings()
+        self.rescan()
+
+    # ----------------------------------------------------------------- listing
+    def rescan(self) -> None:
+        """List the folder's images again and check each one's header and sidecar."""
+        names = sorted((p.name for p in self.folder.iterdir() if p.is_file() and is_image_file(p)),
+                       key=_natural_key)
+        self.entries = [self._inspect(self.folder / name) for name in names]
+        self._by_name = {entry.name: entry for entry in self.entries}
+
+    def _inspect(self, path: Path) -> ImageEntry:
+        entry = ImageEntry(name=path.name, path=path)
+        try:
+            entry.width, entry.height = image_size(path)
+        except ImageReadError as exc:
+            entry.image_error = exc.reason
+        self._refresh_annotation(entry)
+        return entry
+
+    def _refresh_annotation(self, entry: ImageEntry) -> None:
+        entry.annotated, entry.count, entry.split, entry.sidecar_error = False, None, None, None
+        if not entry.sidecar.exists():
+            return
+        try:
+            annotation = read_sidecar(entry.sidecar)
+        except SidecarError as exc:
+            entry.sidecar_error = exc.reason
+            return
+        entry.annotated, entry.count, entry.split = True, annotation.count, annotation.split
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    def entry(self, name: str) -> ImageEntry:
+        return self._by_name[name]
+
+    def names(self) -> list[str]:
+        return [entry.name for entry in self.entries]
+
+    @property
+    def problems(self) -> list[str]:
+        """Plain-words reasons for every image or sidecar that was skipped or kept aside."""
+        found = []
+        for entry in self.entries:
+            if entry.image_error:
+                found.append(f"{entry.name}: {entry.image_error} (image skipped)")
+            if entry.sidecar_error:
+                found.append(f"{entry.sidecar.name}: {entry.sidecar_error} (file kept as it is)")
+        return found
+
+    # ------------------------------------------------------------- annotations
+    def load_annotation(self, name: str) -> Annotation:
+        """The image's annotation; an empty one when it has none. Raises SidecarError for a bad sidecar."""
+        entry = self.entry(name)
+        if entry.sidecar.exists():
+            return read_sidecar(entry.sidecar)
+        return Annotation(image=name, width=entry.width, height=entry.height)
+
+    def load_points(self, name: str) -> np.ndarray:
+        return self.load_annotation(name).points
+
+    def save_points(self, name: str, points, split: str | None = ...) -> Path | None:
+        """Write the image's points atomically. A malformed sidecar is first renamed aside, never overwritten.
+
+        Returns the path the malformed sidecar was moved to, if that happened. Raises OSError (for example
+        PermissionError in a read-only folder) with nothing changed on disk.
+        """
+        entry = self.entry(name)
+        moved_aside = None
+        if entry.sidecar_error is not None and entry.sidecar.exists():
+            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            moved_aside = entry.sidecar.with_name(f"{entry.sidecar.name}.malformed-{stamp}")
+            os.replace(entry.sidecar, moved_aside)
+            entry.sidecar_error = None
+        if split is ...:
+            split = entry.split
+        annotation = Annotation(image=name, width=entry.width, height=entry.height, points=points,
+                                split=split)
+        write_sidecar(entry.sidecar, annotation)
+        entry.annotated, entry.count, entry.split = True, annotation.count, split
+        return moved_aside
+
+    def delete_annotation(self, name: str) -> None:
+        """Mark an image as not annotated (removes a valid sidecar; a malformed one is left alone)."""
+        entry = self.entry(name)
+        if entry.sidecar_error is None and entry.sidecar.exists():
+            entry.sidecar.unlink()
+        self._refresh_annotation(entry)
+
+    # ------------------------------------------------------------------ splits
+    def split_of(self, name: str) -> str:
+        """'train', 'val' or 'test' for an annotated image, 'unlabeled' for one without points file.
+
+        An explicit split in the sidecar wins; otherwise a stable hash of the file name puts about
+        ``val_fraction`` of the annotated images in validation, so adding images never reshuffles old ones.
+        """
+        entry = self.entry(name)
+        if not entry.annotated:
+            return "unlabeled"
+        if entry.split:
+            return entry.split
+        digest = hashlib.sha1(name.encode("utf-8")).digest()
+        fraction = int.from_bytes(digest[:4], "big") / 2**32
+        return "val" if fraction < self.settings.val_fraction else "train"
+
+    def images_in(self, split: str) -> list[str]:
+        """Names of the usable images in one split ('train', 'val', 'test' or 'unlabeled')."""
+        return [e.name for e in self.entries if e.usable and self.split_of(e.name) == split]
+
+    # ---------------------------------------------------------------- settings
+    def _load_settings(self) -> DatasetSettings:
+        path = self.folder / SETTINGS_FILE
+        if not path.exists():
+            return DatasetSettings()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("format") != SETTINGS_FORMAT:
+                raise ValueError("not a CrowdGUI dataset settings file")
+            return DatasetSettings.from_json(data)
+        except (OSError, ValueError, TypeError, AttributeError):
+            # A broken settings file must not stop the annotations from loading: defaults are used and the
+            # file is only replaced when the user changes a setting.
+            return DatasetSettings()
+
+    def save_settings(self) -> None:
+        text = json.dumps(self.settings.to_json(), indent=2) + "\n"
+        atomic_write_bytes(self.folder / SETTINGS_FILE, text.encode("utf-8"))
+
+
+def _natural_key(name: str):
+    """Sort IMG_2 before IMG_10."""
+    import re
+
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def is_sidecar_file(path: Path | str) -> bool:
+    return Path(path).name.endswith(SIDECAR_SUFFIX)
