@@ -4,29 +4,29 @@ A density map is a float32 (H, W) image whose pixels sum to the number of object
 2-D Gaussian "stamp" of total mass 1; training targets, the density preview and the HDF5 export all come from
 :func:`density_map`.
 
-Conventions (shared with ``engine.dataset.sidecar``): a point is (x, y) in image pixels, origin at the top-left
-corner of the top-left pixel, so a point at (x, y) lies in pixel row ``floor(y)``, column ``floor(x)`` and the
-centre of pixel (row r, column c) is (c + 0.5, r + 0.5).
+Conventions (shared with ``engine.dataset.sidecar``): a point is (x, y) in image pixels, origin at the
+top-left corner of the top-left pixel, so a point at (x, y) lies in pixel row ``floor(y)``, column
+``floor(x)`` and the centre of pixel (row r, column c) is (c + 0.5, r + 0.5).
 
 How a stamp is made, and why:
 
 - **Pixel-integrated Gaussian.** A pixel's weight is the Gaussian's mass over the pixel's square, which is a
   product of two differences of the normal CDF at the pixel edges (the Gaussian is separable). Sub-pixel
   positions are honoured: the stamp's centre of mass, with pixels at their centres, is the point itself.
-- **Truncated at TRUNCATE x sigma**, symmetrically about the point (edges beyond the cut are clipped to it), so
-  each stamp costs O(sigma^2) instead of a filter over the whole image.
+- **Truncated at TRUNCATE x sigma**, symmetrically about the point (edges beyond the cut are clipped to
+  it), so each stamp costs O(sigma^2) instead of a filter over the whole image.
 - **Count-exact.** Each point's two 1-D weight vectors are renormalised over the pixels that lie inside the
   image, so every stamp sums to exactly 1, also for a point on the border. The whole map sums to the number of
   points inside the image up to float rounding.
 - **Points outside the image are ignored** (not clipped onto the border): only points with 0 <= x < W and
-  0 <= y < H are drawn, and the map sums to their number. Non-finite points are ignored too. In adaptive mode
-  the points outside still count as neighbours, so a training crop given all of an image's points (shifted into
-  crop coordinates) gets the same sigmas as the full image.
-- **Output stride.** ``stride=s`` returns ``sum_pool(full_map, s)``: blocks of s x s full-resolution pixels are
-  summed (the last row/column of blocks may be partial), giving shape ``(ceil(H/s), ceil(W/s))``. It is computed
-  directly at the stride (the per-axis weights are summed into blocks before the outer product, which is the
-  same sum because the stamp is separable) and is never an interpolation, so the count is the same at every
-  stride.
+  0 <= y < H are drawn, and the map sums to their number. Non-finite points are ignored too. In adaptive
+  mode the points outside still count as neighbours, so a training crop given all of an image's points
+  (shifted into crop coordinates) gets the same sigmas as the full image.
+- **Output stride.** ``stride=s`` returns ``sum_pool(full_map, s)``: blocks of s x s full-resolution
+  pixels are summed (the last row/column of blocks may be partial), giving shape ``(ceil(H/s), ceil(W/s))``.
+  It is computed directly at the stride (the per-axis weights are summed into blocks before the outer
+  product, which is the same sum because the stamp is separable) and is never an interpolation, so the count
+  is the same at every stride.
 
 Implementation: with X the (N, W) matrix of per-point column weights and Y the (N, H) matrix of row weights,
 the map is the sum of outer products, ``Y.T @ X``. Both are sparse (each row holds one stamp's width), so one
@@ -43,9 +43,9 @@ import numpy as np
 # rest is given back by the renormalisation).
 TRUNCATE = 3.0
 
-# Every sigma (fixed, adaptive or given) is clamped to this range, in pixels. Below half a pixel the stamp is a
-# one-pixel spike whatever sigma is (the pixel integration sees to that), and the floor avoids dividing by zero
-# for coincident points in adaptive mode. Above 64 px a stamp spans hundreds of pixels per side and says
+# Every sigma (fixed, adaptive or given) is clamped to this range, in pixels. Below half a pixel the stamp is
+# a one-pixel spike whatever sigma is (the pixel integration sees to that), and the floor avoids dividing by
+# zero for coincident points in adaptive mode. Above 64 px a stamp spans hundreds of pixels per side and says
 # nothing about where the object is.
 MIN_SIGMA = 0.5
 MAX_SIGMA = 64.0
@@ -80,10 +80,10 @@ def point_sigmas(points, settings: DensitySettings | None = None) -> np.ndarray:
     """The Gaussian sigma (pixels) of every point, as a float64 (N,) array aligned with ``points``.
 
     Fixed mode: ``settings.sigma`` for all. Adaptive mode: ``settings.beta`` x the mean distance to the
-    ``settings.k`` nearest other points (a KD-tree query). A point with fewer than k other points uses the ones
-    there are; a point with none (a lone point) gets ``settings.sigma``. Coincident points are at distance 0 and
-    so get the minimum sigma. Non-finite points take no part and get ``settings.sigma``. Every result is
-    clamped to [MIN_SIGMA, MAX_SIGMA].
+    ``settings.k`` nearest other points (a KD-tree query). A point with fewer than k other points uses the
+    ones there are; a point with none (a lone point) gets ``settings.sigma``. Coincident points are at
+    distance 0 and so get the minimum sigma. Non-finite points take no part and get ``settings.sigma``. Every
+    result is clamped to [MIN_SIGMA, MAX_SIGMA].
     """
     settings = settings or DensitySettings()
     points = _as_points(points)
@@ -172,9 +172,9 @@ def _axis_weights(coords: np.ndarray, sigmas: np.ndarray, size: int, stride: int
     """One axis of every stamp as CSR pieces (data, indices, indptr): row i holds point i's weights.
 
     For point i the weights cover the pixels whose squares meet [c - R, c + R] (R = TRUNCATE x sigma, c the
-    coordinate) inside [0, size); each weight is the normal CDF difference between the pixel's edges clipped to
-    that interval, so the cut is symmetric about the point; the row is then divided by its sum. Pixel indices
-    are divided by ``stride``: the sparse matrix adds duplicate entries, which is the sum-pooling.
+    coordinate) inside [0, size); each weight is the normal CDF difference between the pixel's edges clipped
+    to that interval, so the cut is symmetric about the point; the row is then divided by its sum. Pixel
+    indices are divided by ``stride``: the sparse matrix adds duplicate entries, which is the sum-pooling.
     """
     from scipy.special import ndtr
 
