@@ -1,0 +1,130 @@
+"""The preview worker: debounced, threaded, count-exact maps, stale results dropped; robust colour levels."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from engine.density import DensitySettings
+
+from crowdgui.density.colormaps import COLORMAPS, overlay_lut
+from crowdgui.density.preview import (
+    DensityPreview,
+    PreviewRequest,
+    compute_preview,
+    preview_stride,
+    robust_max,
+)
+
+
+def test_compute_preview_sums_to_count_and_levels_are_robust():
+    rng = np.random.default_rng(0)
+    points = np.column_stack([rng.uniform(0, 200, 50), rng.uniform(0, 100, 50)])
+    result = compute_preview(PreviewRequest(points, (100, 200), DensitySettings(sigma=3.0)), generation=7)
+    assert result.generation == 7 and result.stride == 1 and result.density.shape == (100, 200)
+    assert result.integral == pytest.approx(50, abs=1e-3) and result.count == 50
+    low, high = result.levels
+    assert low == 0.0 and 0 < high <= result.density.max()
+
+
+def test_robust_max_ignores_empty_pixels_and_a_few_peaks():
+    # One lone point on a big image: most pixels are zero, yet the scale must reach the kernel's peak region.
+    single = compute_preview(PreviewRequest(np.array([[500.0, 400.0]]), (768, 1024), DensitySettings()))
+    assert single.levels[1] > 0.5 * single.density.max()
+    # A smooth field plus a handful of huge spikes: the spikes must not set the top of the scale.
+    field = np.full((300, 300), 1.0, dtype=np.float32)
+    field[:2, :2] = 1000.0
+    assert robust_max(field) == pytest.approx(1.0)
+    assert robust_max(np.zeros((10, 10), dtype=np.float32)) == 1.0
+
+
+def test_large_images_are_previewed_at_a_stride_without_losing_count():
+    assert preview_stride((768, 1024)) == 1
+    stride = preview_stride((4000, 6000))
+    assert stride > 1 and -(-4000 // stride) * -(-6000 // stride) <= 2_000_000
+    points = np.array([[10.0, 10.0], [5999.0, 3999.0], [3000.0, 2000.0]])
+    result = compute_preview(PreviewRequest(points, (4000, 6000), DensitySettings()))
+    assert result.stride == stride and result.integral == pytest.approx(3, abs=1e-4)
+
+
+def test_overlay_lut_is_clear_at_zero_and_opaque_at_the_top():
+    for name in COLORMAPS:
+        lut = overlay_lut(name)
+        assert lut.shape == (256, 4) and lut.dtype == np.uint8
+        assert lut[0, 3] == 0 and lut[-1, 3] == 255
+        assert np.all(np.diff(lut[:, 3].astype(int)) >= 0)
+
+
+def test_requests_are_debounced_into_one_map(qtbot):
+    preview = DensityPreview(debounce_ms=50)
+    calls = []
+
+    def counting_compute(request, generation):
+        calls.append(len(request.points))
+        return compute_preview(request, generation)
+
+    preview.compute = counting_compute
+    with qtbot.waitSignal(preview.map_ready, timeout=3000) as blocker:
+        for n in range(1, 6):
+            preview.request(np.full((n, 2), 20.0), (64, 64), DensitySettings())
+    result = blocker.args[0]
+    assert calls == [5]
+    assert result.count == 5 and result.integral == pytest.approx(5, abs=1e-4)
+    preview.wait()
+
+
+def test_a_stale_result_is_dropped(qtbot):
+    """A slow map that finishes after a newer request never reaches the screen, and a queued stale job is
+    skipped without computing."""
+    release = threading.Event()
+    started = threading.Event()
+    computed = []
+
+    def held_compute(request, generation):
+        computed.append(len(request.points))
+        if len(request.points) == 1:
+            started.set()
+            assert release.wait(5)
+        return compute_preview(request, generation)
+
+    preview = DensityPreview(debounce_ms=10_000, compute=held_compute)
+    received = []
+    preview.map_ready.connect(received.append)
+
+    preview.request(np.array([[10.0, 10.0]]), (64, 64), DensitySettings())
+    preview.flush()
+    assert started.wait(5)  # the first map is being computed and held
+    preview.request(np.full((2, 2), 30.0), (64, 64), DensitySettings())
+    preview.flush()  # queued behind the held one ...
+    preview.request(np.full((3, 2), 40.0), (64, 64), DensitySettings())
+    preview.flush()  # ... and superseded by this one before it starts
+    release.set()
+    qtbot.waitUntil(lambda: len(received) >= 1, timeout=3000)
+    preview.wait()
+    qtbot.wait(50)  # let any late queued result arrive, so a wrongly delivered stale map would show up
+    assert [r.count for r in received] == [3]
+    assert received[0].generation == preview.generation
+    assert computed == [1, 3]  # the 2-point job was skipped
+
+
+def test_clear_drops_the_running_map(qtbot):
+    preview = DensityPreview(debounce_ms=0)
+    received = []
+    preview.map_ready.connect(received.append)
+    preview.request(np.array([[5.0, 5.0]]), (32, 32), DensitySettings())
+    preview.flush()
+    preview.clear()
+    preview.wait()
+    qtbot.wait(50)
+    assert received == []
+
+
+def test_a_failing_map_reports_a_message(qtbot):
+    def broken(request, generation):
+        raise ValueError("shape must not be negative")
+
+    preview = DensityPreview(debounce_ms=0, compute=broken)
+    with qtbot.waitSignal(preview.failed, timeout=3000) as blocker:
+        preview.request(np.zeros((1, 2)), (8, 8), DensitySettings())
+    assert "shape must not be negative" in blocker.args[0]
+    preview.wait()
