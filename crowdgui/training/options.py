@@ -1,0 +1,121 @@
+"""What the training dialog collects, turned into the engine's command line (no Qt here).
+
+The GUI runs exactly what a user would type on a server, so the dialog's whole job ends in
+:meth:`TrainOptions.engine_args`. Optional numbers left at ``None`` are not passed at all: the engine then uses
+its own (per-model) default, which keeps one source of truth for defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+BUDGETS = ("epochs", "minutes")
+SIGMA_MODES = ("fixed", "adaptive")
+
+
+@dataclass
+class TrainOptions:
+    """One training request. ``None`` means "the engine's default"."""
+
+    model: str = "fcrn_a"
+    budget: str = "epochs"  # "epochs" or "minutes": which of the two limits the run
+    epochs: int = 50
+    minutes: float = 10.0
+    device: str = "auto"
+    val_fraction: float = 0.2
+    lr: float | None = None
+    batch: int | None = None
+    crop: int | None = None
+    width: int | None = None
+    sigma_mode: str = "fixed"
+    sigma: float = 4.0
+    beta: float = 0.3
+    k: int = 3
+    seed: int = 0
+
+    def engine_args(self, dataset: Path | str, run_dir: Path | str) -> list[str]:
+        """``train DATASET --model ... --out RUN_DIR ...`` (``--events jsonl`` is added by EngineJob)."""
+        args = ["train", str(dataset), "--model", self.model, "--out", str(run_dir)]
+        if self.budget == "minutes":
+            args += ["--minutes", _number(self.minutes)]
+        else:
+            args += ["--epochs", str(int(self.epochs))]
+        args += ["--device", self.device, "--val-fraction", _number(self.val_fraction)]
+        for flag, value in (("--lr", self.lr), ("--batch", self.batch), ("--crop", self.crop),
+                            ("--width", self.width)):
+            if value is not None:
+                args += [flag, _number(value)]
+        args += ["--sigma-mode", self.sigma_mode]
+        if self.sigma_mode == "fixed":
+            args += ["--sigma", _number(self.sigma)]
+        else:
+            # Adaptive sigma still needs a sigma for a point with no neighbours.
+            args += ["--sigma", _number(self.sigma), "--beta", _number(self.beta), "--k", str(int(self.k))]
+        args += ["--seed", str(int(self.seed))]
+        return args
+
+    # ------------------------------------------------------------ persistence
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainOptions":
+        """Rebuild from a saved dict, ignoring unknown keys and falling back per field on bad values."""
+        options = cls()
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            default = getattr(options, f.name)
+            try:
+                if value is None or value == "":
+                    value = None if f.name in ("lr", "batch", "crop", "width") else default
+                elif isinstance(default, bool):
+                    value = str(value).lower() in ("1", "true", "yes")
+                elif f.name in ("epochs", "batch", "crop", "width", "k", "seed"):
+                    value = int(float(value))
+                elif f.name in ("minutes", "val_fraction", "lr", "sigma", "beta"):
+                    value = float(value)
+                else:
+                    value = str(value)
+            except (TypeError, ValueError):
+                value = default
+            setattr(options, f.name, value)
+        if options.budget not in BUDGETS:
+            options.budget = "epochs"
+        if options.sigma_mode not in SIGMA_MODES:
+            options.sigma_mode = "fixed"
+        return options
+
+
+def resume_args(dataset: Path | str, run_dir: Path | str, model: str, device: str = "auto") -> list[str]:
+    """Continue a stopped run where its last checkpoint left off (the run folder keeps the rest of its config)."""
+    return ["train", str(dataset), "--model", model, "--out", str(run_dir), "--resume", "--device", device]
+
+
+def _number(value: float) -> str:
+    """Short, exact text for a number (no ``10.0`` for ten, no float noise like ``0.30000000000000004``)."""
+    value = float(value)
+    if value.is_integer():
+        return str(int(value))
+    return f"{value:.10g}"
+
+
+def split_counts(dataset, val_fraction: float) -> dict[str, int]:
+    """How many usable images would train, validate, be held out as test, or be unlabeled at ``val_fraction``.
+
+    Uses the dataset's own split rule (an explicit split in a sidecar wins, otherwise a stable hash of the
+    name), evaluated at the fraction the user is choosing; the dataset's saved settings are left as they were.
+    """
+    saved = dataset.settings.val_fraction
+    dataset.settings.val_fraction = float(val_fraction)
+    try:
+        counts = {"train": 0, "val": 0, "test": 0, "unlabeled": 0}
+        for entry in dataset:
+            if entry.usable:
+                split = dataset.split_of(entry.name)
+                counts[split] = counts.get(split, 0) + 1
+        return counts
+    finally:
+        dataset.settings.val_fraction = saved
