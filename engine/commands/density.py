@@ -124,8 +124,13 @@ def run(args: argparse.Namespace, events) -> int:
     started = time.monotonic()
     written, skipped = 0, 0
     combined_file = _combined_file(args.out, layout, entries, args.stride, attributes)
-    with _sigterm_as_interrupt(), combined_file as combined:
+    with _CancelOnSigterm() as cancel, combined_file as combined:
         for done, entry in enumerate(entries, start=1):
+            if cancel.requested:
+                kept = f"; the {written} per-image file(s) written so far are kept" if args.per_image else ""
+                unwritten = f"; {args.out} was not written" if args.out else ""
+                events.warning(f"cancelled after {done - 1} of {len(entries)} images{unwritten}{kept}")
+                raise KeyboardInterrupt  # unwinds through _atomic_h5, which removes the temporary file
             item = _load(dataset, entry, settings, args.stride, events)
             if item is None:
                 skipped += 1
@@ -303,18 +308,26 @@ def _write_per_image(path: Path, image_name: str, density: np.ndarray, count: in
         handle.create_dataset("density", data=density, chunks=True, **COMPRESSION)
 
 
-@contextmanager
-def _sigterm_as_interrupt():
-    """Turn the GUI's Cancel (SIGTERM) into KeyboardInterrupt, so temporary files are removed on the way."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class _CancelOnSigterm:
+    """Records the GUI's Cancel (SIGTERM) so the loop can stop between images.
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
+    The handler only sets a flag: an exception raised inside a signal handler can land in a weakref callback
+    or a destructor and be swallowed there, and then the run would go on. The loop raises instead.
+    """
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def __exit__(self, *exc_info):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+        return False

@@ -205,3 +205,31 @@ def test_command_line_prints_json_events(same_size, tmp_path):
     assert [e["count"] for e in events if e["type"] == "result"] == [12, 30, 7]
     with h5py.File(out, "r") as handle:
         assert handle.attrs["mode"] == "adaptive"
+
+
+def test_cancel_between_images_leaves_no_partial_file(same_size, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    import engine.commands.density as command
+
+    calls = []
+
+    def density_then_cancel(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the window's Cancel arrives while the second image is being made
+            os.kill(os.getpid(), signal.SIGTERM)
+        return density_map(*args, **kwargs)
+
+    monkeypatch.setattr(command, "density_map", density_then_cancel)
+    out, per_image = tmp_path / "cancelled.h5", tmp_path / "maps"
+    args = build_parser().parse_args(["density", str(same_size), "--out", str(out), "--per-image", str(per_image)])
+    sink = ListSink()
+    handler_before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        args._run(args, sink)
+    assert len(calls) == 2
+    assert not out.exists() and _no_temp_files(tmp_path)
+    assert sorted(p.name for p in per_image.iterdir()) == ["cells_1.h5", "cells_2.h5"]  # finished ones are kept
+    assert "cancelled after 2 of 3" in sink.of_type("warning")[-1]["message"]
+    assert signal.getsignal(signal.SIGTERM) == handler_before  # the handler was put back
