@@ -223,13 +223,15 @@ def test_cancel_between_images_leaves_no_partial_file(same_size, tmp_path, monke
 
     monkeypatch.setattr(command, "density_map", density_then_cancel)
     out, per_image = tmp_path / "cancelled.h5", tmp_path / "maps"
-    args = build_parser().parse_args(["density", str(same_size), "--out", str(out), "--per-image", str(per_image)])
+    args = build_parser().parse_args(["density", str(same_size), "--out", str(out),
+                                      "--per-image", str(per_image)])
     sink = ListSink()
     handler_before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt):
         args._run(args, sink)
     assert len(calls) == 2
     assert not out.exists() and _no_temp_files(tmp_path)
-    assert sorted(p.name for p in per_image.iterdir()) == ["cells_1.h5", "cells_2.h5"]  # finished ones are kept
+    # The per-image files of the finished images are complete, so they are kept.
+    assert sorted(p.name for p in per_image.iterdir()) == ["cells_1.h5", "cells_2.h5"]
     assert "cancelled after 2 of 3" in sink.of_type("warning")[-1]["message"]
     assert signal.getsignal(signal.SIGTERM) == handler_before  # the handler was put back
