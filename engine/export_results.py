@@ -125,9 +125,9 @@ def blend_overlay(image: np.ndarray, density: np.ndarray, stride: int = 1, lut: 
     """The (H, W, 3) uint8 image with its density map drawn over it as a heatmap.
 
     ``density`` is the saved map (at ``stride``); ``levels`` (objects per pixel) default to 0 .. the map's
-    maximum. Each pixel's colour is blended with weight opacity x (its level, 0..1), so empty background
-    keeps the photo as it is and dense regions take the colormap's colour, as on the screen.
-    ``lut`` is an (N, 3) or (N, 4) uint8 table; a fourth column further scales the weight.
+    maximum. ``lut`` is an (N, 3) or (N, 4) uint8 table. Each pixel is blended as the window's canvas does
+    it: colour weight = opacity x the table's alpha at that level (pyqtgraph's RGBA lookup). A table without
+    alpha fades in with the level itself, so empty background keeps the photo as it is either way.
     """
     height, width = image.shape[:2]
     per_pixel = density_to_image_grid(density, stride, height, width)
@@ -137,10 +137,8 @@ def blend_overlay(image: np.ndarray, density: np.ndarray, stride: int = 1, lut: 
     table = default_lut() if lut is None else np.asarray(lut, dtype=np.uint8)
     index = np.round(level * (len(table) - 1)).astype(np.intp)
     colour = table[index, :3].astype(np.float32)
-    weight = float(np.clip(opacity, 0.0, 1.0)) * level
-    if table.shape[1] == 4:
-        weight = weight * (table[index, 3].astype(np.float32) / 255.0)
-    weight = weight[..., None]
+    alpha = table[index, 3].astype(np.float32) / 255.0 if table.shape[1] == 4 else level
+    weight = (float(np.clip(opacity, 0.0, 1.0)) * alpha)[..., None]
     blended = image[..., :3].astype(np.float32) * (1.0 - weight) + colour * weight
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 

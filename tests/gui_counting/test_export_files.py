@@ -86,3 +86,13 @@ def test_default_lut_runs_dark_to_bright():
     brightness = lut.astype(int).sum(axis=1)
     assert brightness[0] < 10 and brightness[-1] > 600
     assert np.all(np.diff(brightness[::32]) > 0)
+
+
+def test_an_alpha_table_blends_like_the_canvas():
+    image = np.full((8, 8, 3), 200, dtype=np.uint8)
+    density = np.full((1, 1), 1.0, dtype=np.float32)
+    lut = np.zeros((4, 4), dtype=np.uint8)
+    lut[:, 3] = [0, 85, 170, 255]  # black, fading in
+    out = blend_overlay(image, density, stride=8, lut=lut, opacity=0.5, levels=(0.0, 1.0 / 64 * 3))
+    # level = 1/3 of the scale -> table entry 1 -> alpha 1/3, times opacity 0.5: 200 * (1 - 1/6)
+    np.testing.assert_allclose(out[0, 0], 200 * (1 - 85 / 255 * 0.5), atol=1)
