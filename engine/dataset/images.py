@@ -68,11 +68,12 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
     """Scale high-bit-depth or float pixels into 0..255 for display and for the networks."""
     if array.dtype == np.uint8:
         return array
+    is_float = array.dtype.kind == "f"  # checked before the cast below, which makes every array float
     array = array.astype(np.float32)
     lo, hi = float(np.nanmin(array)), float(np.nanmax(array))
     if not np.isfinite(lo) or not np.isfinite(hi) or hi <= lo:
         return np.zeros(array.shape, dtype=np.uint8)
-    if lo >= 0 and hi <= 255 and array.dtype.kind == "f" and hi > 1.0:
+    if lo >= 0 and hi <= 255 and is_float and hi > 1.0:
         scaled = array
     else:
         scaled = (array - lo) * (255.0 / (hi - lo))

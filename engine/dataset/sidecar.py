@@ -83,6 +83,9 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp creates the file readable by its owner only; give it the mode a plain open() would have
+        # (or the replaced file's), so a dataset shared with a group stays readable after a save.
+        os.chmod(tmp_name, _mode_for(path))
         os.replace(tmp_name, path)
     except BaseException:
         try:
@@ -92,7 +95,28 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
         raise
 
 
+def _current_umask() -> int:
+    # os.umask can only be read by setting it; do it once, at import, before any thread writes files.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        return 0o666 & ~_UMASK
+
+
 def annotation_to_json(annotation: Annotation) -> str:
+    """The sidecar's text. Raises ValueError for NaN or infinite points, which JSON cannot hold."""
+    if annotation.points.size and not np.all(np.isfinite(annotation.points)):
+        bad = int(np.sum(~np.all(np.isfinite(annotation.points), axis=1)))
+        raise ValueError(f"{bad} point(s) have non-finite coordinates (NaN or infinity); not saved")
     # One point per line keeps big files diff-able and still compact; repr() keeps full float precision.
     lines = ",\n    ".join(f"[{float(x)!r}, {float(y)!r}]" for x, y in annotation.points)
     header = {
@@ -109,7 +133,7 @@ def annotation_to_json(annotation: Annotation) -> str:
 
 
 def write_sidecar(path: Path | str, annotation: Annotation) -> None:
-    """Save an annotation atomically (see :func:`atomic_write_bytes`)."""
+    """Save an annotation atomically (see :func:`atomic_write_bytes`); ValueError for non-finite points."""
     atomic_write_bytes(path, annotation_to_json(annotation).encode("utf-8"))
 
 

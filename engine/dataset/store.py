@@ -11,6 +11,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,10 +22,10 @@ from engine.dataset.sidecar import (
     SIDECAR_SUFFIX,
     Annotation,
     SidecarError,
+    annotation_to_json,
     atomic_write_bytes,
     read_sidecar,
     sidecar_path,
-    write_sidecar,
 )
 from engine.density import DensitySettings
 
@@ -88,8 +89,11 @@ class Dataset:
     # ----------------------------------------------------------------- listing
     def rescan(self) -> None:
         """List the folder's images again and check each one's header and sidecar."""
-        names = sorted((p.name for p in self.folder.iterdir() if p.is_file() and is_image_file(p)),
-                       key=_natural_key)
+        # Hidden files are skipped: macOS leaves "._IMG_1.jpg" resource forks beside copied images, and
+        # they would otherwise be listed as unreadable images.
+        names = sorted((p.name for p in self.folder.iterdir()
+                        if p.is_file() and is_image_file(p) and not p.name.startswith(".")),
+                       key=natural_key)
         self.entries = [self._inspect(self.folder / name) for name in names]
         self._by_name = {entry.name: entry for entry in self.entries}
 
@@ -150,21 +154,24 @@ class Dataset:
     def save_points(self, name: str, points, split: str | None = ...) -> Path | None:
         """Write the image's points atomically. A malformed sidecar is first renamed aside, never overwritten.
 
-        Returns the path the malformed sidecar was moved to, if that happened. Raises OSError (for example
-        PermissionError in a read-only folder) with nothing changed on disk.
+        Returns the path the malformed sidecar was moved to, if that happened. Raises ValueError for points
+        that are not (N, 2) finite numbers, and OSError (for example PermissionError in a read-only folder),
+        both with nothing changed on disk.
         """
         entry = self.entry(name)
         moved_aside = None
-        if entry.sidecar_error is not None and entry.sidecar.exists():
-            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            moved_aside = entry.sidecar.with_name(f"{entry.sidecar.name}.malformed-{stamp}")
-            os.replace(entry.sidecar, moved_aside)
-            entry.sidecar_error = None
+        if entry.sidecar_error is None and not entry.annotated and entry.sidecar.exists():
+            self._refresh_annotation(entry)  # a sidecar that appeared after the scan: check it before replacing
         if split is ...:
             split = entry.split
         annotation = Annotation(image=name, width=entry.width, height=entry.height, points=points,
                                 split=split)
-        write_sidecar(entry.sidecar, annotation)
+        text = annotation_to_json(annotation)  # ValueError for bad points, before anything on disk changes
+        if entry.sidecar_error is not None and entry.sidecar.exists():
+            moved_aside = _aside_name(entry.sidecar)
+            os.replace(entry.sidecar, moved_aside)
+            entry.sidecar_error = None
+        atomic_write_bytes(entry.sidecar, text.encode("utf-8"))
         entry.annotated, entry.count, entry.split = True, annotation.count, split
         return moved_aside
 
@@ -215,11 +222,22 @@ class Dataset:
         atomic_write_bytes(self.folder / SETTINGS_FILE, text.encode("utf-8"))
 
 
-def _natural_key(name: str):
-    """Sort IMG_2 before IMG_10."""
-    import re
+def natural_key(name: str):
+    """Sort key putting IMG_2 before IMG_10 (case-insensitive; the exact name breaks ties, so the order
+    never depends on the order the file system lists files in)."""
+    parts = [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+    return parts, name
 
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+def _aside_name(sidecar: Path) -> Path:
+    """A free name for keeping a malformed sidecar: ``<name>.malformed-<time>[-n]``."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate = sidecar.with_name(f"{sidecar.name}.malformed-{stamp}")
+    number = 1
+    while candidate.exists():  # a second save in the same second must not replace the first kept file
+        number += 1
+        candidate = sidecar.with_name(f"{sidecar.name}.malformed-{stamp}-{number}")
+    return candidate
 
 
 def is_sidecar_file(path: Path | str) -> bool:
