@@ -1,0 +1,292 @@
+"""Counting images with a trained checkpoint: whole or tiled, batched, streaming one result per image.
+
+The checkpoint decides the preprocessing (its normalisation, density scale, stride and input multiple), never
+this module's defaults, so an old checkpoint counts the way it was trained. Two entry points:
+
+    model, record = engine.checkpoint.load_model("best.pt", device)
+    density = predict_density(model, record, image)          # (ceil(H/s), ceil(W/s)) float32, sum = count
+
+    for result in count_images(paths, "best.pt", "auto"):    # one CountResult per image, as they finish
+        print(result.path, result.count, result.error)
+
+Images bigger than ``max_pixels`` (input pixels per forward pass, the memory bound) are cut into overlapping
+tiles (engine/tiles.py); the stitched map equals the whole-image map up to float rounding.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import weakref
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.prefetch import DecodedImage, prefetch_images
+from engine.preprocess import normalize_image, pad_to_multiple
+from engine.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS, Tile, plan_tiles, round_up
+
+# The receptive radius is where all but this fraction of the input gradient's mass lies: beyond it an input
+# pixel changes the output by less than float rounding would.
+_RECEPTIVE_MASS_LEFT = 1e-5
+
+
+@dataclass
+class CountResult:
+    """What counting one image produced; ``error`` (plain words) is set instead of ``count`` on failure."""
+
+    index: int
+    path: Path
+    count: float | None = None
+    density: np.ndarray | None = None  # objects per cell at the model's stride
+    seconds: float = 0.0  # decoding + this image's share of the forward pass
+    error: str | None = None
+    width: int = 0
+    height: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+# ------------------------------------------------------------------------------------- model geometry
+def model_stride(model: torch.nn.Module, record: dict) -> int:
+    """The output stride: the checkpoint's word first, the model class's otherwise."""
+    return int(record.get("stride") or getattr(model, "stride", 1))
+
+
+def input_alignment(model: torch.nn.Module, record: dict) -> int:
+    """What input sides (and tile edges) must be multiples of: lcm(input multiple, stride)."""
+    multiple = int(record.get("input_multiple") or getattr(model, "input_multiple", 1))
+    return math.lcm(max(1, multiple), model_stride(model, record))
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+_margins: weakref.WeakKeyDictionary[torch.nn.Module, int] = weakref.WeakKeyDictionary()
+
+
+def receptive_margin(model: torch.nn.Module, record: dict) -> int:
+    """How many input pixels around an output cell influence it (measured once per model, then cached).
+
+    A model may declare ``receptive_radius`` (pixels); otherwise the gradient of one central output cell with
+    respect to a random input shows how far its influence reaches. The probe grows until that reach stays
+    well inside it.
+    """
+    declared = getattr(model, "receptive_radius", None)
+    if declared is not None:
+        return int(declared)
+    if model in _margins:
+        return _margins[model]
+    stride, align = model_stride(model, record), input_alignment(model, record)
+    device = model_device(model)
+    size = round_up(128, align)
+    generator = torch.Generator().manual_seed(0)
+    while True:
+        probe = torch.randn(1, 3, size, size, generator=generator).to(device).requires_grad_(True)
+        with torch.inference_mode(False), torch.enable_grad():
+            output = model(probe)
+            cy, cx = output.shape[-2] // 2, output.shape[-1] // 2
+            (gradient,) = torch.autograd.grad(output[0, 0, cy, cx], probe)
+        weight = gradient.abs().sum(dim=1)[0].double().cpu().numpy()
+        reach = np.arange(size)
+        dy = np.maximum(np.maximum(cy * stride - reach, reach - ((cy + 1) * stride - 1)), 0)
+        dx = np.maximum(np.maximum(cx * stride - reach, reach - ((cx + 1) * stride - 1)), 0)
+        distance = np.maximum(dy[:, None], dx[None, :])
+        mass = np.bincount(distance.ravel(), weights=weight.ravel())
+        total = mass.sum()
+        if total <= 0:  # the output ignores its input: no margin needed
+            radius = 0
+        else:
+            radius = int(np.searchsorted(np.cumsum(mass), (1 - _RECEPTIVE_MASS_LEFT) * total))
+        if radius < size // 2 - 2 * align - stride or size >= 2048:
+            break
+        size *= 2
+    _margins[model] = radius
+    return radius
+
+
+# ------------------------------------------------------------------------------------------- forward
+def prepare_input(image: np.ndarray, record: dict, align: int) -> np.ndarray:
+    """(H, W, 3) uint8 -> (3, H', W') float32 normalised as the checkpoint says, zero-padded to ``align``."""
+    return pad_to_multiple(normalize_image(image, record["normalization"]), align)
+
+
+def run_batch(model: torch.nn.Module, record: dict, batch: np.ndarray,
+              channels_last: bool = False) -> np.ndarray:
+    """(B, 3, H, W) float32 inputs -> (B, H/s, W/s) float32 densities in objects per cell."""
+    device = model_device(model)
+    inputs = torch.from_numpy(np.ascontiguousarray(batch)).to(device, non_blocking=True)
+    if channels_last:
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        output = model(inputs)[:, 0].float() / float(record["density_scale"])
+    return output.cpu().numpy()
+
+
+def _output_shape(height: int, width: int, stride: int) -> tuple[int, int]:
+    return -(-height // stride), -(-width // stride)
+
+
+def _tile_input(image: np.ndarray, tile: Tile, record: dict) -> np.ndarray:
+    """The normalised input of one tile window, zero-padded past the image exactly as the whole image is."""
+    y0, y1, x0, x1 = tile.window
+    crop = normalize_image(image[y0:y1, x0:x1], record["normalization"])
+    pad_h, pad_w = (y1 - y0) - crop.shape[1], (x1 - x0) - crop.shape[2]
+    return np.pad(crop, ((0, 0), (0, pad_h), (0, pad_w))) if pad_h or pad_w else crop
+
+
+def predict_tiled(model: torch.nn.Module, record: dict, image: np.ndarray, max_pixels: int,
+                  batch_size: int = DEFAULT_BATCH, channels_last: bool = False) -> np.ndarray:
+    """The density of an image of any size with bounded memory: overlapping tiles, centres kept, stitched.
+
+    Memory is the uint8 image, the output map and one batch of tile windows; the whole normalised image is
+    never built.
+    """
+    stride, align = model_stride(model, record), input_alignment(model, record)
+    height, width = image.shape[:2]
+    tiles = plan_tiles(height, width, max_pixels, receptive_margin(model, record), align)
+    stitched = np.zeros((round_up(height, align) // stride, round_up(width, align) // stride), np.float32)
+    by_shape: dict[tuple[int, int], list[Tile]] = {}
+    for tile in tiles:
+        by_shape.setdefault(tile.window_shape, []).append(tile)
+    for shape, group in by_shape.items():
+        per_pass = max(1, min(batch_size, max_pixels // (shape[0] * shape[1])))
+        for start in range(0, len(group), per_pass):
+            chunk = group[start:start + per_pass]
+            outputs = run_batch(model, record, np.stack([_tile_input(image, t, record) for t in chunk]),
+                                channels_last)
+            for tile, output in zip(chunk, outputs):
+                (wy0, _, wx0, _), (cy0, cy1, cx0, cx1) = tile.window, tile.core
+                stitched[cy0 // stride:cy1 // stride, cx0 // stride:cx1 // stride] = output[
+                    (cy0 - wy0) // stride:(cy1 - wy0) // stride, (cx0 - wx0) // stride:(cx1 - wx0) // stride]
+    out_h, out_w = _output_shape(height, width, stride)
+    return stitched[:out_h, :out_w]
+
+
+def fits_whole(height: int, width: int, align: int, max_pixels: int) -> bool:
+    """True when the padded image fits one forward pass."""
+    return round_up(height, align) * round_up(width, align) <= max_pixels
+
+
+def predict_density(model: torch.nn.Module, record: dict, image: np.ndarray, *,
+                    max_pixels: int = DEFAULT_MAX_PIXELS, batch_size: int = DEFAULT_BATCH,
+                    channels_last: bool = False) -> np.ndarray:
+    """Density map of one (H, W, 3) uint8 RGB image: (ceil(H/s), ceil(W/s)) float32 objects per cell.
+
+    Its sum is the predicted count. The image runs whole when its padded size fits ``max_pixels``, tiled
+    otherwise.
+    """
+    stride, align = model_stride(model, record), input_alignment(model, record)
+    height, width = image.shape[:2]
+    if not fits_whole(height, width, align, max_pixels):
+        return predict_tiled(model, record, image, max_pixels, batch_size, channels_last)
+    density = run_batch(model, record, prepare_input(image, record, align)[None], channels_last)[0]
+    out_h, out_w = _output_shape(height, width, stride)
+    return np.ascontiguousarray(density[:out_h, :out_w])
+
+
+# ------------------------------------------------------------------------------------------ streaming
+
+def load_counter(checkpoint, device: str | torch.device = "auto") -> tuple[torch.nn.Module, dict]:
+    """(model, record) from a checkpoint path, or the pair itself when already loaded (device ignored then)."""
+    if isinstance(checkpoint, tuple):
+        return checkpoint
+    from engine.checkpoint import load_model
+    from engine.device import pick_device
+
+    target = device if isinstance(device, torch.device) else pick_device(device)
+    return load_model(checkpoint, target)
+
+
+def count_images(paths: Iterable[Path | str], checkpoint, device: str | torch.device = "auto", *,
+                 batch_size: int = DEFAULT_BATCH, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 channels_last: bool | None = None, prefetch: int = 4) -> Iterator[CountResult]:
+    """Count images one by one, yielding a :class:`CountResult` per path in order, as each finishes.
+
+    ``checkpoint`` is a checkpoint file or an already loaded ``(model, record)`` pair. A background thread
+    decodes and normalises the next images while the model runs (Pillow and numpy release the GIL).
+    Consecutive images of the same padded size share a forward pass (at most ``batch_size`` and
+    ``max_pixels``); whatever is decoded when the model is free is run, so a slow disk never stalls a
+    half-filled batch. An unreadable image or a failing forward pass yields a result with ``error`` set and
+    the run goes on. ``channels_last`` defaults to on for CUDA (where it speeds up convolutions).
+    """
+    model, record = load_counter(checkpoint, device)
+    if channels_last is None:
+        channels_last = model_device(model).type == "cuda"
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    stride, align = model_stride(model, record), input_alignment(model, record)
+    options = {"max_pixels": max_pixels, "batch_size": batch_size, "channels_last": channels_last}
+
+    def prepare(image: np.ndarray):
+        if fits_whole(image.shape[0], image.shape[1], align, max_pixels):
+            return prepare_input(image, record, align)
+        return None  # tiled later, straight from the uint8 image
+
+    def finish(item: DecodedImage, density: np.ndarray, share: float) -> CountResult:
+        out_h, out_w = _output_shape(item.height, item.width, stride)
+        density = np.ascontiguousarray(density[:out_h, :out_w])
+        return CountResult(item.index, item.path, float(density.sum(dtype=np.float64)), density,
+                           item.seconds + share, None, item.width, item.height)
+
+    def alone(item: DecodedImage) -> CountResult:
+        started = time.perf_counter()
+        try:
+            density = predict_density(model, record, item.image, **options)
+        except (RuntimeError, MemoryError) as exc:
+            return CountResult(item.index, item.path, seconds=item.seconds, width=item.width,
+                               height=item.height, error=f"counting failed: {_first_line(exc)}")
+        return finish(item, density, time.perf_counter() - started)
+
+    def run(pending: list[DecodedImage]) -> list[CountResult]:
+        if len(pending) == 1:
+            return [alone(pending[0])]
+        started = time.perf_counter()
+        try:
+            outputs = run_batch(model, record, np.stack([item.prepared for item in pending]), channels_last)
+        except (RuntimeError, MemoryError):  # e.g. out of memory: retry one by one, each may still succeed
+            return [alone(item) for item in pending]
+        share = (time.perf_counter() - started) / len(pending)
+        return [finish(item, output, share) for item, output in zip(pending, outputs)]
+
+    pending: list[DecodedImage] = []
+    decoded = prefetch_images(paths, prepare, depth=max(prefetch, batch_size))
+    try:
+        for item in decoded:
+            if item.error is not None or item.prepared is None:  # flush first: results stay in order
+                if pending:
+                    yield from run(pending)
+                    pending = []
+                if item.error is not None:
+                    yield CountResult(item.index, item.path, seconds=item.seconds, error=item.error)
+                else:
+                    yield alone(item)
+                continue
+            shape = item.prepared.shape
+            per_pass = max(1, min(batch_size, max_pixels // (shape[1] * shape[2])))
+            if pending and (pending[0].prepared.shape != shape or len(pending) >= per_pass):
+                yield from run(pending)
+                pending = []
+            pending.append(item)
+            if len(pending) >= per_pass or not decoded.ready():
+                yield from run(pending)
+                pending = []
+        if pending:
+            yield from run(pending)
+    finally:
+        decoded.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,113 @@
+"""Test helpers for counting: a model whose output is known exactly, checkpoints, and images to count.
+
+``RedCounter`` (registered as ``test_red_counter`` only inside ``red_counter_registered()``) sum-pools the first input channel at its stride and
+multiplies by ``gain``. Saved with normalisation mean 0 / std 1 and ``gain`` = the checkpoint's density
+scale, it predicts one object per pure-red pixel (red = 255) - so every count in a test has a known answer.
+Imported by the count tests (pytest puts this folder on sys.path) and by their child processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torch.nn import functional as F
+
+import engine.models
+from engine.checkpoint import save_checkpoint
+from engine.dataset.sidecar import Annotation, sidecar_path, write_sidecar
+from engine.models import get_model, register
+from engine.preprocess import DEFAULT_NORMALIZATION
+
+PLAIN_NORMALIZATION = {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
+
+
+class RedCounter(nn.Module):
+    """Test only: density = gain x (red channel summed over each stride x stride cell)."""
+
+    receptive_radius = 0
+    calls: ClassVar[list[tuple[int, ...]]] = []  # input shapes of every forward pass, for batching tests
+
+    def __init__(self, stride: int = 4):
+        super().__init__()
+        self.stride = stride
+        self.input_multiple = stride
+        self.gain = nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, x):
+        RedCounter.calls.append(tuple(x.shape))
+        return self.gain * F.avg_pool2d(x[:, :1], self.stride) * self.stride**2
+
+
+@contextlib.contextmanager
+def red_counter_registered():
+    """Make ``test_red_counter`` buildable from a checkpoint, and forget it afterwards (so tests that list
+    the real architectures never see it)."""
+    register("test_red_counter", "test only: one object per pure-red pixel")(RedCounter)
+    try:
+        yield RedCounter
+    finally:
+        engine.models._REGISTRY.pop("test_red_counter", None)
+        engine.models._DESCRIPTIONS.pop("test_red_counter", None)
+
+
+def red_counter_checkpoint(path: Path, stride: int = 4, density_scale: float = 50.0, sigma: float = 2.0) -> Path:
+    model = RedCounter(stride=stride)
+    with torch.no_grad():
+        model.gain.fill_(density_scale)
+    return save_checkpoint(path, {
+        "arch": "test_red_counter", "model_config": {"stride": stride}, "stride": stride,
+        "input_multiple": stride, "normalization": PLAIN_NORMALIZATION, "density_scale": density_scale,
+        "density": {"mode": "fixed", "sigma": sigma}, "state_dict": model.state_dict(),
+    })
+
+
+def fcrn_checkpoint(path: Path, width: int = 4, seed: int = 0) -> Path:
+    """A real (untrained) FCRN-A checkpoint: output arbitrary but deterministic."""
+    torch.manual_seed(seed)
+    model = get_model("fcrn_a", width=width)
+    return save_checkpoint(path, {
+        "arch": "fcrn_a", "model_config": model.config, "stride": model.stride,
+        "input_multiple": model.input_multiple, "normalization": DEFAULT_NORMALIZATION,
+        "density_scale": 100.0, "density": {"mode": "fixed", "sigma": 3.0}, "state_dict": model.state_dict(),
+    })
+
+
+def spread_pixels(count: int, width: int, height: int, spacing: int = 12, offset: int = 0) -> np.ndarray:
+    """``count`` integer (x, y) pixel positions on a grid ``spacing`` apart, inside the image."""
+    columns = max(1, (width - 4) // spacing)
+    positions = [(4 + offset + (i % columns) * spacing, 4 + offset + (i // columns) * spacing)
+                 for i in range(count)]
+    array = np.asarray(positions, dtype=int).reshape(-1, 2)
+    if len(array) and (array[:, 0].max() >= width or array[:, 1].max() >= height):
+        raise ValueError("image too small for that many pixels")
+    return array
+
+
+def red_pixel_image(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A black (H, W, 3) uint8 image with red = 255 at each (x, y) of ``pixels``."""
+    image = np.zeros((height, width, 3), dtype=np.uint8)
+    for x, y in np.asarray(pixels).reshape(-1, 2):
+        image[y, x, 0] = 255
+    return image
+
+
+def write_red_image(folder: Path, name: str, pixels: np.ndarray, width: int = 64, height: int = 48,
+                    annotated_points=None, split: str | None = None) -> Path:
+    """Save a red-pixel image (and, given ``annotated_points``, its sidecar) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    Image.fromarray(red_pixel_image(pixels, width, height)).save(path)
+    if annotated_points is not None:
+        write_sidecar(sidecar_path(path), Annotation(name, width, height, annotated_points, split=split))
+    return path
+
+
+def pixel_centres(pixels: np.ndarray) -> np.ndarray:
+    """Annotation points at the centres of integer pixels."""
+    return np.asarray(pixels, dtype=np.float64).reshape(-1, 2) + 0.5

@@ -1,0 +1,171 @@
+"""Counting with a checkpoint: exact counts from a known model, tiling, batching, streaming, bad images."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib does not add it; the helpers live here
+from count_fixtures import (
+    RedCounter,
+    fcrn_checkpoint,
+    red_counter_checkpoint,
+    red_counter_registered,
+    red_pixel_image,
+    spread_pixels,
+    write_red_image,
+)
+
+from engine.checkpoint import load_model
+from engine.infer import count_images, predict_density, receptive_margin
+from engine.tiles import plan_tiles
+
+
+@pytest.fixture
+def red_counter(tmp_path):
+    """(model, record) of the exact-answer test model, loaded from a real checkpoint file."""
+    with red_counter_registered():
+        path = red_counter_checkpoint(tmp_path / "red.pt", stride=4, density_scale=50.0)
+        RedCounter.calls.clear()
+        yield load_model(path, "cpu")
+
+
+# ------------------------------------------------------------------------------------------- tile plan
+@pytest.mark.parametrize("height, width, budget, margin, align", [
+    (203, 301, 120 * 120, 23, 8), (6000, 8000, 2**21, 40, 8), (50, 4000, 64 * 64, 16, 8), (64, 64, 10**6, 8, 8),
+])
+def test_tile_cores_cover_the_image_once_and_windows_fit_the_budget(height, width, budget, margin, align):
+    tiles = plan_tiles(height, width, budget, margin, align)
+    padded_h, padded_w = -(-height // align) * align, -(-width // align) * align
+    cover = np.zeros((padded_h, padded_w), np.int32)
+    for tile in tiles:
+        (wy0, wy1, wx0, wx1), (cy0, cy1, cx0, cx1) = tile.window, tile.core
+        cover[cy0:cy1, cx0:cx1] += 1
+        assert (wy1 - wy0) * (wx1 - wx0) <= budget
+        assert all(v % align == 0 for v in (*tile.window, *tile.core))
+        # the window reaches a full margin past the core wherever the image goes on
+        margin_up = -(-margin // align) * align
+        assert wy0 == max(0, cy0 - margin_up) and wy1 == min(padded_h, cy1 + margin_up)
+        assert wx0 == max(0, cx0 - margin_up) and wx1 == min(padded_w, cx1 + margin_up)
+    assert (cover == 1).all()
+    if padded_h * padded_w <= budget:
+        assert len(tiles) == 1
+
+
+# --------------------------------------------------------------------------------------- exact answers
+def test_predict_density_uses_the_checkpoints_normalisation_scale_and_stride(red_counter):
+    model, record = red_counter
+    pixels = spread_pixels(7, 50, 37)
+    density = predict_density(model, record, red_pixel_image(pixels, 50, 37))
+    assert density.shape == (10, 13)  # ceil(37 / 4), ceil(50 / 4)
+    assert density.dtype == np.float32
+    assert density.sum() == pytest.approx(7.0, abs=1e-4)
+    x, y = pixels[0]
+    assert density[y // 4, x // 4] == pytest.approx(1.0, abs=1e-5)
+    # The density scale comes from the record, not from engine.preprocess: doubling it halves the count.
+    doubled = dict(record, density_scale=2 * record["density_scale"])
+    assert predict_density(model, doubled, red_pixel_image(pixels, 50, 37)).sum() == pytest.approx(3.5, abs=1e-4)
+
+
+def test_tiled_equals_whole_with_the_known_model(red_counter):
+    model, record = red_counter
+    pixels = spread_pixels(60, 300, 140, spacing=13)
+    image = red_pixel_image(pixels, 300, 140)
+    whole = predict_density(model, record, image)
+    RedCounter.calls.clear()
+    tiled = predict_density(model, record, image, max_pixels=48 * 48, batch_size=1)
+    assert len(RedCounter.calls) > 10  # really tiled
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+    assert tiled.sum() == pytest.approx(60.0, abs=1e-3)
+
+
+def test_tiled_approximately_equals_whole_with_a_real_network(tmp_path):
+    model, record = load_model(fcrn_checkpoint(tmp_path / "fcrn.pt", width=4), "cpu")
+    image = (np.random.default_rng(1).random((150, 230, 3)) * 255).astype(np.uint8)
+    whole = predict_density(model, record, image)
+    margin = receptive_margin(model, record)
+    assert 8 <= margin <= 64  # FCRN-A: three 2x poolings and 3x3 convolutions
+    tiled = predict_density(model, record, image, max_pixels=112 * 112, batch_size=3)
+    assert tiled.shape == whole.shape == (150, 230)
+    scale = np.abs(whole).max()
+    np.testing.assert_allclose(tiled, whole, atol=1e-4 * scale)
+    # With no margin at all the seams would show: the comparison above is not vacuous.
+    from engine import infer
+    infer._margins[model] = 0
+    seams = predict_density(model, record, image, max_pixels=112 * 112)
+    del infer._margins[model]
+    assert np.abs(seams - whole).max() > 1e-2 * scale
+
+
+# ------------------------------------------------------------------------------------------ streaming
+def test_count_images_streams_in_order_batches_and_survives_bad_files(red_counter, tmp_path):
+    model, record = red_counter
+    folder = tmp_path / "images"
+    expected = {}
+    for index, count in enumerate([3, 0, 5, 2, 8]):
+        path = write_red_image(folder, f"img_{index}.png", spread_pixels(count, 64, 48))
+        expected[path] = count
+    big = write_red_image(folder, "big.png", spread_pixels(40, 160, 120), width=160, height=120)
+    expected[big] = 40
+    bad = folder / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
+    paths = [*list(expected)[:2], bad, *list(expected)[2:]]
+    results = list(count_images(paths, (model, record), batch_size=4, max_pixels=64 * 64))
+    assert [r.index for r in results] == list(range(len(paths)))
+    assert [r.path for r in results] == paths
+    failed = [r for r in results if not r.ok]
+    assert len(failed) == 1 and failed[0].path == bad and failed[0].count is None and failed[0].error
+    for result in results:
+        if result.ok:
+            assert result.count == pytest.approx(expected[result.path], abs=1e-3)
+            assert result.density.shape == (-(-result.height // 4), -(-result.width // 4))
+            assert result.seconds > 0
+    # 64x48 images share forward passes (at most 64*64 pixels -> one 64x48 image each here) and the
+    # 160x120 image was tiled into several passes.
+    assert all(shape[2] * shape[3] * shape[0] <= 64 * 64 for shape in RedCounter.calls)
+    assert sum(1 for shape in RedCounter.calls if shape[2:] != (48, 64)) > 1
+
+
+def test_same_sized_images_share_a_forward_pass(red_counter, tmp_path):
+    model, record = red_counter
+    paths = [write_red_image(tmp_path, f"{i}.png", spread_pixels(i + 1, 64, 48)) for i in range(6)]
+    counts = [r.count for r in count_images(paths, (model, record), batch_size=3)]
+    assert counts == pytest.approx([1, 2, 3, 4, 5, 6], abs=1e-3)
+    assert max(shape[0] for shape in RedCounter.calls) > 1
+    assert sum(shape[0] for shape in RedCounter.calls) == 6
+
+
+def test_stopping_early_stops_the_decoding_thread(red_counter, tmp_path):
+    import threading
+
+    model, record = red_counter
+    paths = [write_red_image(tmp_path, f"{i}.png", spread_pixels(1, 64, 48)) for i in range(20)]
+    stream = count_images(paths, (model, record), batch_size=1, prefetch=2)
+    first = next(stream)
+    assert first.ok
+    stream.close()
+    assert not any(t.name == "image-prefetch" and t.is_alive() for t in threading.enumerate())
+
+
+def test_count_images_loads_a_checkpoint_path(tmp_path):
+    with red_counter_registered():
+        checkpoint = red_counter_checkpoint(tmp_path / "red.pt")
+        path = write_red_image(tmp_path, "a.png", spread_pixels(4, 64, 48))
+        (result,) = count_images([path], checkpoint, "cpu")
+    assert result.count == pytest.approx(4.0, abs=1e-4)
+
+
+def test_receptive_margin_is_measured_for_undeclared_models():
+    class Blur(torch.nn.Module):  # a 9x9 convolution: radius 4
+        stride, input_multiple = 1, 1
+
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 1, 9, padding=4)
+
+        def forward(self, x):
+            return self.conv(x)
+
+    assert receptive_margin(Blur().eval(), {}) == 4
