@@ -1,0 +1,147 @@
+"""``python -m engine evaluate DATASET --checkpoint CKPT``: how well a model counts an annotated split.
+
+Reports MAE, RMSE, GAME(0-3) and localisation precision/recall/F1 (predicted peaks matched one-to-one to the
+annotated points within --radius pixels), plus every image's error. With ``--events jsonl`` the same appear as
+one ``result`` event per image and a ``done`` event with the summary; in text mode a table is printed.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+from engine.commands.count import add_model_arguments, check_model_arguments, load_for_counting
+
+NAME = "evaluate"
+HELP = "measure counting and localisation errors of a checkpoint on an annotated dataset split"
+SPLITS = ("val", "test", "train", "all")
+FALLBACK_RADIUS = 8.0
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("dataset", type=Path, help="a CrowdGUI dataset folder (images with .points.json sidecars)")
+    parser.add_argument("--checkpoint", type=Path, required=True, help="the trained model (.pt)")
+    parser.add_argument("--split", choices=SPLITS, default="val",
+                        help="which annotated images to use (default val; all = every annotated image)")
+    parser.add_argument("--radius", type=float, default=None,
+                        help="a predicted point within this many pixels of an annotated one counts as found "
+                             "(default: twice the checkpoint's density sigma, else 8)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the per-image results as CSV")
+    add_model_arguments(parser)
+
+
+def default_radius(record: dict) -> float:
+    """Twice the Gaussian sigma the model was trained with: about the size of one object's blob."""
+    sigma = (record.get("density") or {}).get("sigma")
+    try:
+        return 2.0 * float(sigma) if sigma and float(sigma) > 0 else FALLBACK_RADIUS
+    except (TypeError, ValueError):
+        return FALLBACK_RADIUS
+
+
+def run(args, events) -> int:
+    from engine.count_io import StreamingCsv, format_count
+    from engine.dataset import Dataset
+    from engine.infer import count_images, model_stride
+    from engine.localize import find_points
+    from engine.metrics import Evaluation
+
+    if not check_model_arguments(args, events):
+        return 2
+    if args.radius is not None and args.radius <= 0:
+        events.error("--radius must be a positive number of pixels")
+        return 2
+    try:
+        dataset = Dataset(args.dataset)
+    except FileNotFoundError as exc:
+        events.error(str(exc))
+        return 1
+    splits = ("train", "val", "test") if args.split == "all" else (args.split,)
+    wanted = {name for split in splits for name in dataset.images_in(split)}
+    names = [name for name in dataset.names() if name in wanted]  # folder order, splits interleaved
+    if not names:
+        sizes = ", ".join(f"{len(dataset.images_in(s))} {s}" for s in ("train", "val", "test"))
+        events.error(f"no annotated images in split '{args.split}' of {dataset.folder} ({sizes})")
+        return 1
+    loaded = load_for_counting(args, events)
+    if loaded is None:
+        return 1
+    model, record = loaded
+    stride = model_stride(model, record)
+    radius = args.radius if args.radius is not None else default_radius(record)
+    events.emit("start", command=NAME, total=len(names), split=args.split, radius=radius)
+
+    evaluation = Evaluation(radius=radius)
+    table = StreamingCsv(args.out, ["image", "count", "annotated_count", "error", "game1", "game2", "game3",
+                                    "tp", "fp", "fn"]) if args.out else None
+    started, skipped = time.perf_counter(), 0
+    try:
+        paths = [dataset.entry(name).path for name in names]
+        for done, result in enumerate(count_images(paths, (model, record), batch_size=args.batch,
+                                                   max_pixels=args.max_pixels), start=1):
+            name = names[result.index]
+            if not result.ok:
+                skipped += 1
+                events.warning(f"{name}: {result.error} (skipped)", path=str(result.path))
+            else:
+                item = _score(evaluation, dataset, name, result, stride, find_points)
+                score = item.localization
+                fields = dict(image=name, path=str(result.path), count=item.count,
+                              annotated_count=item.annotated_count, error=item.error,
+                              **{f"game{level}": item.game[level] for level in (1, 2, 3)},
+                              tp=score.tp, fp=score.fp, fn=score.fn, seconds=round(result.seconds, 4))
+                events.emit("result", **fields)
+                if table is not None:
+                    table.write([name, format_count(item.count), item.annotated_count, format_count(item.error),
+                                 *(format_count(item.game[level]) for level in (1, 2, 3)),
+                                 score.tp, score.fp, score.fn])
+            events.emit("progress", done=done, total=len(names))
+    except BaseException:
+        if table is not None:
+            table.abandon()
+        raise
+    if not evaluation.images:
+        if table is not None:
+            table.abandon().unlink(missing_ok=True)
+        events.error("none of the images could be counted")
+        return 1
+    if table is not None:
+        table.commit()
+    summary = {"split": args.split, "skipped": skipped, **evaluation.summary(),
+               "seconds": round(time.perf_counter() - started, 3)}
+    if args.events == "text":
+        print_report(evaluation, summary, sys.stdout)
+    events.emit("done", **summary)
+    return 0
+
+
+def _score(evaluation, dataset, name, result, stride, find_points):
+    """Add one counted image to the evaluation (its predicted points found in its density map)."""
+    image_size = (result.width, result.height)
+    predicted_points = find_points(result.density, stride, image_size=image_size)
+    return evaluation.add(name, result.density, stride, dataset.load_points(name), image_size, predicted_points)
+
+
+def print_report(evaluation, summary: dict, stream) -> None:
+    """The per-image table and the summary, for a person reading a terminal."""
+    width = max([len("image")] + [len(item.image) for item in evaluation.images])
+    print(f"{'image':<{width}}  {'count':>9}  {'annotated':>9}  {'error':>8}  "
+          f"{'GAME1':>7}  {'GAME2':>7}  {'GAME3':>7}", file=stream)
+    for item in evaluation.images:
+        print(f"{item.image:<{width}}  {item.count:9.2f}  {item.annotated_count:9d}  {item.error:+8.2f}  "
+              f"{item.game[1]:7.2f}  {item.game[2]:7.2f}  {item.game[3]:7.2f}", file=stream)
+    print(f"\nsplit {summary['split']}: {summary['images']} image(s)"
+          + (f", {summary['skipped']} skipped" if summary["skipped"] else ""), file=stream)
+    print(f"MAE {summary['mae']:.3f}   RMSE {summary['rmse']:.3f}", file=stream)
+    print("   ".join(f"GAME({level}) {summary[f'game{level}']:.3f}" for level in (0, 1, 2, 3)), file=stream)
+    if "precision" in summary:
+        print(f"localisation within {summary['radius']:g} px: precision {_fmt(summary['precision'])}  "
+              f"recall {_fmt(summary['recall'])}  F1 {_fmt(summary['f1'])}  "
+              f"(TP {summary['tp']}, FP {summary['fp']}, FN {summary['fn']})", file=stream)
+    stream.flush()
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
