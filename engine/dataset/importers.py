@@ -1,0 +1,244 @@
+"""Turn a folder in a known annotation format into a CrowdGUI dataset folder.
+
+The source is never changed: each image is hard-linked into the output folder when both are on the same
+file system, or else copied (to a temporary name, then renamed), and its points are written as a sidecar
+with the image's real size. What is imported equals what the source holds, point for point, except:
+
+- points outside the image ([0, width) x [0, height)) or not finite are dropped, with a warning that says how
+  many (they cannot be drawn, trained on or counted; a dataset that has them usually has them by mistake);
+- a file that cannot be read (image or annotation) is skipped with its reason, and the import goes on;
+- an image already present in the output folder is left alone (never overwritten) and reported;
+- an image that has no annotation file is copied without a sidecar, i.e. unlabeled, and reported.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.dataset.formats import FORMATS, AnnotationError, Discovery, SourceItem
+from engine.dataset.formats.common import IMAGE_FOLDERS, existing_folders
+from engine.dataset.images import ImageReadError, image_size, is_image_file
+from engine.dataset.sidecar import Annotation, read_sidecar, sidecar_path, write_sidecar
+from engine.events import EventSink, ListSink
+
+SHOWN_NAMES = 5  # how many names a grouped warning lists before "and N more"
+LABELLED_FORMATS = ("labelme", "dotdotgoose")  # formats whose points carry a label (class) to choose by
+
+
+class DatasetImportError(Exception):
+    """The import cannot start (no such folder, unknown layout...); the message says why in plain words."""
+
+
+@dataclass
+class ImportSummary:
+    """What an import did; ``skipped`` holds (file, reason) pairs."""
+
+    format: str
+    source: str
+    out: str
+    images: int = 0  # images now in the dataset folder (annotated + unlabeled)
+    annotated: int = 0
+    unlabeled: int = 0
+    points: int = 0
+    dropped_points: int = 0  # outside the image or not finite
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"format": self.format, "source": self.source, "out": self.out, "images": self.images,
+                "annotated": self.annotated, "unlabeled": self.unlabeled, "points": self.points,
+                "dropped_points": self.dropped_points, "skipped": len(self.skipped),
+                "skipped_files": [{"path": p, "reason": r} for p, r in self.skipped],
+                "seconds": round(self.seconds, 3)}
+
+
+def discover(src: Path | str, fmt: str, label: str | None = None) -> Discovery:
+    """What format ``fmt`` finds in ``src`` (``label`` applies to LabelMe and DotDotGoose only)."""
+    if fmt not in FORMATS:
+        raise DatasetImportError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    if fmt in LABELLED_FORMATS:
+        return FORMATS[fmt].discover(Path(src), label=label)
+    return FORMATS[fmt].discover(Path(src))
+
+
+def detect_format(src: Path | str, label: str | None = None) -> tuple[str, Discovery]:
+    """The format that pairs the most images with annotations in ``src``, and what it found.
+
+    Raises DatasetImportError when no format finds any annotated image.
+    """
+    best: tuple[str, Discovery] | None = None
+    for name in FORMATS:
+        found = discover(src, name, label)
+        if found.labeled and (best is None or found.labeled > best[1].labeled):
+            best = (name, found)
+    if best is None:
+        looked_for = "\n  ".join(module.DESCRIPTION for module in FORMATS.values())
+        raise DatasetImportError(f"found no annotations in {src} in a format I know. I looked for:\n  "
+                                 f"{looked_for}\n(point at the folder that holds the images, or at its "
+                                 "parent with an images/ folder; or choose one with --format)")
+    return best
+
+
+def link_or_copy(source: Path, target: Path, link: bool = True) -> str:
+    """Put ``source``'s bytes at ``target`` (which must not exist): ``"linked"`` or ``"copied"``.
+
+    A copy goes to a temporary name first, so an interrupted import never leaves half an image.
+    """
+    if link:
+        try:
+            os.link(source, target)
+            return "linked"
+        except FileExistsError:
+            raise
+        except OSError:
+            pass  # another file system, or links not allowed: copy instead
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp_name)
+        shutil.copystat(source, tmp_name)
+        if target.exists():
+            raise FileExistsError(f"{target} already exists")
+        os.replace(tmp_name, target)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        raise
+    return "copied"
+
+
+def _inside_image(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    x, y = points[:, 0], points[:, 1]
+    return np.isfinite(x) & np.isfinite(y) & (x >= 0) & (y >= 0) & (x < width) & (y < height)
+
+
+def _names(paths: list[str]) -> str:
+    shown = ", ".join(Path(p).name for p in paths[:SHOWN_NAMES])
+    return shown + (f" and {len(paths) - SHOWN_NAMES} more" if len(paths) > SHOWN_NAMES else "")
+
+
+def import_dataset(src: Path | str, out: Path | str, fmt: str = "auto", events: EventSink | None = None,
+                   label: str | None = None, link: bool = True) -> ImportSummary:
+    """Import ``src`` (format ``fmt`` or ``"auto"``) into the dataset folder ``out`` (created if needed).
+
+    Reports ``start``, then per image ``result`` (or ``warning`` when skipped) and ``progress``, through
+    ``events``; returns the summary (the caller reports it as ``done``). Raises DatasetImportError when the
+    import cannot start.
+    """
+    started = time.perf_counter()
+    events = events or ListSink()
+    src, out = Path(src).expanduser(), Path(out).expanduser()
+    if not src.is_dir():
+        raise DatasetImportError(f"{src} is not a folder")
+    if label is not None and fmt not in ("auto", *LABELLED_FORMATS):
+        raise DatasetImportError("--label applies to LabelMe and DotDotGoose files only")
+    if any(out.resolve() == folder.resolve() for folder in existing_folders(src, IMAGE_FOLDERS)):
+        raise DatasetImportError(f"{out} holds the source images; choose a new folder for the dataset "
+                                 "(import never changes the source)")
+    if fmt == "auto":
+        fmt, found = detect_format(src, label)
+    else:
+        found = discover(src, fmt, label)
+        if not found.labeled:
+            raise DatasetImportError(f"found no {fmt} annotations in {src} ({len(found.items)} images; "
+                                     f"expected {FORMATS[fmt].DESCRIPTION})")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatasetImportError(f"cannot create {out}: {exc.strerror or exc}") from None
+
+    summary = ImportSummary(format=fmt, source=str(src), out=str(out))
+    for path, reason in found.skipped:
+        summary.skipped.append((str(path), reason))
+        events.warning(f"skipped {path.name}: {reason}", path=str(path))
+    taken = {p.name.lower() for p in out.iterdir()}
+    unlabeled: list[str] = []
+    total = len(found.items)
+    events.emit("start", command="import", total=total, format=fmt, source=str(src), out=str(out))
+    for done, item in enumerate(found.items, start=1):
+        reason = _import_one(item, out, taken, link, events, summary)
+        if reason is not None:
+            bad = item.annotation if reason.startswith("annotation") else item.image
+            summary.skipped.append((str(bad), reason))
+            events.warning(f"skipped {item.image.name}: {reason}", path=str(bad))
+        elif not item.labeled:
+            unlabeled.append(item.image.name)
+        events.emit("progress", done=done, total=total)
+    if unlabeled:
+        events.warning(f"{len(unlabeled)} image(s) have no annotation file and were imported unlabeled: "
+                       f"{_names(unlabeled)}")
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _import_one(item: SourceItem, out: Path, taken: set, link: bool, events: EventSink,
+                summary: ImportSummary) -> str | None:
+    """Import one image (and its points); the reason it was skipped, or None."""
+    name = item.image.name
+    if not is_image_file(item.image):
+        return f"{item.image.suffix or 'no suffix'} is not an image type CrowdGUI lists"
+    if name.lower() in taken:
+        return "an image of this name is already in the dataset folder (left as it is)"
+    if sidecar_path(name).name.lower() in taken:
+        return "the dataset folder already has an annotation file for this name (left as it is)"
+    try:
+        width, height = image_size(item.image)
+    except ImageReadError as exc:
+        return f"image unreadable: {exc.reason}"
+    points, dropped = None, 0
+    if item.labeled:
+        notes: list[str] = []
+        try:
+            points = item.load((width, height), notes)
+        except AnnotationError as exc:
+            return f"annotation {item.annotation.name} unreadable: {exc}"
+        except Exception as exc:  # a damaged file can make any library raise anything; keep going
+            return f"annotation {item.annotation.name} unreadable: {type(exc).__name__}: {exc}"
+        for note in notes:
+            events.warning(f"{item.annotation.name}: {note}", path=str(item.annotation))
+        keep = _inside_image(points, width, height)
+        dropped = int(len(points) - keep.sum())
+        if dropped:
+            events.warning(f"{name}: {dropped} of {len(points)} point(s) lie outside the {width}x{height} "
+                           "image (or are not numbers) and were not imported", path=str(item.annotation))
+            points = points[keep]
+    target = out / name
+    try:
+        how = link_or_copy(item.image, target, link)
+    except OSError as exc:
+        return f"cannot copy into the dataset folder: {exc.strerror or exc}"
+    taken.add(name.lower())
+    if points is not None:
+        try:
+            _write_checked(target, Annotation(name, width, height, points))
+        except OSError as exc:
+            target.unlink(missing_ok=True)  # we made it a moment ago; an unlabeled copy would mislead
+            taken.discard(name.lower())
+            return f"cannot write the annotation: {exc.strerror or exc}"
+        summary.annotated += 1
+        summary.points += len(points)
+        summary.dropped_points += dropped
+    else:
+        summary.unlabeled += 1
+    summary.images += 1
+    events.emit("result", image=name, annotated=points is not None,
+                count=None if points is None else int(len(points)), dropped=dropped, stored=how,
+                source=str(item.image), annotation=str(item.annotation) if item.annotation else None)
+    return None
+
+
+def _write_checked(image: Path, annotation: Annotation) -> None:
+    # Reading the sidecar back proves the points on disk are exactly the points read from the source.
+    path = sidecar_path(image)
+    write_sidecar(path, annotation)
+    if not np.array_equal(read_sidecar(path).points, annotation.points):
+        raise OSError(f"{path.name} does not read back the points just written")
