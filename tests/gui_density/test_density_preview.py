@@ -5,9 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from engine.density import DensitySettings
-
-from crowdgui.density.colormaps import COLORMAPS, overlay_lut
+from crowdgui.density.colormaps import COLORMAPS, LUT_SIZE, overlay_lut, scale_for_mode, scale_positions
 from crowdgui.density.preview import (
     DensityPreview,
     PreviewRequest,
@@ -15,6 +13,7 @@ from crowdgui.density.preview import (
     preview_stride,
     robust_max,
 )
+from engine.density import DensitySettings
 
 
 def test_compute_preview_sums_to_count_and_levels_are_robust():
@@ -49,10 +48,20 @@ def test_large_images_are_previewed_at_a_stride_without_losing_count():
 
 def test_overlay_lut_is_clear_at_zero_and_opaque_at_the_top():
     for name in COLORMAPS:
-        lut = overlay_lut(name)
-        assert lut.shape == (256, 4) and lut.dtype == np.uint8
-        assert lut[0, 3] == 0 and lut[-1, 3] == 255
-        assert np.all(np.diff(lut[:, 3].astype(int)) >= 0)
+        for scale in ("linear", "sqrt", "log"):
+            lut = overlay_lut(name, scale)
+            assert lut.shape == (LUT_SIZE, 4) and lut.dtype == np.uint8
+            assert lut[0, 3] == 0 and lut[-1, 3] == 255
+            assert np.all(np.diff(lut[:, 3].astype(int)) >= 0)
+
+
+def test_bent_scales_give_faint_density_more_colour():
+    linear, sqrt, log = (scale_positions(s) for s in ("linear", "sqrt", "log"))
+    assert linear[0] == sqrt[0] == log[0] == 0 and linear[-1] == sqrt[-1] == log[-1] == pytest.approx(1)
+    faint = LUT_SIZE // 100  # one hundredth of the top of the scale
+    assert linear[faint] < sqrt[faint] < log[faint]
+    assert scale_for_mode("auto", "adaptive") == "log" and scale_for_mode("auto", "fixed") == "sqrt"
+    assert scale_for_mode("linear", "adaptive") == "linear"
 
 
 def test_requests_are_debounced_into_one_map(qtbot):
