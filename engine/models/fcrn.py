@@ -25,6 +25,8 @@ class FCRNA(nn.Module):
 
     stride = 1
     input_multiple = 8
+    # Engine defaults for training this architecture (the command line and the GUI may override them).
+    training_defaults = {"lr": 1e-3, "batch": 8, "crop": 128}
 
     def __init__(self, width: int = 32, in_channels: int = 3):
         super().__init__()

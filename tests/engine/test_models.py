@@ -1,0 +1,137 @@
+"""The counting networks: output shape and stride, rebuilding from config, CSRNet's VGG weights, CMTL's prior."""
+
+import pytest
+import torch
+
+from engine.models import get_model, list_models
+
+# Tiny widths keep every forward pass a few milliseconds.
+TINY = {"fcrn_a": {"width": 4}, "unet": {"width": 4}, "csrnet": {"width": 8}, "cmtl": {"width": 4}}
+
+
+def test_registry_lists_the_seed_networks():
+    assert set(TINY) <= set(list_models())
+    with pytest.raises(KeyError, match="unknown model"):
+        get_model("no_such_net")
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.parametrize("size", [(64, 64), (48, 80)])
+def test_output_is_the_input_divided_by_the_stride(name, size):
+    torch.manual_seed(0)
+    model = get_model(name, **TINY[name]).eval()
+    height, width = size
+    assert height % model.input_multiple == 0 and width % model.input_multiple == 0
+    with torch.no_grad():
+        output = model(torch.randn(2, 3, height, width))
+    stride = type(model).stride
+    assert output.shape == (2, 1, height // stride, width // stride)
+    assert torch.isfinite(output).all()
+
+
+def test_declared_strides():
+    strides = {name: type(get_model(name, **TINY[name])).stride for name in TINY}
+    assert strides == {"fcrn_a": 1, "unet": 1, "csrnet": 8, "cmtl": 4}
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_config_rebuilds_the_same_architecture(name):
+    model = get_model(name, **TINY[name])
+    rebuilt = get_model(name, **model.config)
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    assert sum(p.numel() for p in rebuilt.parameters()) == sum(p.numel() for p in model.parameters())
+
+
+def test_unet_depth_sets_the_input_multiple():
+    model = get_model("unet", width=2, depth=2).eval()
+    assert model.input_multiple == 4
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, 12, 20)).shape == (1, 1, 12, 20)
+
+
+def test_width_scales_the_parameter_count():
+    small = sum(p.numel() for p in get_model("unet", width=4).parameters())
+    large = sum(p.numel() for p in get_model("unet", width=8).parameters())
+    assert 3.5 < large / small < 4.5  # channels double, so conv weights about quadruple
+
+
+# ---------------------------------------------------------------------------------------- CSRNet weights
+def _vgg16_features_file(tmp_path, batch_norm):
+    """A torchvision-layout VGG-16 ("features.N.weight" ...) state dict with recognisable values."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    torch.manual_seed(1)
+    # conv1_1 .. conv5_1: the front end plus one layer after it that must be left out (the rest is the same).
+    features = make_layers(cfgs["D"][:15], batch_norm=batch_norm)
+    with torch.no_grad():
+        for module in features:
+            if isinstance(module, torch.nn.Conv2d):
+                module.weight.normal_()
+                module.bias.uniform_(1, 2)
+    state = {f"features.{key}": value for key, value in features.state_dict().items()}
+    state["classifier.0.weight"] = torch.zeros(3, 3)  # a full model's state dict carries these too
+    path = tmp_path / ("vgg16_bn.pth" if batch_norm else "vgg16.pth")
+    torch.save(state, path)
+    return path, features
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_csrnet_front_end_loads_vgg16_weights_from_a_file(tmp_path, batch_norm):
+    path, features = _vgg16_features_file(tmp_path, batch_norm)
+    model = get_model("csrnet", batch_norm=batch_norm)
+    loaded, message = model.load_pretrained(str(path))
+    assert loaded and str(path) in message
+    source_convs = [m for m in features if isinstance(m, torch.nn.Conv2d)][:10]
+    target_convs = [m for m in model.frontend if isinstance(m, torch.nn.Conv2d)]
+    assert len(target_convs) == 10
+    for source, target in zip(source_convs, target_convs):
+        assert torch.equal(source.weight, target.weight)
+    if not batch_norm:
+        assert torch.equal(source_convs[-1].bias, target_convs[-1].bias)
+
+
+def test_csrnet_refuses_weights_that_do_not_fit(tmp_path):
+    path, _ = _vgg16_features_file(tmp_path, batch_norm=False)
+    with pytest.raises(ValueError, match="batch norm"):
+        get_model("csrnet", batch_norm=True).load_pretrained(str(path))
+    with pytest.raises(ValueError, match="width 64"):
+        get_model("csrnet", width=32, batch_norm=False).load_pretrained(str(path))
+    with pytest.raises(ValueError, match="does not exist"):
+        get_model("csrnet", width=8).load_pretrained(str(tmp_path / "missing.pth"))
+
+
+def test_csrnet_imagenet_falls_back_to_scratch_when_the_download_fails(monkeypatch):
+    from engine.models import csrnet
+
+    def offline(batch_norm):
+        raise OSError("no internet here")
+
+    monkeypatch.setattr(csrnet, "_download_imagenet_vgg16", offline)
+    model = get_model("csrnet", width=8)
+    before = [p.clone() for p in model.parameters()]
+    loaded, message = model.load_pretrained("imagenet")
+    assert not loaded
+    assert "no internet here" in message and "from scratch" in message
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+# ------------------------------------------------------------------------------------------- CMTL prior
+def test_cmtl_count_classes_follow_the_calibrated_density():
+    model = get_model("cmtl", width=4, count_classes=4)
+    model.calibrate([0.001, 0.004])
+    assert float(model.max_density) == pytest.approx(0.004)
+    pixels = 100 * 100  # 0.004 objects per pixel = 40 objects in 100x100
+    classes = model.count_classes_of(torch.tensor([0.0, 9.0, 11.0, 39.0, 500.0]), pixels)
+    assert classes.tolist() == [0, 0, 1, 3, 3]
+
+
+def test_cmtl_training_hook_returns_density_and_a_finite_auxiliary_loss():
+    torch.manual_seed(0)
+    model = get_model("cmtl", width=4, aux_weight=0.5).train()
+    images = torch.randn(2, 3, 64, 64)
+    density, aux = model.forward_with_aux(images, torch.tensor([3.0, 30.0]))
+    assert density.shape == (2, 1, 16, 16)
+    assert aux.dim() == 0 and torch.isfinite(aux) and float(aux.detach()) > 0
+    aux.backward()
+    assert model.classifier[-1].weight.grad is not None
+    assert float(model.max_density) > 0  # an uncalibrated model takes its range from the first batch
