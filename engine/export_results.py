@@ -20,8 +20,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from engine.dataset.sidecar import atomic_write_bytes
 
-# The "inferno" colormap at its eleven deciles (the matplotlib / pyqtgraph values): dark and transparent-looking
-# where nothing was counted, bright where objects crowd. The window passes its own table when the user picks
+# The "inferno" colormap at its eleven deciles (the matplotlib / pyqtgraph values): dark where nothing was
+# counted, bright where objects crowd. The window passes its own table when the user picks
 # another colormap, so the saved pictures look like the screen.
 _INFERNO_STOPS = [
     (0, 0, 4), (22, 11, 57), (66, 10, 104), (106, 23, 110), (147, 38, 103), (188, 55, 84),
@@ -196,5 +196,5 @@ def save_png(picture: Image.Image, path: Path | str) -> Path:
 
 
 def overlay_file_name(image_name: str) -> str:
-    """``photo.jpg`` -> ``photo.jpg.overlay.png`` (keeps the original suffix so photo.jpg and photo.png differ)."""
+    """``photo.jpg`` -> ``photo.jpg.overlay.png`` (the full name keeps photo.jpg and photo.png apart)."""
     return f"{image_name}.overlay.png"

@@ -33,8 +33,9 @@ def test_bundle_holds_every_map_with_its_count(tmp_path):
         maps[index] = np.random.default_rng(index).random((5, 7)).astype(np.float32)
         path = tmp_path / f"d{index}.npy"
         np.save(path, maps[index])
-        images.append(CountedImage(f"img_{index}.png", tmp_path / f"img_{index}.png", float(maps[index].sum()),
-                                   path, annotated_count=3.0 if index == 0 else None))
+        name = f"img_{index}.png"
+        images.append(CountedImage(name, tmp_path / name, float(maps[index].sum()), path,
+                                   annotated_count=3.0 if index == 0 else None))
     images.append(CountedImage("lost.png", tmp_path / "lost.png", 1.0, tmp_path / "missing.npy"))
     target = tmp_path / "out" / "density.h5"
     assert write_density_bundle(target, images, stride=8, attributes={"checkpoint": "best.pt"}) == 3

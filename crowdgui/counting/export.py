@@ -1,0 +1,169 @@
+"""Exports of a batch count, run in a worker thread: counts CSV, density-map bundle (HDF5), overlay PNGs.
+
+The file formats are made by ``engine.export_results`` (no Qt); this module only moves that work off the GUI
+thread and reports progress, so saving overlays of a thousand photos never freezes the window.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from engine.count_io import format_count
+from engine.dataset.images import read_image
+from engine.dataset.sidecar import atomic_write_bytes
+from engine.export_results import (
+    CountedImage,
+    load_density,
+    overlay_file_name,
+    render_overlay,
+    save_png,
+    write_density_bundle,
+)
+
+from crowdgui.counting.results_model import CountRow
+from crowdgui.density.preview import robust_max
+
+# The columns of the engine's counts.csv (engine/commands/count.py), so a saved CSV reads the same either way.
+CSV_COLUMNS = ("image", "count", "annotated_count", "error")
+
+
+@dataclass
+class OverlayStyle:
+    """How overlay pictures look: the viewer's colormap table, opacity and whether to draw points."""
+
+    lut: np.ndarray | None = None
+    opacity: float = 0.6
+    points: bool = False
+
+
+def counted(rows: list[CountRow]) -> list[CountedImage]:
+    return [CountedImage(row.image, row.path, row.count, row.density_path, row.annotated_count)
+            for row in rows]
+
+
+def counts_csv_bytes(rows: list[CountRow]) -> bytes:
+    """The rows as CSV, for a run that ended before the engine wrote its own ``counts.csv`` (cancelled)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow([row.image, format_count(row.count),
+                         "" if row.annotated_count is None else f"{row.annotated_count:g}",
+                         "" if row.error is None else format_count(row.error)])
+    return buffer.getvalue().encode("utf-8")
+
+
+def save_counts_csv(target: Path, rows: list[CountRow], engine_csv: Path | None) -> str:
+    """Save As: a copy of the engine's CSV when it is complete, else the rows counted so far."""
+    if engine_csv is not None and engine_csv.is_file():
+        atomic_write_bytes(target, engine_csv.read_bytes())
+        return f"Saved the counts of {len(rows)} images to {target.name}"
+    atomic_write_bytes(target, counts_csv_bytes(rows))
+    return f"Saved the counts of the {len(rows)} images counted so far to {target.name}"
+
+
+def save_overlays(rows: list[CountRow], folder: Path, stride: int, style: OverlayStyle,
+                  progress: Callable[[int, int], None]) -> str:
+    """One PNG per row: the image, its heatmap blended over it and the count in a corner."""
+    from engine.localize import find_points
+
+    folder.mkdir(parents=True, exist_ok=True)
+    done, skipped = 0, []
+    for index, row in enumerate(rows):
+        if row.density_path is None or not row.density_path.is_file():
+            skipped.append(row.image)
+            continue
+        density = load_density(row.density_path)
+        image = read_image(row.path)
+        cell = row.stride or stride
+        size = (image.shape[1], image.shape[0])
+        points = find_points(density, cell, image_size=size) if style.points else None
+        # The same colour scale as the viewer: 0 .. a robust maximum, in objects per image pixel.
+        levels = (0.0, robust_max(density) / cell**2)
+        picture = render_overlay(image, density, row.count, stride=cell, lut=style.lut, opacity=style.opacity,
+                                 levels=levels, points=points, annotated_count=row.annotated_count)
+        save_png(picture, folder / overlay_file_name(row.image))
+        done += 1
+        progress(index + 1, len(rows))
+    message = f"Saved {done} overlay image{'s' if done != 1 else ''} in {folder}"
+    if skipped:
+        message += f" ({len(skipped)} without a density map skipped: {', '.join(skipped[:3])}…)"
+    return message
+
+
+def save_bundle(rows: list[CountRow], target: Path, stride: int, attributes: dict) -> str:
+    written = write_density_bundle(target, counted(rows), stride=stride, attributes=attributes)
+    return f"Saved {written} density map{'s' if written != 1 else ''} to {target.name}"
+
+
+class _Signals(QObject):
+    progress = Signal(int, int)
+    succeeded = Signal(str)
+    failed = Signal(str)
+
+
+class _Task(QRunnable):
+    def __init__(self, work: Callable[[Callable[[int, int], None]], str], signals: _Signals):
+        super().__init__()
+        self.work, self.signals = work, signals
+
+    def run(self) -> None:
+        try:
+            message = self.work(self.signals.progress.emit)
+        except Exception as exc:  # shown to the user in plain words; the GUI thread never sees the exception
+            self.signals.failed.emit(f"{type(exc).__name__}: {exc}")
+            return
+        self.signals.succeeded.emit(message)
+
+
+class ResultsExporter(QObject):
+    """Runs one export at a time in a worker thread.
+
+    Signals (on the GUI thread): ``progress(done, total)``, ``succeeded(message)``, ``failed(message)``.
+    """
+
+    progress = Signal(int, int)
+    succeeded = Signal(str)
+    failed = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._signals = _Signals(self)
+        self._signals.progress.connect(self.progress)
+        self._signals.succeeded.connect(self._finish_ok)
+        self._signals.failed.connect(self._finish_failed)
+        self.busy = False
+
+    def run(self, work: Callable[[Callable[[int, int], None]], str]) -> None:
+        """Start ``work(progress) -> message`` in the worker thread."""
+        self.busy = True
+        self._pool.start(_Task(work, self._signals))
+
+    def csv(self, target: Path, rows: list[CountRow], engine_csv: Path | None) -> None:
+        self.run(lambda progress: save_counts_csv(target, list(rows), engine_csv))
+
+    def bundle(self, target: Path, rows: list[CountRow], stride: int, attributes: dict) -> None:
+        self.run(lambda progress: save_bundle(list(rows), target, stride, attributes))
+
+    def overlays(self, folder: Path, rows: list[CountRow], stride: int, style: OverlayStyle) -> None:
+        self.run(lambda progress: save_overlays(list(rows), folder, stride, style, progress))
+
+    def wait(self, msecs: int = 30000) -> bool:
+        return self._pool.waitForDone(msecs)
+
+    def _finish_ok(self, message: str) -> None:
+        self.busy = False
+        self.succeeded.emit(message)
+
+    def _finish_failed(self, message: str) -> None:
+        self.busy = False
+        self.failed.emit(message)

@@ -1,0 +1,209 @@
+"""The rows of a batch count, as they arrive from the engine, and the table model that shows them.
+
+One :class:`CountRow` per ``result`` event of ``python -m engine count``. The table sorts on numbers, not on
+the text shown; images without an annotation always sort after annotated ones, so sorting by error puts the
+worst counted images first (descending) without blank rows in the way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QBrush, QColor, QPixmap
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+ROW_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+@dataclass
+class CountRow:
+    """One counted image."""
+
+    image: str
+    path: Path
+    count: float
+    seconds: float | None = None
+    density_path: Path | None = None
+    points_path: Path | None = None
+    annotated_count: float | None = None
+    stride: int | None = None  # the density map's stride, when the engine says it
+
+    @property
+    def error(self) -> float | None:
+        """Predicted minus annotated count (positive: the model counted too many)."""
+        return None if self.annotated_count is None else self.count - self.annotated_count
+
+    @classmethod
+    def from_event(cls, event: dict) -> "CountRow":
+        """Build a row from a ``result`` event; tolerant of the optional fields being absent or null."""
+        path = Path(str(event.get("path") or event.get("image") or ""))
+        density = event.get("density") or event.get("density_path")
+        points = event.get("points")  # the path of NAME.points.csv, when the count was asked for points
+        points = points if isinstance(points, str) else None
+        annotated = event.get("annotated_count")
+        return cls(
+            image=str(event.get("image") or path.name),
+            path=path,
+            count=float(event.get("count") or 0.0),
+            seconds=_float_or_none(event.get("seconds")),
+            density_path=Path(density) if density else None,
+            points_path=Path(points) if points else None,
+            annotated_count=_float_or_none(annotated),
+            stride=int(event["stride"]) if event.get("stride") else None,
+        )
+
+
+def _float_or_none(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def error_metrics(rows: list[CountRow]) -> tuple[int, float | None, float | None]:
+    """(number of annotated rows, MAE, RMSE) over the rows that have an annotated count."""
+    errors = [row.error for row in rows if row.error is not None]
+    if not errors:
+        return 0, None, None
+    mae = sum(abs(e) for e in errors) / len(errors)
+    rmse = math.sqrt(sum(e * e for e in errors) / len(errors))
+    return len(errors), mae, rmse
+
+
+class ResultsTableModel(QAbstractTableModel):
+    """Counted images as table rows: thumbnail, image, count, annotated count, error, seconds."""
+
+    THUMB, IMAGE, COUNT, ANNOTATED, ERROR, TIME = range(6)
+    HEADERS = ("", "Image", "Count", "Annotated", "Error", "Time (s)")
+    TOOLTIPS = (
+        "", "Image file name", "Predicted count (sum of the density map)",
+        "Number of points in the image's annotation, where it has one",
+        "Predicted minus annotated count; sorting orders by the size of the error, so the worst come first",
+        "Seconds the model took for this image",
+    )
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.rows: list[CountRow] = []
+        self._thumbnails: dict[str, QPixmap] = {}
+        self._row_of_path: dict[str, int] = {}
+
+    # ----------------------------------------------------------------- editing
+    def clear(self) -> None:
+        self.beginResetModel()
+        self.rows.clear()
+        self._thumbnails.clear()
+        self._row_of_path.clear()
+        self.endResetModel()
+
+    def append(self, row: CountRow) -> int:
+        """Add a row (or replace the row of the same image, should the engine report it twice)."""
+        key = str(row.path)
+        if key in self._row_of_path:
+            index = self._row_of_path[key]
+            self.rows[index] = row
+            self.dataChanged.emit(self.index(index, 0), self.index(index, len(self.HEADERS) - 1))
+            return index
+        index = len(self.rows)
+        self.beginInsertRows(QModelIndex(), index, index)
+        self.rows.append(row)
+        self._row_of_path[key] = index
+        self.endInsertRows()
+        return index
+
+    def set_thumbnail(self, path: str, pixmap: QPixmap) -> None:
+        self._thumbnails[path] = pixmap
+        index = self._row_of_path.get(path)
+        if index is not None:
+            cell = self.index(index, self.THUMB)
+            self.dataChanged.emit(cell, cell, [Qt.ItemDataRole.DecorationRole])
+
+    def row_index(self, path: str) -> int | None:
+        return self._row_of_path.get(str(path))
+
+    # ------------------------------------------------------------------ model
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 - Qt's name
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self.TOOLTIPS[section] or None
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row, column = self.rows[index.row()], index.column()
+        if role == ROW_ROLE:
+            return row
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(row, column)
+        if role == SORT_ROLE:
+            return self._sort_key(row, column)
+        if role == Qt.ItemDataRole.DecorationRole and column == self.THUMB:
+            return self._thumbnails.get(str(row.path))
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (self.COUNT, self.ANNOTATED, self.ERROR,
+                                                                    self.TIME):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole and column == self.ERROR and row.error is not None:
+            # Over- and under-counting in two quiet colours, so the sign reads at a glance.
+            return QBrush(QColor("#c0392b") if row.error > 0 else QColor("#2e6fba"))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return str(row.path)
+        return None
+
+    def _text(self, row: CountRow, column: int) -> str | None:
+        if column == self.IMAGE:
+            return row.image
+        if column == self.COUNT:
+            return f"{row.count:.1f}"
+        if column == self.ANNOTATED:
+            return "—" if row.annotated_count is None else f"{row.annotated_count:g}"
+        if column == self.ERROR:
+            return "—" if row.error is None else f"{row.error:+.1f}"
+        if column == self.TIME:
+            return "—" if row.seconds is None else f"{row.seconds:.2f}"
+        return None
+
+    def _sort_key(self, row: CountRow, column: int):
+        if column in (self.IMAGE, self.THUMB):
+            return row.image.lower()
+        if column == self.COUNT:
+            return row.count
+        if column == self.ANNOTATED:
+            return row.annotated_count
+        if column == self.ERROR:
+            return None if row.error is None else abs(row.error)
+        if column == self.TIME:
+            return row.seconds
+        return None
+
+
+class ResultsSortProxy(QSortFilterProxyModel):
+    """Sorts on :data:`SORT_ROLE`; empty values (no annotation) stay at the bottom in either order."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self.setDynamicSortFilter(True)
+
+    def lessThan(self, left, right) -> bool:  # noqa: N802 - Qt's name
+        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
+        descending = self.sortOrder() == Qt.SortOrder.DescendingOrder
+        if a is None or b is None:
+            if a is None and b is None:
+                return False
+            # Qt reverses lessThan for descending order; answer so that the empty one ends last either way.
+            return (a is None) if descending else (b is None)
+        return a < b
