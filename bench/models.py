@@ -1,0 +1,104 @@
+"""Speed of every architecture on this machine: training and counting images per second.
+
+    python bench/models.py            # full: every model, 256x256 training crops, counting 256x256 and 1024x768
+    python bench/models.py --quick    # a check that it runs: one timed repeat each, small batches
+
+Training: Adam steps on batches of random 256x256 crops (the engine's loss, channels_last as training uses it).
+Counting: forward passes without gradients on one whole 256x256 image (a VGG cells frame) and one 1024x768
+image (a ShanghaiTech B frame). Prints a table; numbers depend on what else the machine is doing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from engine.device import pick_device  # noqa: E402
+from engine.models import get_model, list_models  # noqa: E402
+from engine.train_loop import density_loss  # noqa: E402
+
+# (name, config) pairs measured by default: every model at its default width, plus the wider U-Net.
+DEFAULT_CASES = [("fcrn_a", {}), ("unet", {}), ("unet", {"width": 32}), ("cmtl", {}), ("csrnet", {}),
+                 ("csrnet", {"width": 32})]
+
+
+def _timed(function, repeats: int) -> float:
+    """Seconds per call, after one untimed warm-up call."""
+    function()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        function()
+    return (time.perf_counter() - started) / repeats
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def training_speed(model, device, batch: int, crop: int, repeats: int) -> float:
+    """Training images (crops) per second."""
+    model.train().to(device).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    images = torch.randn(batch, 3, crop, crop, device=device).contiguous(memory_format=torch.channels_last)
+    out_side = crop // type(model).stride
+    targets = torch.rand(batch, 1, out_side, out_side, device=device)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        density_loss(model(images), targets).backward()
+        optimizer.step()
+        _sync(device)
+
+    return batch / _timed(step, repeats)
+
+
+@torch.no_grad()
+def counting_speed(model, device, height: int, width: int, repeats: int) -> float:
+    """Whole images counted per second."""
+    model.eval().to(device).to(memory_format=torch.channels_last)
+    image = torch.randn(1, 3, height, width, device=device).contiguous(memory_format=torch.channels_last)
+
+    def forward():
+        model(image).sum().item()
+
+    return 1.0 / _timed(forward, repeats)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one repeat, batch 2, a check that it runs")
+    parser.add_argument("--models", nargs="*", help=f"only these ({', '.join(list_models())})")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--batch", type=int, default=8, help="training batch (default 8)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    repeats, batch = (1, 2) if args.quick else (5, args.batch)
+    cases = [case for case in DEFAULT_CASES if not args.models or case[0] in args.models]
+    print(f"device {device}, {torch.get_num_threads()} CPU threads, torch {torch.__version__}, "
+          f"training batch {batch} of 256x256 crops, {repeats} timed repeat(s)")
+    header = f"{'model':<16}{'params':>9}{'train img/s':>13}{'count 256² /s':>15}{'count 1024x768 /s':>19}"
+    print(header)
+    print("-" * len(header))
+    for name, config in cases:
+        model = get_model(name, **config)
+        label = name + (f" w{config['width']}" if "width" in config else "")
+        params = sum(p.numel() for p in model.parameters()) / 1e6
+        train = training_speed(model, device, batch, 256, repeats)
+        small = counting_speed(model, device, 256, 256, repeats)
+        large = counting_speed(model, device, 768, 1024, max(1, repeats // 2))
+        print(f"{label:<16}{params:>8.2f}M{train:>13.2f}{small:>15.2f}{large:>19.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""``python -m engine train DATASET --model NAME --out RUN_DIR``: train a counting network on a dataset folder.
+
+Ctrl+C or SIGTERM (the GUI's Cancel) stops after the current step and saves a resumable ``last.pt``;
+``--resume`` continues it with the run folder's saved configuration (flags given again override it).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+NAME = "train"
+HELP = "train a counting network on an annotated dataset folder"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("dataset", metavar="DATASET", help="the dataset folder (images + annotation sidecars)")
+    parser.add_argument("--out", required=True, metavar="RUN_DIR",
+                        help="run folder for config.json, metrics.jsonl, best.pt and last.pt")
+    parser.add_argument("--model", help="architecture: unet (default), fcrn_a, csrnet or cmtl; on --resume: the run's")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--epochs", type=int, help="total epochs of the run (default 50)")
+    budget.add_argument("--minutes", type=float, help="total training time of the run, in minutes")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default=None,
+                        help="auto (default): CUDA, then Apple MPS, then CPU")
+    parser.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last.pt")
+    parser.add_argument("--lr", type=float, help="learning rate (default: the model's)")
+    parser.add_argument("--batch", type=int, help="crops per step (default: the model's)")
+    parser.add_argument("--crop", type=int, help="training crop side in pixels (default: the model's)")
+    parser.add_argument("--sigma-mode", choices=["fixed", "adaptive"], help="density kernel (default: the dataset's)")
+    parser.add_argument("--sigma", type=float, help="kernel sigma in pixels (fixed mode; adaptive: lone points)")
+    parser.add_argument("--beta", type=float, help="adaptive mode: sigma = beta x mean distance to k neighbours")
+    parser.add_argument("--k", type=int, help="adaptive mode: number of neighbours")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--val-fraction", type=float,
+                        help="share of annotated images held out for validation (default: the dataset's)")
+    parser.add_argument("--width", type=int, help="network width (channels of its first layer; default: the model's)")
+    parser.add_argument("--pretrained", metavar="imagenet|PATH",
+                        help="csrnet: start the VGG-16 front end from ImageNet weights or a weights file")
+    parser.add_argument("--workers", type=int, help="data loader processes (default 0: load in the training process)")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores)")
+
+
+def build_config(args):
+    """The TrainConfig for these arguments (on --resume: the run's saved config, overridden by given flags)."""
+    from engine.train import CONFIG_FILE, DEFAULT_MODEL, TrainConfig
+
+    saved = Path(args.out) / CONFIG_FILE
+    if args.resume and saved.is_file():
+        config = TrainConfig.from_json(json.loads(saved.read_text(encoding="utf-8")))
+        config.dataset, config.out = args.dataset, args.out
+    else:
+        config = TrainConfig(dataset=args.dataset, out=args.out, model=args.model or DEFAULT_MODEL)
+    config.resume = bool(args.resume)
+    if args.model:
+        if args.resume and args.model != config.model:
+            raise ValueError(f"cannot resume: the run in {args.out} trains {config.model}, not {args.model}")
+        config.model = args.model
+    if args.epochs is not None:
+        config.epochs, config.minutes = args.epochs, None
+    elif args.minutes is not None:
+        config.epochs, config.minutes = None, args.minutes
+    for flag in ("device", "lr", "batch", "crop", "seed", "val_fraction", "pretrained", "workers", "threads"):
+        if getattr(args, flag) is not None:
+            setattr(config, flag, getattr(args, flag))
+    density = dict(config.density or {})
+    for flag, key in (("sigma_mode", "mode"), ("sigma", "sigma"), ("beta", "beta"), ("k", "k")):
+        if getattr(args, flag) is not None:
+            density[key] = getattr(args, flag)
+    config.density = density or None
+    if args.width is not None:
+        config.model_config = {**config.model_config, "width": args.width}
+    return config
+
+
+def run(args, events) -> int:
+    from engine.train import TrainingError, fit
+
+    try:
+        config = build_config(args)
+    except (ValueError, OSError) as exc:
+        events.error(str(exc))
+        return 2
+    stop = {"requested": False}
+
+    def request_stop(signum, _frame):
+        # Only a flag: the training loop checks it between steps, saves last.pt and returns.
+        stop["requested"] = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        fit(config, events, stop_requested=lambda: stop["requested"])
+    except TrainingError:
+        return 1  # fit already reported the error event
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

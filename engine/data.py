@@ -1,0 +1,190 @@
+"""Torch datasets over a CrowdGUI dataset folder: random training crops and whole validation images.
+
+Training samples are made on the fly, as in DM-Count's loaders: an image is scaled by a random factor, a random
+crop is cut, it may be flipped left-right, and the same transform is applied to the image's points, from which
+the target density map is built at the model's stride (``engine.density.density_map``). Building targets from
+points per crop keeps them count-exact whatever the augmentation (a density map is never resized).
+
+Each sample's randomness comes from its own generator seeded by (seed, epoch, sample index), so a run is
+repeatable, does not depend on how many loader workers there are, and resumes mid-epoch with the same crops.
+Samplers yield ``epoch x samples + sample`` so the index itself carries the epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from engine.dataset import Dataset, read_image
+from engine.density import DensitySettings, density_map, point_sigmas
+from engine.preprocess import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION, normalize_image, pad_to_multiple
+
+# Decoded images are kept in memory while their total stays under this many bytes (per loader process).
+DEFAULT_CACHE_BYTES = 1 << 30
+
+
+@dataclass
+class CropSettings:
+    """How training crops are made. ``size`` must be a multiple of the model's input multiple."""
+
+    size: int = 128
+    scale_range: tuple[float, float] = (0.8, 1.25)  # random zoom, drawn log-uniformly
+    flip: bool = True
+
+
+class ImageCache:
+    """Reads images through ``engine.dataset.read_image`` and keeps them while they fit in ``budget`` bytes."""
+
+    def __init__(self, paths: list, sizes: list[tuple[int, int]], budget: int = DEFAULT_CACHE_BYTES):
+        self.paths = list(paths)
+        total = sum(width * height * 3 for width, height in sizes)
+        self.enabled = total <= budget
+        self._images: dict[int, np.ndarray] = {}
+
+    def get(self, index: int) -> np.ndarray:
+        image = self._images.get(index)
+        if image is None:
+            image = read_image(self.paths[index])
+            if self.enabled:
+                self._images[index] = image
+        return image
+
+    def __getstate__(self):  # a loader worker starts with an empty cache rather than a pickled copy
+        state = dict(self.__dict__)
+        state["_images"] = {}
+        return state
+
+
+def labelled_images(dataset: Dataset, names: list[str]) -> tuple[list, list[np.ndarray]]:
+    """(image paths, point arrays) of ``names``; images whose sidecar cannot be read are an error."""
+    paths, points = [], []
+    for name in names:
+        paths.append(dataset.entry(name).path)
+        points.append(np.asarray(dataset.load_points(name), dtype=np.float64).reshape(-1, 2))
+    return paths, points
+
+
+class TrainingCrops(torch.utils.data.Dataset):
+    """``samples`` random crops per epoch drawn from the images; item -> (image, target, count).
+
+    image: (3, size, size) float32, normalised; target: (1, size / stride, size / stride) float32 density x
+    ``density_scale``; count: the number of points inside the crop (float32 scalar).
+    """
+
+    def __init__(self, paths: list, points: list[np.ndarray], sizes: list[tuple[int, int]], crop: CropSettings,
+                 stride: int, density: DensitySettings, samples: int, seed: int = 0,
+                 normalization: dict = DEFAULT_NORMALIZATION, density_scale: float = DEFAULT_DENSITY_SCALE,
+                 cache_bytes: int = DEFAULT_CACHE_BYTES):
+        if not paths:
+            raise ValueError("no annotated training images")
+        if crop.size % stride:
+            raise ValueError(f"crop size {crop.size} is not a multiple of the model's stride {stride}")
+        self.images = ImageCache(paths, sizes, cache_bytes)
+        self.points = points
+        # Sigmas are measured once on the whole image (adaptive mode needs every neighbour, also those
+        # outside a crop) and scaled with the image.
+        self.sigmas = [point_sigmas(p, density) for p in points]
+        self.crop, self.stride, self.density = crop, stride, density
+        self.samples, self.seed = int(samples), int(seed)
+        self.normalization, self.density_scale = normalization, float(density_scale)
+        # Padding a small image with the mean colour makes it 0 after normalisation, as validation pads.
+        self.fill = tuple(round(255 * m) for m in normalization["mean"])
+
+    def __len__(self) -> int:
+        return self.samples
+
+    def __getitem__(self, index: int):
+        # The index carries the epoch (see EpochSampler), so workers that live across epochs stay in step.
+        epoch, sample = divmod(int(index), self.samples)
+        rng = np.random.default_rng([self.seed, epoch, sample])
+        which = sample % len(self.points)
+        image, points, sigmas = self._augment(self.images.get(which), self.points[which], self.sigmas[which], rng)
+        size = self.crop.size
+        target = density_map(points, (size, size), self.density, self.stride, sigmas=sigmas)
+        inside = np.sum((points[:, 0] >= 0) & (points[:, 0] < size) & (points[:, 1] >= 0) & (points[:, 1] < size))
+        return (torch.from_numpy(normalize_image(image, self.normalization)),
+                torch.from_numpy(target[None] * np.float32(self.density_scale)),
+                torch.tensor(float(inside), dtype=torch.float32))
+
+    def _augment(self, image: np.ndarray, points: np.ndarray, sigmas: np.ndarray, rng: np.random.Generator):
+        """Random zoom + crop (+ flip) of ``image``; the points and sigmas follow the same transform."""
+        size = self.crop.size
+        low, high = self.crop.scale_range
+        scale = math.exp(rng.uniform(math.log(low), math.log(high))) if high > low else float(low)
+        region = size / scale  # side of the square taken from the image, in image pixels
+        image, offset = self._pad_to(image, math.ceil(region), rng)
+        points = points + offset
+        height, width = image.shape[:2]
+        if scale == 1.0:  # no resampling: cut whole pixels, keep the image exactly as it is
+            x0, y0 = int(rng.integers(0, width - size + 1)), int(rng.integers(0, height - size + 1))
+            crop = image[y0:y0 + size, x0:x0 + size]
+        else:
+            x0, y0 = rng.uniform(0, width - region), rng.uniform(0, height - region)
+            box = (x0, y0, x0 + region, y0 + region)
+            crop = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR, box=box))
+        points = (points - (x0, y0)) * scale
+        sigmas = sigmas * scale
+        if self.crop.flip and rng.random() < 0.5:
+            crop = crop[:, ::-1]
+            points = np.column_stack([size - points[:, 0], points[:, 1]])
+        return np.ascontiguousarray(crop), points, sigmas
+
+    def _pad_to(self, image: np.ndarray, side: int, rng: np.random.Generator):
+        """Place an image smaller than ``side`` at a random spot of a mean-coloured canvas at least that big."""
+        height, width = image.shape[:2]
+        if height >= side and width >= side:
+            return image, np.zeros(2)
+        canvas = np.empty((max(height, side), max(width, side), 3), dtype=np.uint8)
+        canvas[...] = self.fill
+        top = int(rng.integers(0, canvas.shape[0] - height + 1))
+        left = int(rng.integers(0, canvas.shape[1] - width + 1))
+        canvas[top:top + height, left:left + width] = image
+        return canvas, np.array([left, top], dtype=np.float64)
+
+
+class WholeImages(torch.utils.data.Dataset):
+    """Whole images for validation, zero-padded (after normalisation) to the model's input multiple.
+
+    item -> (image (3, H', W') float32, true count float32, index). Batch them one at a time: sizes differ.
+    """
+
+    def __init__(self, paths: list, points: list[np.ndarray], sizes: list[tuple[int, int]], input_multiple: int,
+                 normalization: dict = DEFAULT_NORMALIZATION, cache_bytes: int = DEFAULT_CACHE_BYTES):
+        self.images = ImageCache(paths, sizes, cache_bytes)
+        self.counts = [float(len(p)) for p in points]
+        self.input_multiple = int(input_multiple)
+        self.normalization = normalization
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def __getitem__(self, index: int):
+        array = normalize_image(self.images.get(index), self.normalization)
+        array = pad_to_multiple(array, self.input_multiple)
+        return torch.from_numpy(np.ascontiguousarray(array)), torch.tensor(self.counts[index]), index
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """Yields one epoch's shuffled sample indices, offset by ``epoch x samples`` so the index tells the epoch.
+
+    The order depends only on (seed, epoch); ``skip`` leaves out the first samples (a resumed epoch).
+    """
+
+    def __init__(self, samples: int, seed: int = 0):
+        self.samples, self.seed = int(samples), int(seed)
+        self.epoch, self.skip = 0, 0
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        self.epoch, self.skip = int(epoch), int(skip)
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(self.samples, generator=generator)[self.skip:]
+        return iter((order + self.epoch * self.samples).tolist())
+
+    def __len__(self) -> int:
+        return self.samples - self.skip

@@ -1,0 +1,436 @@
+"""Training a counting network on a CrowdGUI dataset folder: ``fit(TrainConfig(...), events)``.
+
+A run folder (``config.out``) receives ``config.json`` (the resolved configuration, which ``--resume`` reads
+back), ``metrics.jsonl`` (every event, one JSON object per line, for the GUI's history), ``last.pt`` (written
+every epoch and on stop, with the training state needed to resume) and ``best.pt`` (the lowest validation MAE,
+or the lowest training loss when there are no validation images).
+
+``--epochs`` and ``--minutes`` are totals for the run, counted across resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from collections.abc import Callable
+
+import torch
+
+from engine.data import CropSettings, EpochSampler, TrainingCrops, WholeImages, labelled_images
+from engine.dataset import Dataset
+from engine.dataset.sidecar import atomic_write_bytes
+from engine.density import DensitySettings
+from engine.device import cpu_threads, pick_device
+from engine.events import EventSink, JsonlSink
+from engine.models import get_model
+from engine.preprocess import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION
+from engine.train_loop import LRSchedule, NonFiniteLoss, Precision, evaluate, train_one_epoch
+
+DEFAULT_MODEL = "unet"
+DEFAULT_EPOCHS = 50
+CONFIG_FILE, METRICS_FILE, LAST_FILE, BEST_FILE = "config.json", "metrics.jsonl", "last.pt", "best.pt"
+PROGRESS_INTERVAL_S = 1.0  # progress events at most this often (and at the end of every epoch)
+
+
+class TrainingError(Exception):
+    """Training cannot start or cannot go on; the message says why in plain words."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training run needs. ``None`` means "the default" (the model's, or the dataset's)."""
+
+    dataset: str
+    out: str
+    model: str = DEFAULT_MODEL
+    model_config: dict = field(default_factory=dict)
+    epochs: int | None = None  # total epochs; DEFAULT_EPOCHS when neither epochs nor minutes is given
+    minutes: float | None = None  # total training time budget
+    device: str = "auto"
+    lr: float | None = None
+    batch: int | None = None
+    crop: int | None = None
+    density: dict | None = None  # DensitySettings fields; those missing come from the dataset's settings
+    seed: int = 0
+    val_fraction: float | None = None  # None: the dataset's setting; explicit splits in sidecars always win
+    workers: int = 0
+    resume: bool = False
+    pretrained: str | None = None  # "imagenet" or a weights file (models with load_pretrained only)
+    threads: int | None = None  # CPU threads; None: every core this process may use
+    samples_per_epoch: int | None = None  # crops per epoch; None: about one per training image (>= 4 batches)
+    scale_range: tuple[float, float] = (0.8, 1.25)
+    flip: bool = True
+    amp: bool | None = None  # mixed precision; None: on CUDA only
+    channels_last: bool | None = None  # None: on CUDA and CPU (measured faster on CPU too)
+
+    def to_json(self) -> dict:
+        return {"format": "crowdgui-train-config", **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        if "scale_range" in values:
+            values["scale_range"] = tuple(values["scale_range"])
+        return cls(**values)
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or stopped) run produced."""
+
+    best_checkpoint: Path | None
+    last_checkpoint: Path | None
+    epochs: int
+    steps: int
+    best_val_mae: float | None
+    best_val_rmse: float | None
+    stopped: str  # "finished", "time budget" or "stop requested"
+    seconds: float
+
+
+class RunLog(EventSink):
+    """Forwards events to the caller's sink and appends each to the run folder's metrics.jsonl."""
+
+    def __init__(self, folder: Path, sink: EventSink):
+        self.sink = sink
+        self._file = open(folder / METRICS_FILE, "a", encoding="utf-8")
+        self._lines = JsonlSink(self._file)
+
+    def emit(self, type: str, **fields) -> None:
+        self._lines.emit(type, **fields)
+        self.sink.emit(type, **fields)
+
+    def record_only(self, type: str, **fields) -> None:
+        """Write to metrics.jsonl without telling the caller's sink (which will hear of it otherwise)."""
+        self._lines.emit(type, **fields)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def fit(config: TrainConfig, events: EventSink, stop_requested: Callable[[], bool] | None = None) -> TrainResult:
+    """Train as ``config`` says, reporting through ``events``; stops between steps when ``stop_requested()``.
+
+    Raises TrainingError (after an ``error`` event) for bad input and for a loss that stops being finite.
+    """
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = RunLog(out, events)
+    try:
+        return _Run(config, log, stop_requested or (lambda: False)).run()
+    except TrainingError as exc:
+        log.error(str(exc))
+        raise
+    except BaseException as exc:  # the command line reports it; the run's history must show it ended too
+        log.record_only("error", message=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        raise
+    finally:
+        log.close()
+
+
+class _Run:
+    """One call of ``fit``: set-up, the epoch loop, checkpoints. Attributes are the run's live state."""
+
+    def __init__(self, config: TrainConfig, log: RunLog, stop_requested: Callable[[], bool]):
+        self.config, self.log, self.stop_requested = config, log, stop_requested
+        self.out = Path(config.out)
+        self.epoch, self.epoch_step, self.step = 0, 0, 0  # completed epochs, steps into the current one, total
+        self.elapsed_before = 0.0  # training seconds of earlier sessions of this run (resume)
+        self.best_score, self.best_metrics, self.last_metrics = math.inf, {}, {}
+        self.pretrained_note = "none (trained from scratch)"
+
+    # ------------------------------------------------------------------ set-up
+    def _setup(self) -> None:
+        config = self.config
+        torch.manual_seed(config.seed)  # before the model is built: its initial weights come from this
+        try:
+            self.device = pick_device(config.device)
+            self.model = get_model(config.model, **config.model_config)
+        except Exception as exc:  # DeviceError, unknown model, bad width ...: one plain message
+            raise TrainingError(str(exc).strip("'\"")) from None
+        model_cls = type(self.model)
+        defaults = getattr(model_cls, "training_defaults", {})
+        config.lr = float(config.lr or defaults.get("lr", 1e-3))
+        config.batch = int(config.batch or defaults.get("batch", 8))
+        multiple = math.lcm(int(self.model.input_multiple), int(model_cls.stride))
+        crop = int(config.crop or defaults.get("crop", 128))
+        config.crop = max(multiple, multiple * round(crop / multiple))
+        if config.crop != crop:
+            self.log.warning(f"crop {crop} rounded to {config.crop}, a multiple of {multiple} as {config.model} needs")
+        if config.epochs is None and config.minutes is None:
+            config.epochs = DEFAULT_EPOCHS
+        cuda = self.device.type == "cuda"
+        if self.device.type == "cpu":
+            threads = config.threads or (None if "OMP_NUM_THREADS" in os.environ else cpu_threads())
+            if threads:
+                torch.set_num_threads(int(threads))
+        self.precision = Precision(self.device, amp=cuda if config.amp is None else bool(config.amp and cuda),
+                                   channels_last=True if config.channels_last is None else config.channels_last)
+        self.scaler = torch.amp.GradScaler("cuda") if self.precision.amp else None
+        self._setup_data()
+        self.model.to(self.device)
+        if self.precision.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.schedule = LRSchedule(config.lr)
+
+    def _setup_data(self) -> None:
+        config = self.config
+        try:
+            dataset = Dataset(config.dataset)
+        except (FileNotFoundError, OSError) as exc:
+            raise TrainingError(f"cannot open the dataset: {exc}") from None
+        if config.val_fraction is not None:
+            dataset.settings.val_fraction = min(max(float(config.val_fraction), 0.0), 0.9)
+        # config.density may name only some settings (e.g. --sigma alone): the dataset's fill in the rest.
+        self.density = DensitySettings.from_dict({**asdict(dataset.settings.density), **(config.density or {})})
+        config.density = asdict(self.density)
+        for problem in dataset.problems:
+            self.log.warning(problem)
+        self.train_names, self.val_names = dataset.images_in("train"), dataset.images_in("val")
+        if not self.train_names:
+            raise TrainingError(f"{dataset.folder} has no annotated images to train on (annotate some images, "
+                                f"or check that they are not all in the validation or test split)")
+        try:
+            train_paths, train_points = labelled_images(dataset, self.train_names)
+            val_paths, val_points = labelled_images(dataset, self.val_names)
+        except Exception as exc:
+            raise TrainingError(f"cannot read the annotations: {exc}") from None
+        sizes = {e.name: (e.width, e.height) for e in dataset}
+        batch = config.batch
+        steps = max(4, math.ceil((config.samples_per_epoch or len(self.train_names)) / batch))
+        self.steps_per_epoch = steps
+        crops = TrainingCrops(train_paths, train_points, [sizes[n] for n in self.train_names],
+                              CropSettings(config.crop, tuple(config.scale_range), config.flip),
+                              type(self.model).stride, self.density, samples=steps * batch, seed=config.seed)
+        self.sampler = EpochSampler(steps * batch, seed=config.seed)
+        spawn = {"multiprocessing_context": "spawn", "persistent_workers": True} if config.workers > 0 else {}
+        pin = self.device.type == "cuda"
+        self.train_loader = torch.utils.data.DataLoader(crops, batch_size=batch, sampler=self.sampler,
+                                                        drop_last=True, num_workers=config.workers,
+                                                        pin_memory=pin, **spawn)
+        whole = WholeImages(val_paths, val_points, [sizes[n] for n in self.val_names], self.model.input_multiple)
+        self.val_loader = torch.utils.data.DataLoader(whole, batch_size=1, num_workers=0, pin_memory=pin)
+        self.train_counts_per_pixel = [len(p) / (sizes[n][0] * sizes[n][1])
+                                       for n, p in zip(self.train_names, train_points)]
+
+    def _start_weights(self) -> None:
+        config = self.config
+        if config.resume:
+            self._resume()
+            return
+        if hasattr(self.model, "calibrate"):  # CMTL: count classes spanning the training images' densities
+            self.model.calibrate(self.train_counts_per_pixel)
+        if config.pretrained:
+            if not hasattr(self.model, "load_pretrained"):
+                raise TrainingError(f"{config.model} has no pretrained weights option (csrnet has)")
+            try:
+                loaded, self.pretrained_note = self.model.load_pretrained(config.pretrained)
+            except ValueError as exc:
+                raise TrainingError(f"cannot use the pretrained weights: {exc}") from None
+            if not loaded:
+                self.log.warning(self.pretrained_note)
+
+    def _resume(self) -> None:
+        from engine.checkpoint import CheckpointError, load_checkpoint
+
+        path = self.out / LAST_FILE
+        try:
+            record = load_checkpoint(path)
+        except CheckpointError as exc:
+            raise TrainingError(f"cannot resume from {path}: {exc}") from None
+        state = record.get("training_state")
+        if record["arch"] != self.config.model or state is None:
+            raise TrainingError(f"cannot resume: {path} holds a {record['arch']} run"
+                                + ("" if state is None else f", not {self.config.model}")
+                                + (" without training state" if state is None else ""))
+        try:
+            self.model.load_state_dict(record["state_dict"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise TrainingError(f"cannot resume: {path} does not fit this model configuration ({exc})") from None
+        self.schedule.load_state_dict(state["scheduler"])
+        self.schedule.base_lr = self.config.lr  # the run's lr, or a new one given on the command line
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng_torch"])
+        self.epoch, self.epoch_step, self.step = int(state["epoch"]), int(state["epoch_step"]), int(state["step"])
+        self.elapsed_before = float(state["elapsed_s"])
+        self.best_score = float(state["best_score"])
+        self.best_metrics, self.last_metrics = dict(state["best_metrics"]), dict(record.get("metrics") or {})
+        self.pretrained_note = (record.get("train_summary") or {}).get("pretrained", self.pretrained_note)
+
+    # ------------------------------------------------------------------- the loop
+    def run(self) -> TrainResult:
+        self._setup()
+        self._start_weights()
+        config = self.config
+        atomic_write_bytes(self.out / CONFIG_FILE, (json.dumps(config.to_json(), indent=2) + "\n").encode())
+        self.session_start, self.session_steps, self.val_seconds = time.monotonic(), 0, 0.0
+        self._interval = [0.0, 0, 0, time.monotonic()]  # loss sum, steps, images, since
+        by_time = config.epochs is None
+        self.log.emit("start", command="train", model=config.model, device=str(self.device),
+                      total=round(config.minutes * 60) if by_time else config.epochs * self.steps_per_epoch,
+                      unit="seconds" if by_time else "steps", epochs=config.epochs, minutes=config.minutes,
+                      steps_per_epoch=self.steps_per_epoch, train_images=len(self.train_names),
+                      val_images=len(self.val_names), batch=config.batch, crop=config.crop, lr=config.lr,
+                      threads=torch.get_num_threads() if self.device.type == "cpu" else None,
+                      resumed_from_step=self.step if config.resume else None,
+                      pretrained=self.pretrained_note, run_dir=str(self.out))
+        if not self.val_names:
+            self.log.warning("no validation images: MAE/RMSE cannot be measured and best.pt keeps the epoch "
+                             "with the lowest training loss (mark some images as validation, or raise "
+                             "the validation fraction)")
+        stopped = self._loop()
+        last = self.out / LAST_FILE
+        best = self.out / BEST_FILE
+        result = TrainResult(best if best.exists() else None, last if last.exists() else None, self.epoch,
+                             self.step, self.best_metrics.get("val_mae"), self.best_metrics.get("val_rmse"),
+                             stopped, round(self._elapsed(), 1))
+        self.log.emit("done", **asdict(result))
+        return result
+
+    def _loop(self) -> str:
+        while self.config.epochs is None or self.epoch < self.config.epochs:
+            if self.stop_requested():
+                self._save(self.out / LAST_FILE, self.last_metrics, with_state=True)
+                return "stop requested"
+            reason = self._train_epoch()
+            if reason == "stop requested":
+                self._save(self.out / LAST_FILE, self.last_metrics, with_state=True)
+                return reason
+            if not self._end_epoch(partial=reason is not None):
+                return "stop requested"
+            if reason:
+                return reason
+        return "finished"
+
+    def _train_epoch(self) -> str | None:
+        """Train the rest of the current epoch; returns why it stopped early, or None."""
+        self.sampler.set_epoch(self.epoch, skip=self.epoch_step * self.config.batch)
+        self.schedule.apply(self.optimizer, self._progress())
+        self._epoch_losses: list[float] = []
+        reason = None
+
+        def on_step(_step_in_epoch: int, loss: float, images: int) -> bool:
+            nonlocal reason
+            self.epoch_step, self.step, self.session_steps = self.epoch_step + 1, self.step + 1, self.session_steps + 1
+            self._epoch_losses.append(loss)
+            self.schedule.apply(self.optimizer, self._progress())
+            self._report_progress(loss, images, final=self.epoch_step >= self.steps_per_epoch)
+            if self.stop_requested():
+                reason = "stop requested"
+            elif self.config.minutes is not None and self._elapsed() + self.val_seconds >= self.config.minutes * 60:
+                reason = "time budget"  # leave time for the final validation inside the budget
+            return reason is not None
+
+        try:
+            train_one_epoch(self.model, self.train_loader, self.optimizer, self.precision, scaler=self.scaler,
+                            on_step=on_step)
+        except NonFiniteLoss as exc:
+            kept = (f"the last good checkpoint is {self.out / LAST_FILE} (epoch {self.epoch})"
+                    if (self.out / LAST_FILE).exists() else "no checkpoint had been written yet")
+            raise TrainingError(
+                f"the training loss became {exc.value} at epoch {self.epoch + 1}, step {self.step + 1}: training "
+                f"stopped. The learning rate ({self.config.lr:g}) is probably too high for {self.config.model}; "
+                f"try a lower --lr. Nothing was saved from the failed step: {kept}") from None
+        return reason
+
+    def _end_epoch(self, partial: bool) -> bool:
+        """Validate, save last.pt (and best.pt when better), report; False if a stop came during validation."""
+        started = time.monotonic()
+        metrics: dict = {"train_loss": (sum(self._epoch_losses) / len(self._epoch_losses)
+                                        if self._epoch_losses else None)}
+        if self.val_names:
+            result = evaluate(self.model, self.val_loader, self.precision, DEFAULT_DENSITY_SCALE,
+                              should_stop=self.stop_requested)
+            if result is None:
+                self._save(self.out / LAST_FILE, self.last_metrics, with_state=True)
+                return False
+            metrics.update(val_mae=result["mae"], val_rmse=result["rmse"])
+            self.val_seconds = time.monotonic() - started
+        if not partial:
+            self.epoch, self.epoch_step = self.epoch + 1, 0
+        metrics["epoch"] = self.epoch if not partial else self.epoch + 1
+        score = metrics.get("val_mae") if self.val_names else metrics["train_loss"]
+        improved = score is not None and score < self.best_score
+        if improved:
+            self.best_score, self.best_metrics = float(score), metrics
+            self._save(self.out / BEST_FILE, metrics, with_state=False)
+        self.last_metrics = metrics
+        last = self._save(self.out / LAST_FILE, metrics, with_state=True)
+        self.log.emit("epoch", epoch=metrics["epoch"], loss=metrics["train_loss"], val_mae=metrics.get("val_mae"),
+                      val_rmse=metrics.get("val_rmse"), checkpoint=str(self.out / BEST_FILE if improved else last),
+                      best=improved, partial=partial, step=self.step, lr=self.optimizer.param_groups[0]["lr"],
+                      seconds=round(self._elapsed(), 1))
+        return True
+
+    # ---------------------------------------------------------------- helpers
+    def _elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.session_start
+
+    def _progress(self) -> float:
+        """How far the run is, 0..1, by steps and/or by time (the further of the two)."""
+        done = 0.0
+        if self.config.epochs:
+            done = self.step / (self.config.epochs * self.steps_per_epoch)
+        if self.config.minutes:
+            done = max(done, self._elapsed() / (self.config.minutes * 60))
+        return done
+
+    def _report_progress(self, loss: float, images: int, final: bool) -> None:
+        interval = self._interval
+        interval[0], interval[1], interval[2] = interval[0] + loss, interval[1] + 1, interval[2] + images
+        now = time.monotonic()
+        if not final and now - interval[3] < PROGRESS_INTERVAL_S:
+            return
+        per_step = (now - self.session_start) / max(self.session_steps, 1)
+        eta = None
+        if self.config.epochs:
+            left_steps = self.config.epochs * self.steps_per_epoch - self.step
+            left_epochs = self.config.epochs - self.epoch - (1 if final else 0)
+            eta = left_steps * per_step + max(left_epochs, 0) * self.val_seconds
+        if self.config.minutes:
+            budget_left = max(self.config.minutes * 60 - self._elapsed(), 0.0)
+            eta = budget_left if eta is None else min(eta, budget_left)
+        by_time = self.config.epochs is None
+        self.log.emit("progress", done=round(self._elapsed()) if by_time else self.step,
+                      total=round(self.config.minutes * 60) if by_time else self.config.epochs * self.steps_per_epoch,
+                      epoch=self.epoch + 1, step=self.step, loss=interval[0] / interval[1],
+                      lr=self.optimizer.param_groups[0]["lr"], eta_s=None if eta is None else round(eta, 1),
+                      images_per_s=round(interval[2] / max(now - interval[3], 1e-6), 2))
+        self._interval = [0.0, 0, 0, now]
+
+    def _save(self, path: Path, metrics: dict, with_state: bool) -> Path:
+        from engine.checkpoint import save_checkpoint
+
+        config, model = self.config, self.model
+        record = {
+            "arch": config.model, "model_config": dict(model.config), "stride": int(type(model).stride),
+            "input_multiple": int(model.input_multiple), "normalization": DEFAULT_NORMALIZATION,
+            "density_scale": DEFAULT_DENSITY_SCALE, "density": asdict(self.density),
+            "train_summary": {
+                "dataset": str(Path(config.dataset).resolve()), "train_images": len(self.train_names),
+                "val_images": len(self.val_names), "epochs": self.epoch, "steps": self.step,
+                "seconds": round(self._elapsed(), 1), "device": str(self.device), "pretrained": self.pretrained_note,
+                "lr": config.lr, "batch": config.batch, "crop": config.crop, "seed": config.seed,
+            },
+            "metrics": {k: v for k, v in metrics.items() if v is not None},
+            # Plain contiguous CPU tensors: the file loads on any machine, whatever the training memory format.
+            "state_dict": {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()},
+        }
+        if with_state:
+            record["training_state"] = {
+                "epoch": self.epoch, "epoch_step": self.epoch_step, "step": self.step,
+                "elapsed_s": self._elapsed(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.schedule.state_dict(),
+                "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+                "rng_torch": torch.get_rng_state(), "best_score": self.best_score,
+                "best_metrics": {k: v for k, v in self.best_metrics.items() if v is not None},
+            }
+        return save_checkpoint(path, record)

@@ -1,0 +1,147 @@
+"""The plain pieces of training, as in torchvision's reference scripts: one epoch, one evaluation, the LR.
+
+:func:`train_one_epoch` and :func:`evaluate` know nothing about run folders, events or checkpoints; ``fit`` in
+``engine/train.py`` strings them together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from collections.abc import Callable
+
+import torch
+
+
+class NonFiniteLoss(Exception):
+    """The training loss became NaN or infinite; the step that produced it was not applied."""
+
+    def __init__(self, value: float, step_in_epoch: int):
+        super().__init__(f"the training loss became {value}")
+        self.value = value
+        self.step_in_epoch = step_in_epoch
+
+
+@dataclass
+class Precision:
+    """How steps run on the device: autocast + gradient scaling (CUDA) and memory format."""
+
+    device: torch.device
+    amp: bool = False
+    channels_last: bool = False
+
+    def autocast(self):
+        if self.amp:
+            return torch.autocast(device_type=self.device.type, dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    def to_device(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.to(self.device, non_blocking=True)
+        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
+
+
+def density_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared error summed over the pixels of each map, averaged over the batch (in float32)."""
+    return (output.float() - target).pow(2).sum() / output.shape[0]
+
+
+def train_one_epoch(model, loader, optimizer, precision: Precision, *, scaler=None,
+                    on_step: Callable[[int, float, int], bool] | None = None) -> dict:
+    """Train over ``loader`` (batches of image, target, count) once; returns {"loss", "steps", "stopped"}.
+
+    ``on_step(step_in_epoch, loss, batch_size)`` is called after every step; returning True stops the epoch
+    there. A model with ``forward_with_aux(images, counts) -> (density, aux_loss)`` (see engine/models/cmtl.py)
+    gets its auxiliary loss added. Raises :class:`NonFiniteLoss` before applying a step whose loss is not finite.
+    """
+    model.train()
+    total, steps = 0.0, 0
+    with_aux = hasattr(model, "forward_with_aux")
+    for images, targets, counts in loader:
+        images = precision.to_device(images)
+        targets = targets.to(precision.device, non_blocking=True)
+        with precision.autocast():
+            if with_aux:
+                output, aux = model.forward_with_aux(images, counts)
+            else:
+                output, aux = model(images), None
+        loss = density_loss(output, targets)
+        if aux is not None:
+            loss = loss + aux.float()
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise NonFiniteLoss(value, steps)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        steps += 1
+        total += value
+        if on_step is not None and on_step(steps, value, images.shape[0]):
+            return {"loss": total / steps, "steps": steps, "stopped": True}
+    return {"loss": total / max(steps, 1), "steps": steps, "stopped": False}
+
+
+@torch.no_grad()
+def evaluate(model, loader, precision: Precision, density_scale: float,
+             should_stop: Callable[[], bool] | None = None) -> dict | None:
+    """Count every image of ``loader`` (batches of one whole image); returns {"mae", "rmse", "images"}.
+
+    Returns None when ``should_stop()`` turned true before the end (the numbers would be partial).
+    """
+    model.eval()
+    errors = []
+    for images, counts, _ in loader:
+        if should_stop is not None and should_stop():
+            return None
+        with precision.autocast():
+            output = model(precision.to_device(images))
+        predicted = output.float().sum(dim=(1, 2, 3)).cpu() / density_scale
+        errors.extend((predicted - counts).tolist())
+    if not errors:
+        return {"mae": None, "rmse": None, "images": 0}
+    mae = sum(abs(e) for e in errors) / len(errors)
+    rmse = math.sqrt(sum(e * e for e in errors) / len(errors))
+    return {"mae": mae, "rmse": rmse, "images": len(errors)}
+
+
+class LRSchedule:
+    """Linear warm-up then cosine decay, driven by the run's progress in 0..1 (steps or time budget).
+
+    Progress rather than step numbers, so the same schedule serves ``--epochs`` (progress = step / total steps)
+    and ``--minutes`` (progress = training seconds / budget). Its state is two floats: it resumes exactly.
+    """
+
+    WARMUP = 0.03  # share of the run spent ramping up from START x lr
+    START = 0.1
+    FINAL = 0.05  # the last learning rate, as a fraction of the base one
+
+    def __init__(self, base_lr: float):
+        self.base_lr = float(base_lr)
+        self.progress = 0.0
+
+    def lr_at(self, progress: float) -> float:
+        progress = min(max(progress, 0.0), 1.0)
+        if progress < self.WARMUP:
+            return self.base_lr * (self.START + (1 - self.START) * progress / self.WARMUP)
+        cosine = 0.5 * (1 + math.cos(math.pi * (progress - self.WARMUP) / (1 - self.WARMUP)))
+        return self.base_lr * (self.FINAL + (1 - self.FINAL) * cosine)
+
+    def apply(self, optimizer, progress: float) -> float:
+        """Set the optimizer's learning rate for ``progress``; returns it."""
+        self.progress = float(progress)
+        lr = self.lr_at(progress)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def state_dict(self) -> dict:
+        return {"base_lr": self.base_lr, "progress": self.progress}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.base_lr = float(state["base_lr"])
+        self.progress = float(state["progress"])
