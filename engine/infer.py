@@ -216,8 +216,7 @@ def count_images(paths: Iterable[Path | str], checkpoint, device: str | torch.de
     ``checkpoint`` is a checkpoint file or an already loaded ``(model, record)`` pair. A background thread
     decodes and normalises the next images while the model runs (Pillow and numpy release the GIL).
     Consecutive images of the same padded size share a forward pass (at most ``batch_size`` and
-    ``max_pixels``); whatever is decoded when the model is free is run, so a slow disk never stalls a
-    half-filled batch. An unreadable image or a failing forward pass yields a result with ``error`` set and
+    ``max_pixels``); the decoding thread runs ahead of the model, so batches fill without waiting. An unreadable image or a failing forward pass yields a result with ``error`` set and
     the run goes on. ``channels_last`` defaults to on for CUDA (where it speeds up convolutions).
     """
     model, record = load_counter(checkpoint, device)
@@ -278,7 +277,7 @@ def count_images(paths: Iterable[Path | str], checkpoint, device: str | torch.de
                 yield from run(pending)
                 pending = []
             pending.append(item)
-            if len(pending) >= per_pass or not decoded.ready():
+            if len(pending) >= per_pass:
                 yield from run(pending)
                 pending = []
         if pending:

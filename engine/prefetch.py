@@ -62,10 +62,6 @@ class Prefetcher:
         finally:
             self._put(_END)
 
-    def ready(self) -> bool:
-        """True when the next image is already decoded (iterating will not wait)."""
-        return not self._queue.empty()
-
     def __iter__(self):
         while True:
             item = self._queue.get()
