@@ -3,12 +3,14 @@
 ``RedCounter`` (registered as ``test_red_counter`` only inside ``red_counter_registered()``) sum-pools the first input channel at its stride and
 multiplies by ``gain``. Saved with normalisation mean 0 / std 1 and ``gain`` = the checkpoint's density
 scale, it predicts one object per pure-red pixel (red = 255) - so every count in a test has a known answer.
-Imported by the count tests (pytest puts this folder on sys.path) and by their child processes.
+Imported by the count tests (which put this folder on sys.path) and by their child processes
+(``python -m count_fixtures ARGS`` runs the engine's command line with the test model registered).
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -33,14 +35,17 @@ class RedCounter(nn.Module):
     receptive_radius = 0
     calls: ClassVar[list[tuple[int, ...]]] = []  # input shapes of every forward pass, for batching tests
 
-    def __init__(self, stride: int = 4):
+    def __init__(self, stride: int = 4, delay: float = 0.0):
         super().__init__()
+        self.delay = delay  # seconds per forward pass: a slow model, to cancel a count half-way
         self.stride = stride
         self.input_multiple = stride
         self.gain = nn.Parameter(torch.tensor(1.0))
 
     def forward(self, x):
         RedCounter.calls.append(tuple(x.shape))
+        if self.delay:
+            time.sleep(self.delay)
         return self.gain * F.avg_pool2d(x[:, :1], self.stride) * self.stride**2
 
 
@@ -56,12 +61,13 @@ def red_counter_registered():
         engine.models._DESCRIPTIONS.pop("test_red_counter", None)
 
 
-def red_counter_checkpoint(path: Path, stride: int = 4, density_scale: float = 50.0, sigma: float = 2.0) -> Path:
-    model = RedCounter(stride=stride)
+def red_counter_checkpoint(path: Path, stride: int = 4, density_scale: float = 50.0, sigma: float = 2.0,
+                           delay: float = 0.0) -> Path:
+    model = RedCounter(stride=stride, delay=delay)
     with torch.no_grad():
         model.gain.fill_(density_scale)
     return save_checkpoint(path, {
-        "arch": "test_red_counter", "model_config": {"stride": stride}, "stride": stride,
+        "arch": "test_red_counter", "model_config": {"stride": stride, "delay": delay}, "stride": stride,
         "input_multiple": stride, "normalization": PLAIN_NORMALIZATION, "density_scale": density_scale,
         "density": {"mode": "fixed", "sigma": sigma}, "state_dict": model.state_dict(),
     })
@@ -111,3 +117,12 @@ def write_red_image(folder: Path, name: str, pixels: np.ndarray, width: int = 64
 def pixel_centres(pixels: np.ndarray) -> np.ndarray:
     """Annotation points at the centres of integer pixels."""
     return np.asarray(pixels, dtype=np.float64).reshape(-1, 2) + 0.5
+
+
+if __name__ == "__main__":  # the engine's command line, with the test model available
+    import sys
+
+    from engine.cli import main
+
+    with red_counter_registered():
+        sys.exit(main(sys.argv[1:]))

@@ -208,3 +208,40 @@ def test_count_command_in_a_child_process_prints_json_lines(tmp_path):
     assert all(isinstance(e["count"], float) for e in events if e["type"] == "result")
     assert len(_rows(out)) == 4
     assert all(Path(e["density"]).is_file() for e in events if e["type"] == "result")
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_count_between_images_and_keeps_finished_rows(tmp_path):
+    import signal
+    import time
+
+    with red_counter_registered():
+        checkpoint = red_counter_checkpoint(tmp_path / "slow.pt", delay=0.3)
+    folder = tmp_path / "many"
+    for index in range(30):
+        write_red_image(folder, f"img_{index:02d}.png", spread_pixels(2, 64, 48))
+    out = tmp_path / "counts.csv"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE.parents[1]), str(HERE)]))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "count_fixtures", "count", str(folder), "--checkpoint", str(checkpoint),
+         "--out", str(out), "--batch", "1", "--device", "cpu", "--events", "jsonl"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until two images are done
+            lines.append(child.stdout.readline())
+            if sum('"type": "result"' in line for line in lines) >= 2:
+                break
+        child.send_signal(signal.SIGTERM)
+        rest, stderr = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    events = _events("".join(lines) + rest)
+    assert child.returncode == 130, stderr
+    assert events[-1]["type"] == "error" and "interrupted" in events[-1]["message"]
+    assert not out.exists()
+    rows = _rows(tmp_path / "counts.csv.partial")
+    finished = [e["image"] for e in events if e["type"] == "result"]
+    assert 2 <= len(finished) < 30 and [row[0] for row in rows[1:]] == finished
