@@ -1,0 +1,246 @@
+"""Benchmark: counting throughput of the bare model vs the full count_images pipeline, and tiled memory.
+
+1. Throughput. The same images are counted two ways, alternately (so machine load hits both alike):
+   - bare model: images decoded and normalised beforehand, only the forward passes are timed;
+   - pipeline: ``engine.infer.count_images`` on the files - decoding (in its background thread), normalising,
+     batching, forward passes and cropping all included.
+   The ratio pipeline / bare shows what decoding costs once it overlaps the model (the goal is >= 90 %).
+   The best of ``--repeats`` runs is kept for each (the least disturbed by other work on the machine).
+2. Memory. A fresh child process counts one huge image (8000x6000 by default) with tiling and reports its peak
+   resident memory (getrusage) next to what it held before counting (torch and the model loaded).
+
+    python bench/count_speed.py                      # 8 generated 1024x768 JPEGs, FCRN-A width 32, 8000x6000
+    python bench/count_speed.py --folder DIR --checkpoint best.pt
+    python bench/count_speed.py --quick              # small and fast: checks the script works
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+# Run as a script from a clone: the engine is found without installing it (engine imports come after this).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, height = (int(v) for v in text.lower().split("x"))
+    return width, height
+
+
+def make_checkpoint(folder: Path, arch: str, width: int) -> Path:
+    """An untrained model saved as a real checkpoint (speed and memory do not depend on the weights)."""
+    import torch
+
+    from engine.checkpoint import save_checkpoint
+    from engine.models import get_model
+    from engine.preprocess import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION
+
+    torch.manual_seed(0)
+    model = get_model(arch, width=width)
+    return save_checkpoint(folder / f"{arch}_w{width}.pt", {
+        "arch": arch, "model_config": getattr(model, "config", {"width": width}), "stride": model.stride,
+        "input_multiple": model.input_multiple, "normalization": DEFAULT_NORMALIZATION,
+        "density_scale": DEFAULT_DENSITY_SCALE, "state_dict": model.state_dict(),
+    })
+
+
+def make_images(folder: Path, count: int, size: tuple[int, int]) -> list[Path]:
+    """Synthetic cell pictures saved as JPEG (photos are usually JPEG, and JPEG decoding is the usual cost)."""
+    from PIL import Image
+
+    from engine.synthetic import synthetic_cells
+
+    width, height = size
+    paths = []
+    for index in range(count):
+        image, _ = synthetic_cells(height, width, count=300, seed=index)
+        path = folder / f"bench_{index:03d}.jpg"
+        Image.fromarray(image).save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def bare_model_seconds(model, record, paths: list[Path], batch: int, max_pixels: int) -> float:
+    """Forward passes only, on inputs prepared beforehand, batched as count_images batches them."""
+    import torch
+
+    from engine.dataset import read_image
+    from engine.infer import input_alignment, run_batch
+    from engine.infer import prepare_input as prepare
+
+    align = input_alignment(model, record)
+    inputs = [prepare(read_image(path), record, align) for path in paths]
+    groups: list[list[np.ndarray]] = []
+    for array in inputs:
+        per_pass = max(1, min(batch, max_pixels // (array.shape[1] * array.shape[2])))
+        if groups and groups[-1][0].shape == array.shape and len(groups[-1]) < per_pass:
+            groups[-1].append(array)
+        else:
+            groups.append([array])
+    stacked = [np.stack(group) for group in groups]
+    if model_on_cuda(model):
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    for arrays in stacked:
+        run_batch(model, record, arrays)  # includes copying the result back, as counting must
+    return time.perf_counter() - started
+
+
+def model_on_cuda(model) -> bool:
+    from engine.infer import model_device
+
+    return model_device(model).type == "cuda"
+
+
+def pipeline_seconds(model, record, paths: list[Path], batch: int, max_pixels: int) -> float:
+    from engine.infer import count_images
+
+    started = time.perf_counter()
+    results = list(count_images(paths, (model, record), batch_size=batch, max_pixels=max_pixels))
+    elapsed = time.perf_counter() - started
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise SystemExit(f"{len(failed)} image(s) failed: {failed[0].path.name}: {failed[0].error}")
+    return elapsed
+
+
+def decode_seconds(model, record, paths: list[Path]) -> float:
+    from engine.dataset import read_image
+    from engine.infer import input_alignment, prepare_input
+
+    align = input_alignment(model, record)
+    started = time.perf_counter()
+    for path in paths:
+        prepare_input(read_image(path), record, align)
+    return time.perf_counter() - started
+
+
+def throughput(args, checkpoint: Path, paths: list[Path]) -> None:
+    import torch
+
+    from engine.device import pick_device
+    from engine.infer import load_counter
+
+    model, record = load_counter(checkpoint, pick_device(args.device))
+    # Warm-up, untimed: the first pass of each batch shape pays for kernel selection and allocations.
+    bare_model_seconds(model, record, paths, args.batch, args.max_pixels)
+    pipeline_seconds(model, record, paths, args.batch, args.max_pixels)
+    bare, piped = [], []
+    for repeat in range(args.repeats):  # alternate which goes first, so neither always follows the other
+        for which in ((0, 1) if repeat % 2 == 0 else (1, 0)):
+            if which == 0:
+                bare.append(bare_model_seconds(model, record, paths, args.batch, args.max_pixels))
+            else:
+                piped.append(pipeline_seconds(model, record, paths, args.batch, args.max_pixels))
+    bare_s, piped_s = min(bare), min(piped)
+    count = len(paths)
+    decode_s = decode_seconds(model, record, paths)
+    print(f"model {record['arch']} {record.get('model_config')} on {pick_device(args.device)} "
+          f"({torch.get_num_threads()} threads); {count} images; batch {args.batch}; best of {args.repeats}")
+    print(f"  decode + normalise alone {decode_s / count * 1000:.1f} ms/image (done in the background thread)")
+    print(f"  bare model   {count / bare_s:8.2f} images/s   ({bare_s / count * 1000:7.1f} ms/image)")
+    print(f"  count_images {count / piped_s:8.2f} images/s   ({piped_s / count * 1000:7.1f} ms/image)")
+    print(f"  ratio        {bare_s / piped_s:8.1%} of the bare model's throughput")
+
+
+def memory(args, checkpoint: Path, folder: Path) -> None:
+    from PIL import Image
+
+    width, height = args.memory_size
+    rng = np.random.default_rng(0)
+    small = (rng.random((height // 16, width // 16, 3)) * 255).astype(np.uint8)
+    path = folder / f"huge_{width}x{height}.jpg"
+    Image.fromarray(small).resize((width, height), Image.BILINEAR).save(path, quality=90)
+    # A fresh interpreter: getrusage's peak then belongs to this one count alone (and no fork after torch).
+    command = [sys.executable, str(Path(__file__).resolve()), "--memory-child", str(path),
+               "--checkpoint", str(checkpoint), "--device", args.device, "--max-pixels", str(args.max_pixels),
+               "--batch", str(args.batch)]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise SystemExit(f"memory child failed:\n{completed.stderr}")
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    image_mb = width * height * 3 / 2**20
+    print(f"memory on one {width}x{height} image ({image_mb:.0f} MB as uint8 RGB; the float32 network input alone "
+          f"would be {image_mb * 4:.0f} MB):")
+    print(f"  before counting {report['before_mb']:8.0f} MB resident (Python, torch, the model)")
+    print(f"  peak            {report['peak_mb']:8.0f} MB resident  (+{report['peak_mb'] - report['before_mb']:.0f} MB"
+          f" for decoding, {report['tiles']} tiles of <= {args.max_pixels} px, the density map)")
+    print(f"  time            {report['seconds']:8.1f} s  ({width * height / 1e6 / report['seconds']:.2f} Mpx/s), "
+          f"count {report['count']:.1f}")
+
+
+def memory_child(args) -> None:
+    from engine.dataset import image_size
+    from engine.device import pick_device
+    from engine.infer import count_images, input_alignment, load_counter, receptive_margin
+    from engine.tiles import plan_tiles
+
+    model, record = load_counter(args.checkpoint, pick_device(args.device))
+    margin = receptive_margin(model, record)  # measured on a small probe, before the baseline
+    before = _peak_mb()
+    width, height = image_size(args.memory_child)
+    tiles = plan_tiles(height, width, args.max_pixels, margin, input_alignment(model, record))
+    started = time.perf_counter()
+    (result,) = count_images([args.memory_child], (model, record), batch_size=args.batch,
+                             max_pixels=args.max_pixels)
+    if not result.ok:
+        raise SystemExit(result.error)
+    print(json.dumps({"before_mb": before, "peak_mb": _peak_mb(), "tiles": len(tiles),
+                      "seconds": time.perf_counter() - started, "count": result.count}))
+
+
+def _peak_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux, bytes on macOS
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def main() -> None:
+    from engine.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, help="a trained checkpoint (default: an untrained model)")
+    parser.add_argument("--arch", default="fcrn_a", help="model to build when no checkpoint is given")
+    parser.add_argument("--width", type=int, default=32, help="its width")
+    parser.add_argument("--folder", type=Path, help="count these images instead of generated ones")
+    parser.add_argument("--images", type=int, default=8, help="how many images (generated or from --folder)")
+    parser.add_argument("--size", type=_size, default=(1024, 768), help="generated image size WxH")
+    parser.add_argument("--memory-size", type=_size, default=(8000, 6000), help="the huge image for memory")
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
+    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="4 small images, width 8, a 3000x2000 image")
+    parser.add_argument("--memory-child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args)
+        return
+    if args.quick:
+        args.images, args.size, args.width, args.repeats = 4, (512, 384), 8, 2
+        args.memory_size = (3000, 2000)
+    with tempfile.TemporaryDirectory(prefix="count_speed_") as scratch:
+        scratch = Path(scratch)
+        checkpoint = args.checkpoint or make_checkpoint(scratch, args.arch, args.width)
+        if args.folder:
+            from engine.dataset import is_image_file
+
+            paths = sorted(p for p in args.folder.iterdir() if is_image_file(p))[:args.images]
+            if not paths:
+                raise SystemExit(f"no images in {args.folder}")
+        else:
+            paths = make_images(scratch, args.images, args.size)
+        throughput(args, checkpoint, paths)
+        memory(args, checkpoint, scratch)
+
+
+if __name__ == "__main__":
+    main()
