@@ -95,6 +95,7 @@ class DensityController(QObject):
 
     def _on_image_changed(self, _name: str) -> None:
         # The canvas has dropped the previous image's overlay; the old map must not come back on this one.
+        self.preview.clear()
         self.last_result = None
         self.schedule()
 

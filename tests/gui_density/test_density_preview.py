@@ -82,16 +82,13 @@ def test_requests_are_debounced_into_one_map(qtbot):
     preview.wait()
 
 
-def test_a_stale_result_is_dropped(qtbot):
-    """A slow map that finishes after a newer request never reaches the screen, and a queued stale job is
-    skipped without computing."""
-    release = threading.Event()
-    started = threading.Event()
-    computed = []
+def _held_preview(hold_count):
+    """A preview whose computation of a map with ``hold_count`` points waits until released."""
+    release, started, computed = threading.Event(), threading.Event(), []
 
     def held_compute(request, generation):
         computed.append(len(request.points))
-        if len(request.points) == 1:
+        if len(request.points) == hold_count:
             started.set()
             assert release.wait(5)
         return compute_preview(request, generation)
@@ -99,21 +96,44 @@ def test_a_stale_result_is_dropped(qtbot):
     preview = DensityPreview(debounce_ms=10_000, compute=held_compute)
     received = []
     preview.map_ready.connect(received.append)
+    return preview, release, started, computed, received
 
-    preview.request(np.array([[10.0, 10.0]]), (64, 64), DensitySettings())
+
+def _submit(preview, count):
+    preview.request(np.full((count, 2), 10.0 + count), (64, 64), DensitySettings())
     preview.flush()
+
+
+def test_superseded_queued_jobs_are_skipped_and_maps_arrive_in_order(qtbot):
+    """Jobs queued behind a slow one are skipped when a newer one exists; the slow map, one edit behind, is
+    still shown (the overlay must not freeze while the user keeps clicking), then the newest."""
+    preview, release, started, computed, received = _held_preview(hold_count=1)
+    _submit(preview, 1)
     assert started.wait(5)  # the first map is being computed and held
-    preview.request(np.full((2, 2), 30.0), (64, 64), DensitySettings())
-    preview.flush()  # queued behind the held one ...
-    preview.request(np.full((3, 2), 40.0), (64, 64), DensitySettings())
-    preview.flush()  # ... and superseded by this one before it starts
+    _submit(preview, 2)  # queued behind the held one ...
+    _submit(preview, 3)  # ... and superseded by this one before it starts
+    release.set()
+    qtbot.waitUntil(lambda: len(received) == 2, timeout=3000)
+    preview.wait()
+    qtbot.wait(50)
+    assert [r.count for r in received] == [1, 3]
+    assert computed == [1, 3]  # the 2-point job was skipped
+    assert received[-1].generation == preview.generation
+
+
+def test_a_map_from_before_clear_is_dropped(qtbot):
+    """The image changed (clear) while its map was computed: that map never reaches the screen."""
+    preview, release, started, computed, received = _held_preview(hold_count=1)
+    _submit(preview, 1)
+    assert started.wait(5)
+    preview.clear()  # another image is shown
+    _submit(preview, 4)  # the new image's points
     release.set()
     qtbot.waitUntil(lambda: len(received) >= 1, timeout=3000)
     preview.wait()
-    qtbot.wait(50)  # let any late queued result arrive, so a wrongly delivered stale map would show up
-    assert [r.count for r in received] == [3]
-    assert received[0].generation == preview.generation
-    assert computed == [1, 3]  # the 2-point job was skipped
+    qtbot.wait(50)  # let a wrongly delivered stale map arrive, so that it would show up here
+    assert [r.count for r in received] == [4]
+    assert computed == [1, 4]
 
 
 def test_clear_drops_the_running_map(qtbot):
