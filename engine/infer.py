@@ -32,6 +32,7 @@ from engine.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS, Tile, plan_tiles, ro
 # The receptive radius is where all but this fraction of the input gradient's mass lies: beyond it an input
 # pixel changes the output by less than float rounding would.
 _RECEPTIVE_MASS_LEFT = 1e-5
+_PROBE_CELLS = 4  # the side of the block of output cells whose gradient is measured
 
 
 @dataclass
@@ -78,9 +79,10 @@ _margins: weakref.WeakKeyDictionary[torch.nn.Module, int] = weakref.WeakKeyDicti
 def receptive_margin(model: torch.nn.Module, record: dict) -> int:
     """How many input pixels around an output cell influence it (measured once per model, then cached).
 
-    A model may declare ``receptive_radius`` (pixels); otherwise the gradient of one central output cell with
-    respect to a random input shows how far its influence reaches. The probe grows until that reach stays
-    well inside it.
+    A model may declare ``receptive_radius`` (pixels); otherwise the gradient of a central block of output
+    cells with respect to random inputs shows how far their influence reaches. A block and two inputs, not one
+    cell and one input: a ReLU that happens to be off at one cell would otherwise hide all of it. The probe
+    grows until that reach stays well inside it.
     """
     declared = getattr(model, "receptive_radius", None)
     if declared is not None:
@@ -92,23 +94,25 @@ def receptive_margin(model: torch.nn.Module, record: dict) -> int:
     size = round_up(128, align)
     generator = torch.Generator().manual_seed(0)
     while True:
-        probe = torch.randn(1, 3, size, size, generator=generator).to(device).requires_grad_(True)
+        probe = torch.randn(2, 3, size, size, generator=generator).to(device).requires_grad_(True)
         with torch.inference_mode(False), torch.enable_grad():
             output = model(probe)
-            cy, cx = output.shape[-2] // 2, output.shape[-1] // 2
-            (gradient,) = torch.autograd.grad(output[0, 0, cy, cx], probe)
-        weight = gradient.abs().sum(dim=1)[0].double().cpu().numpy()
+            c0 = output.shape[-1] // 2 - _PROBE_CELLS // 2  # output is square: so is the probe
+            block = output[:, 0, c0:c0 + _PROBE_CELLS, c0:c0 + _PROBE_CELLS]
+            (gradient,) = torch.autograd.grad(block.sum(), probe)
+        weight = gradient.abs().sum(dim=(0, 1)).double().cpu().numpy()
+        # Chebyshev distance (in pixels) of every input pixel from the pixels the block's cells cover.
         reach = np.arange(size)
-        dy = np.maximum(np.maximum(cy * stride - reach, reach - ((cy + 1) * stride - 1)), 0)
-        dx = np.maximum(np.maximum(cx * stride - reach, reach - ((cx + 1) * stride - 1)), 0)
-        distance = np.maximum(dy[:, None], dx[None, :])
+        first, last = c0 * stride, (c0 + _PROBE_CELLS) * stride - 1
+        gap = np.maximum(np.maximum(first - reach, reach - last), 0)
+        distance = np.maximum(gap[:, None], gap[None, :])
         mass = np.bincount(distance.ravel(), weights=weight.ravel())
         total = mass.sum()
         if total <= 0:  # the output ignores its input: no margin needed
             radius = 0
         else:
             radius = int(np.searchsorted(np.cumsum(mass), (1 - _RECEPTIVE_MASS_LEFT) * total))
-        if radius < size // 2 - 2 * align - stride or size >= 2048:
+        if radius < size // 2 - 2 * align - _PROBE_CELLS * stride or size >= 2048:
             break
         size *= 2
     _margins[model] = radius

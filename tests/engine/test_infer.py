@@ -99,6 +99,21 @@ def test_tiled_approximately_equals_whole_with_a_real_network(tmp_path):
     assert np.abs(seams - whole).max() > 1e-2 * scale
 
 
+@pytest.mark.parametrize("arch", ["fcrn_a", "unet", "cmtl", "csrnet"])
+def test_tiled_equals_whole_for_every_architecture(arch):
+    from engine.models import get_model
+    from engine.preprocess import DEFAULT_NORMALIZATION
+
+    torch.manual_seed(0)
+    model = get_model(arch, width=4).eval()
+    record = {"normalization": DEFAULT_NORMALIZATION, "density_scale": 100.0}
+    margin = receptive_margin(model, record)
+    image = (np.random.default_rng(2).random((2 * margin + 150, 2 * margin + 230, 3)) * 255).astype(np.uint8)
+    whole = predict_density(model, record, image)
+    tiled = predict_density(model, record, image, max_pixels=(2 * margin + 64) ** 2)
+    np.testing.assert_allclose(tiled, whole, atol=1e-5 * np.abs(whole).max())
+
+
 # ------------------------------------------------------------------------------------------ streaming
 def test_count_images_streams_in_order_batches_and_survives_bad_files(red_counter, tmp_path):
     model, record = red_counter
