@@ -19,6 +19,7 @@ from crowdgui.counting.count_dialog import CountDialog, CountRequest
 from crowdgui.counting.export import OverlayStyle, ResultsExporter
 from crowdgui.counting.results import ResultsPanel
 from crowdgui.counting.results_model import CountRow
+from crowdgui.dialogs.messages import show_message
 from crowdgui.jobs import EngineJob
 
 COUNTS_CSV = "counts.csv"
@@ -68,6 +69,7 @@ class CountingController(QObject):
         self.request: CountRequest | None = None
         self.output_dir: Path | None = None
         self.stride = 1
+        self.last_message = None  # the latest error box (tests read it)
 
         self.panel = ResultsPanel()
         self.dock = window.add_dock(self.panel, "Count results", Qt.DockWidgetArea.BottomDockWidgetArea,
@@ -76,6 +78,7 @@ class CountingController(QObject):
         self.panel.cancel_requested.connect(self.cancel)
         self.panel.export_requested.connect(self.export)
         self.panel.open_folder_requested.connect(self.open_output_folder)
+        self.panel.annotate_requested.connect(self.annotate)
         self.exporter = ResultsExporter(self)
         self.exporter.progress.connect(self._export_progress)
         self.exporter.succeeded.connect(self._export_done)
@@ -189,19 +192,19 @@ class CountingController(QObject):
 
     def _on_finished(self, outcome: str, _exit_code: int) -> None:
         job, counted = self.job, len(self.panel.model.rows)
+        images = f"{counted} image{'s' if counted != 1 else ''}"
         if outcome == "succeeded":
-            self.panel.finish(f"Counted {counted} image{'s' if counted != 1 else ''} — results in "
-                              f"<a href='{QUrl.fromLocalFile(str(self.output_dir)).toString()}'>"
-                              f"{self.output_dir.name}</a>")
+            link = QUrl.fromLocalFile(str(self.output_dir)).toString()
+            self.panel.finish(f"Counted {images} — results in <a href='{link}'>{self.output_dir.name}</a>")
         elif outcome == "cancelled":
-            self.panel.finish(f"Cancelled — the {counted} image{'s' if counted != 1 else ''} counted so far "
-                              "are kept")
+            self.panel.finish(f"Cancelled — the {images} counted so far are kept" if counted
+                              else "Cancelled before any image was counted")
         else:
             summary = job.failure_summary() if job else "the count did not finish"
-            self.panel.finish(f"Counting failed after {counted} image{'s' if counted != 1 else ''}: "
-                              f"{summary.splitlines()[0] if summary else ''}")
-            QMessageBox.warning(self.window, "Counting failed",
-                                f"The count stopped with an error:\n\n{summary}")
+            self.panel.finish(f"Counting failed after {images}: {summary.splitlines()[0] if summary else ''}")
+            log = "\n".join(job.log_tail) if job else None  # the command line and the engine's last words
+            self.last_message = show_message(self.window, "error", "Counting failed",
+                                             f"The count stopped with an error:\n\n{summary}", log)
         self.job_finished.emit(outcome)
 
     # --------------------------------------------------------------- exports
@@ -255,7 +258,16 @@ class CountingController(QObject):
 
     def _export_failed(self, message: str) -> None:
         self.panel.finish(f"Export failed: {message}")
-        QMessageBox.warning(self.window, "Export failed", message)
+        self.last_message = show_message(self.window, "error", "Export failed", message)
+
+    def annotate(self, row: CountRow) -> bool:
+        """Show a counted image in the main annotation view, if it belongs to the open dataset."""
+        folder = self._dataset_folder()
+        if folder is None or row.path.resolve().parent != Path(folder).resolve():
+            self.window.statusBar().showMessage(
+                f"{row.image} is not in the open folder: open its folder to annotate it", 5000)
+            return False
+        return self.window.session.select(row.image)
 
     def open_output_folder(self) -> None:
         if self.output_dir is not None:

@@ -194,8 +194,10 @@ class CountDialog(QDialog):
         self.output = _PathField(self._browse_output, "Where the counts and density maps are saved")
         self.points = QCheckBox("Also find predicted points (local maxima of the density)", self)
         for info in (self.folder_info, self.model_info):
-            info.setWordWrap(True)
             info.setStyleSheet("color: palette(dark);")
+        intro = QLabel("Count every image of a folder with a trained model. The counts and density maps are "
+                       "saved in the results folder; the images and their annotations are not changed.", self)
+        intro.setWordWrap(True)
 
         folder_row = QWidget(self)
         row = QHBoxLayout(folder_row)
@@ -220,6 +222,8 @@ class CountDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
 
         layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addSpacing(6)
         layout.addLayout(form)
         layout.addStretch(1)
         layout.addWidget(self.buttons)
@@ -299,7 +303,8 @@ class CountDialog(QDialog):
             ready = False
         else:
             saved = _dt.datetime.fromtimestamp(checkpoint.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
-            self.model_info.setText(f"{checkpoint}, saved {saved}")
+            self.model_info.setText(f"{checkpoint.parent.name}/{checkpoint.name}, saved {saved}")
+            self.model_info.setToolTip(str(checkpoint))
         self.count_button.setEnabled(ready)
 
     # ------------------------------------------------------------------ result

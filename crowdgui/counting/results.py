@@ -56,6 +56,7 @@ class ResultsPanel(QWidget):
     export_requested = Signal(str)  # one of the EXPORT_KINDS keys
     open_folder_requested = Signal()
     selection_changed = Signal(object)  # CountRow or None
+    annotate_requested = Signal(object)  # CountRow double-clicked: open it in the annotation view
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -137,6 +138,8 @@ class ResultsPanel(QWidget):
                        ResultsTableModel.TIME):
             header.resizeSection(column, 78)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.table.doubleClicked.connect(lambda index: self.annotate_requested.emit(index.data(ROW_ROLE)))
+        self.table.setToolTip("Double-click an image of the open dataset to annotate it in the main view")
 
         self.scatter = CountScatter(self)
         self.scatter.image_clicked.connect(self.select_image)
@@ -211,8 +214,9 @@ class ResultsPanel(QWidget):
 
     def add_problem(self, name: str, reason: str) -> None:
         self.problems.append((name, reason))
-        item = QListWidgetItem(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning),
-                               f"{name} — {reason}" if name else reason)
+        # The engine's messages usually begin with the file name already.
+        text = reason if not name or reason.startswith(name) else f"{name} — {reason}"
+        item = QListWidgetItem(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning), text)
         self.problem_list.addItem(item)
         self.tabs.setTabText(1, f"Problems ({len(self.problems)})")
         self._refresh_timer.start()
@@ -235,7 +239,8 @@ class ResultsPanel(QWidget):
         if rows:
             parts.append(f"total <b>{sum(r.count for r in rows):.1f}</b>")
         if self.problems:
-            parts.append(f"<span style='color:#c0392b'><b>{len(self.problems)}</b> skipped</span>")
+            plural = "s" if len(self.problems) != 1 else ""
+            parts.append(f"<span style='color:#c0392b'><b>{len(self.problems)}</b> problem{plural}</span>")
         annotated, mae, rmse = self.metrics()
         if mae is not None:
             parts.append(f"MAE <b>{mae:.2f}</b> · RMSE <b>{rmse:.2f}</b> on {annotated} annotated")

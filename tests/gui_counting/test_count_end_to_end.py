@@ -125,6 +125,10 @@ def test_a_folder_is_counted_from_the_window(qtbot, window, trained, tmp_path):
         assert float(saved[()].sum()) == pytest.approx(rows["cells_004.png"].count, rel=1e-4)
         np.testing.assert_array_equal(saved[()], np.load(rows["cells_004.png"].density_path))
 
+    # Double-clicking a row opens that image for annotation in the main view.
+    assert controller.annotate(rows["cells_004.png"])
+    assert win.session.current_name == "cells_004.png" and win.canvas.image.shape == (48, 64, 3)
+
     # Nothing of the counted folder was touched: the two unannotated images still have no sidecar.
     assert sorted(p.name for p in folder.glob("*.points.json")) == [
         f"cells_{i:03d}.png.points.json" for i in range(1, 4)]
@@ -147,6 +151,20 @@ def test_a_bad_file_is_listed_and_the_rest_counted(qtbot, window, trained, tmp_p
     assert panel.tabs.tabText(1) == "Problems (1)"
     assert "no annotated images" in panel.summary.text()
     assert panel.metrics() == (0, None, None)
+    assert not controller.annotate(panel.model.rows[0])  # not in the open folder (none is open)
+
+
+def test_a_damaged_model_fails_in_plain_words(qtbot, window, tmp_path):
+    win, controller = window
+    folder = write_synthetic_dataset(tmp_path / "imgs", images=1, size=(32, 32), annotate=False)
+    damaged = tmp_path / "best.pt"
+    damaged.write_bytes(b"not a checkpoint")
+    from crowdgui.counting.count_dialog import CountRequest
+
+    assert _count(qtbot, controller, CountRequest(folder, damaged, "cpu", tmp_path / "out")) == "failed"
+    assert "Counting failed" in controller.panel.status.text()
+    assert "The count stopped with an error:\n\nbest.pt: " in controller.last_message.text()
+    assert controller.panel.model.rowCount() == 0
 
 
 def test_cancel_stops_the_count_and_keeps_what_was_counted(qtbot, window, trained, tmp_path):
@@ -171,3 +189,11 @@ def test_cancel_stops_the_count_and_keeps_what_was_counted(qtbot, window, traine
     with qtbot.waitSignal(controller.exporter.succeeded, timeout=10000):
         controller.export_csv(tmp_path / "so_far.csv")
     assert len(_read_csv(tmp_path / "so_far.csv")) == counted
+
+    # Cancel at once, while the child is still starting: nothing counted, nothing left running.
+    with qtbot.waitSignal(controller.job_finished, timeout=60000) as finished:
+        controller.start(CountRequest(folder, checkpoint, "cpu", tmp_path / "again"))
+        controller.cancel()
+    assert finished.args[0] == "cancelled" and panel.model.rowCount() == 0
+    assert panel.status.text() == "Cancelled before any image was counted"
+    assert not controller.is_running()
