@@ -74,7 +74,7 @@ class CountingController(QObject):
         self.panel = ResultsPanel()
         self.dock = window.add_dock(self.panel, "Count results", Qt.DockWidgetArea.BottomDockWidgetArea,
                                     object_name="CountResultsDock")
-        self.dock.hide()  # appears with the first count; View > Panels and the Model menu bring it back
+        self.dock.hide()  # appears with the first count; View > Panels and the Count menu bring it back
         self.panel.cancel_requested.connect(self.cancel)
         self.panel.export_requested.connect(self.export)
         self.panel.open_folder_requested.connect(self.open_output_folder)
@@ -288,15 +288,14 @@ def _run_history_choice(window) -> Path | None:
 
 
 def install(window) -> CountingController:
-    """Add "Count folder…" and "Count results" to the window's Model menu and the results dock.
+    """Add a Count menu ("Count folder…", "Count results") and the results dock to the MainWindow.
 
     The dialog offers the window's open dataset as the folder and the model chosen in the run history (when
     training is installed too, in either order) as the model. Returns the controller.
     """
     controller = CountingController(window, dataset_folder=lambda: _open_dataset_folder(window),
                                     chosen_checkpoint=lambda: _run_history_choice(window))
-    menu = window.menu("&Model")
-    menu.addSeparator()
+    menu = window.menu("&Count")
     menu.addAction(controller.count_action)
     menu.addAction(controller.results_action)
     QCoreApplication.instance().aboutToQuit.connect(controller.shutdown)

@@ -295,8 +295,8 @@ class CountDialog(QDialog):
                                      + ("" if images else " — nothing to count"))
             ready = ready and images > 0
         if checkpoint is None:
-            self.model_info.setText("Choose a trained model: train one (Model ▸ Train…), or browse for a "
-                                    f"checkpoint file (best.pt in a {RUNS_FOLDER} folder).")
+            self.model_info.setText("Choose a trained model: train one (Training ▸ Train model…), or browse "
+                                    f"for a checkpoint file (best.pt in a {RUNS_FOLDER} folder).")
             ready = False
         elif not checkpoint.is_file():
             self.model_info.setText(f"{checkpoint} does not exist (any more).")

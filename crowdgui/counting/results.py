@@ -80,7 +80,7 @@ class ResultsPanel(QWidget):
         layout.addLayout(self._header)
         layout.addWidget(self.summary)
         layout.addWidget(self.splitter, 1)
-        self.set_idle("No count yet: Model ▸ Count folder… counts a folder of images with a trained model.")
+        self.set_idle("No count yet: Count ▸ Count folder… counts a folder of images with a trained model.")
 
     # ------------------------------------------------------------------ layout
     def _build_header(self) -> None:

@@ -112,3 +112,25 @@ def test_the_engine_command_and_a_fresh_results_folder(tmp_path):
                     "--out", str(tmp_path / "o" / "counts.csv"),
                     "--density-dir", str(tmp_path / "o" / "density"), "--device", "cpu", "--points"]
     assert "--device" not in engine_arguments(CountRequest(tmp_path, tmp_path / "m.pt"), tmp_path)
+
+
+def test_the_model_chosen_in_the_run_history_is_preselected(qtbot, tmp_path):
+    from crowdgui.counting import install as install_counting
+    from crowdgui.main_window import MainWindow
+    from crowdgui.training import install as install_training
+
+    dataset = write_synthetic_dataset(tmp_path / "cells", images=2, size=(32, 32))
+    older = _run(dataset, "20240101-120000-fcrn_a")
+    newest = _run(dataset, "20240301-090000-unet")
+    window = MainWindow(settings=QSettings(str(tmp_path / "prefs.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    counting = install_counting(window)  # before training: the choice is looked up when the dialog opens
+    training = install_training(window)
+    assert window.open_folder(dataset)
+    assert counting.make_dialog().model.path() == newest  # nothing chosen yet: the newest model
+    training.select_checkpoint(older)
+    dialog = counting.make_dialog()
+    qtbot.addWidget(dialog)
+    assert dialog.model.path() == older.resolve()
+    menus = [action.text() for action in window.menuBar().actions()]
+    assert "&Count" in menus and "Count folder…" in [a.text() for a in window.menu("&Count").actions()]
