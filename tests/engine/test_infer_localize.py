@@ -40,9 +40,10 @@ def test_a_cell_maps_to_the_centre_of_its_pixels():
 
 def test_number_of_points_follows_the_integral_and_the_threshold():
     density = np.zeros((40, 40), np.float32)
-    density[10, 10], density[30, 30], density[10, 30] = 1.0, 1.0, 0.004  # the third is noise
-    assert len(find_points(density, 1, smooth_sigma=0)) == 2  # round(2.004) = 2
-    assert len(find_points(density, 1, smooth_sigma=0, count=3)) == 2  # below 2% of the peak: dropped
+    density[10, 10], density[30, 30], density[10, 30] = 1.0, 1.0, 0.04  # the third is noise
+    assert len(find_points(density, 1, smooth_sigma=0)) == 2  # round(2.04) = 2
+    assert len(find_points(density, 1, smooth_sigma=0, count=3)) == 2  # below 5% of the peak: dropped
+    assert len(find_points(density, 1, smooth_sigma=0, count=3, threshold=0.01)) == 3
     assert len(find_points(density, 1, smooth_sigma=0, count=1)) == 1
     assert len(find_points(np.zeros((5, 5)), 1)) == 0
     assert len(find_points(np.full((5, 5), 0.01), 1)) == 0  # integral 0.25 rounds to no object
