@@ -113,9 +113,12 @@ class CountingController(QObject):
         self._stop_job(wait=True)
         return True
 
-    def start(self, request: CountRequest) -> EngineJob:
+    def start(self, request: CountRequest) -> EngineJob | None:
         """Start counting ``request`` in a child process and show the results dock."""
         self._stop_job(wait=True)
+        # The engine reads the sidecars from disk: write pending edits first, so the annotated counts and
+        # errors are those of what the user sees (a failed save is reported by the session itself).
+        self.window.session.save_dirty()
         self.request = request
         self.output_dir = fresh_folder(request.resolved_output_dir())
         self.stride = 1

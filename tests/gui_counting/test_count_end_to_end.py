@@ -22,6 +22,7 @@ from PySide6.QtCore import QSettings  # noqa: E402
 from crowdgui.counting import install  # noqa: E402
 from crowdgui.counting.controller import COUNTS_CSV  # noqa: E402
 from crowdgui.main_window import MainWindow  # noqa: E402
+from crowdgui.undo import AddPoint  # noqa: E402
 from engine.synthetic import write_synthetic_dataset  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -45,7 +46,9 @@ def trained(tmp_path_factory):
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    win = MainWindow(settings=QSettings(str(tmp_path / "prefs.ini"), QSettings.Format.IniFormat))
+    # Autosave far off: only the window's save-before-count can write a pending edit in time.
+    win = MainWindow(settings=QSettings(str(tmp_path / "prefs.ini"), QSettings.Format.IniFormat),
+                     autosave_ms=600000)
     qtbot.addWidget(win)
     controller = install(win)
     yield win, controller
@@ -70,6 +73,10 @@ def test_a_folder_is_counted_from_the_window(qtbot, window, trained, tmp_path):
     folder = write_synthetic_dataset(tmp_path / "new", images=5, size=(48, 64), counts=(3, 12), seed=9,
                                      annotate=3)
     assert win.open_folder(folder)
+    # An unsaved click on an unannotated image: the count must see it (the window saves before counting).
+    assert win.session.select("cells_005.png")
+    win.session.push(AddPoint(win.session.points, 10.0, 20.0))
+    assert win.session.is_dirty("cells_005.png")
 
     dialog = controller.make_dialog()
     assert dialog.folder.path() == folder.resolve()  # the open dataset
@@ -90,12 +97,13 @@ def test_a_folder_is_counted_from_the_window(qtbot, window, trained, tmp_path):
         row = rows[line["image"]]
         assert f"{row.count:.3f}" == line["count"]
         assert (row.annotated_count is None) == (line["annotated_count"] == "")
+    assert rows["cells_005.png"].annotated_count == 1 and rows["cells_004.png"].annotated_count is None
     errors = [abs(float(r["error"])) for r in engine_csv if r["error"]]
-    assert len(errors) == 3
+    assert len(errors) == 4
     mae = sum(errors) / len(errors)
     rmse = math.sqrt(sum(e * e for e in errors) / len(errors))
-    assert re.search(rf"MAE <b>{mae:.2f}</b> · RMSE <b>{rmse:.2f}</b> on 3 annotated", panel.summary.text())
-    assert panel.scatter.dots.data.size == 3  # one dot per annotated image
+    assert re.search(rf"MAE <b>{mae:.2f}</b> · RMSE <b>{rmse:.2f}</b> on 4 annotated", panel.summary.text())
+    assert panel.scatter.dots.data.size == 4  # one dot per annotated image
 
     # Selecting a row shows that image with its predicted density, in the dock's own canvas.
     viewer = panel.viewer
@@ -129,9 +137,9 @@ def test_a_folder_is_counted_from_the_window(qtbot, window, trained, tmp_path):
     assert controller.annotate(rows["cells_004.png"])
     assert win.session.current_name == "cells_004.png" and win.canvas.image.shape == (48, 64, 3)
 
-    # Nothing of the counted folder was touched: the two unannotated images still have no sidecar.
+    # The results never write annotations: the unannotated image still has no sidecar.
     assert sorted(p.name for p in folder.glob("*.points.json")) == [
-        f"cells_{i:03d}.png.points.json" for i in range(1, 4)]
+        f"cells_{i:03d}.png.points.json" for i in (1, 2, 3, 5)]
 
 
 def test_a_bad_file_is_listed_and_the_rest_counted(qtbot, window, trained, tmp_path):
