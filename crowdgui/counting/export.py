@@ -94,7 +94,8 @@ def save_overlays(rows: list[CountRow], folder: Path, stride: int, style: Overla
         progress(index + 1, len(rows))
     message = f"Saved {done} overlay image{'s' if done != 1 else ''} in {folder}"
     if skipped:
-        message += f" ({len(skipped)} without a density map skipped: {', '.join(skipped[:3])}…)"
+        listed = ", ".join(skipped[:3]) + ("…" if len(skipped) > 3 else "")
+        message += f" ({len(skipped)} without a density map skipped: {listed})"
     return message
 
 
