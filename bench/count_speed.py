@@ -2,8 +2,8 @@
 
 1. Throughput. The same images are counted two ways, alternately (so machine load hits both alike):
    - bare model: images decoded and normalised beforehand, only the forward passes are timed;
-   - pipeline: ``engine.infer.count_images`` on the files - decoding (in its background thread), normalising,
-     batching, forward passes and cropping all included.
+   - pipeline: ``engine.infer.count_images`` on the files - decoding (in its background thread), moving the
+     pixels to the device and normalising there, batching, forward passes and cropping all included.
    The ratio pipeline / bare shows what decoding costs once it overlaps the model (the goal is >= 90 %).
    The best of ``--repeats`` runs is kept for each (the least disturbed by other work on the machine).
 2. Memory. A fresh child process counts one huge image (8000x6000 by default) with tiling and reports its peak
@@ -70,35 +70,31 @@ def make_images(folder: Path, count: int, size: tuple[int, int]) -> list[Path]:
 
 
 def bare_model_seconds(model, record, paths: list[Path], batch: int, max_pixels: int) -> float:
-    """Forward passes only, on inputs prepared beforehand, batched as count_images batches them."""
+    """Forward passes only, on input batches already normalised on the device, grouped as count_images
+    groups them (same padded size, at most ``batch`` images and ``max_pixels`` pixels)."""
     import torch
 
     from engine.dataset import read_image
-    from engine.infer import input_alignment, run_batch
-    from engine.infer import prepare_input as prepare
+    from engine.infer import forward, input_alignment, model_device, network_input, padded_shape
 
-    align = input_alignment(model, record)
-    inputs = [prepare(read_image(path), record, align) for path in paths]
-    groups: list[list[np.ndarray]] = []
-    for array in inputs:
-        per_pass = max(1, min(batch, max_pixels // (array.shape[1] * array.shape[2])))
-        if groups and groups[-1][0].shape == array.shape and len(groups[-1]) < per_pass:
-            groups[-1].append(array)
+    align, device = input_alignment(model, record), model_device(model)
+    groups: list[tuple[tuple[int, int], list[np.ndarray]]] = []
+    for path in paths:
+        image = read_image(path)
+        shape = padded_shape(image.shape[0], image.shape[1], align)
+        per_pass = max(1, min(batch, max_pixels // (shape[0] * shape[1])))
+        if groups and groups[-1][0] == shape and len(groups[-1][1]) < per_pass:
+            groups[-1][1].append(image)
         else:
-            groups.append([array])
-    stacked = [np.stack(group) for group in groups]
-    if model_on_cuda(model):
+            groups.append((shape, [image]))
+    with torch.inference_mode():
+        batches = [network_input(images, record, shape, device) for shape, images in groups]
+    if device.type == "cuda":
         torch.cuda.synchronize()
     started = time.perf_counter()
-    for arrays in stacked:
-        run_batch(model, record, arrays)  # includes copying the result back, as counting must
+    for inputs in batches:
+        forward(model, record, inputs)  # includes copying the result back, as counting must
     return time.perf_counter() - started
-
-
-def model_on_cuda(model) -> bool:
-    from engine.infer import model_device
-
-    return model_device(model).type == "cuda"
 
 
 def pipeline_seconds(model, record, paths: list[Path], batch: int, max_pixels: int) -> float:
@@ -113,14 +109,12 @@ def pipeline_seconds(model, record, paths: list[Path], batch: int, max_pixels: i
     return elapsed
 
 
-def decode_seconds(model, record, paths: list[Path]) -> float:
+def decode_seconds(paths: list[Path]) -> float:
     from engine.dataset import read_image
-    from engine.infer import input_alignment, prepare_input
 
-    align = input_alignment(model, record)
     started = time.perf_counter()
     for path in paths:
-        prepare_input(read_image(path), record, align)
+        read_image(path)
     return time.perf_counter() - started
 
 
@@ -143,10 +137,10 @@ def throughput(args, checkpoint: Path, paths: list[Path]) -> None:
                 piped.append(pipeline_seconds(model, record, paths, args.batch, args.max_pixels))
     bare_s, piped_s = min(bare), min(piped)
     count = len(paths)
-    decode_s = decode_seconds(model, record, paths)
+    decode_s = decode_seconds(paths)
     print(f"model {record['arch']} {record.get('model_config')} on {pick_device(args.device)} "
           f"({torch.get_num_threads()} threads); {count} images; batch {args.batch}; best of {args.repeats}")
-    print(f"  decode + normalise alone {decode_s / count * 1000:.1f} ms/image (done in the background thread)")
+    print(f"  decoding alone {decode_s / count * 1000:.1f} ms/image (done in the background thread)")
     print(f"  bare model   {count / bare_s:8.2f} images/s   ({bare_s / count * 1000:7.1f} ms/image)")
     print(f"  count_images {count / piped_s:8.2f} images/s   ({piped_s / count * 1000:7.1f} ms/image)")
     print(f"  ratio        {bare_s / piped_s:8.1%} of the bare model's throughput")

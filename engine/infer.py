@@ -26,7 +26,6 @@ import numpy as np
 import torch
 
 from engine.prefetch import DecodedImage, prefetch_images
-from engine.preprocess import normalize_image, pad_to_multiple
 from engine.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS, Tile, plan_tiles, round_up
 
 # The receptive radius is where all but this fraction of the input gradient's mass lies: beyond it an input
@@ -120,33 +119,46 @@ def receptive_margin(model: torch.nn.Module, record: dict) -> int:
 
 
 # ------------------------------------------------------------------------------------------- forward
-def prepare_input(image: np.ndarray, record: dict, align: int) -> np.ndarray:
-    """(H, W, 3) uint8 -> (3, H', W') float32 normalised as the checkpoint says, zero-padded to ``align``."""
-    return pad_to_multiple(normalize_image(image, record["normalization"]), align)
+def network_input(images: list[np.ndarray], record: dict, shape: tuple[int, int], device: torch.device,
+                  channels_last: bool = False) -> torch.Tensor:
+    """(h, w, 3) uint8 images -> one normalised (B, 3, H, W) float32 batch on ``device``, zero-padded.
+
+    The arithmetic of engine.preprocess (normalize_image, then pad_to_multiple: zeros after normalising,
+    bottom and right), done on the device: the uint8 pixels travel (4x less than floats) and the CPU's
+    decoding thread only decodes. Each image may be smaller than ``shape`` = (H, W).
+    """
+    norm = record["normalization"]
+    mean = torch.tensor(norm["mean"], dtype=torch.float32, device=device)[:, None, None]
+    std = torch.tensor(norm["std"], dtype=torch.float32, device=device)[:, None, None]
+    memory = torch.channels_last if channels_last else torch.contiguous_format
+    batch = torch.zeros((len(images), 3, *shape), dtype=torch.float32, device=device).contiguous(
+        memory_format=memory)
+    for index, image in enumerate(images):
+        if not image.flags.writeable or not image.flags.c_contiguous:  # torch wants its own, writable memory
+            image = np.array(image, order="C")
+        pixels = torch.from_numpy(image).to(device, non_blocking=True)
+        height, width = image.shape[:2]
+        batch[index, :, :height, :width] = (pixels.permute(2, 0, 1).float() / 255.0 - mean) / std
+    return batch
 
 
-def run_batch(model: torch.nn.Module, record: dict, batch: np.ndarray,
-              channels_last: bool = False) -> np.ndarray:
-    """(B, 3, H, W) float32 inputs -> (B, H/s, W/s) float32 densities in objects per cell."""
-    device = model_device(model)
-    inputs = torch.from_numpy(np.ascontiguousarray(batch)).to(device, non_blocking=True)
-    if channels_last:
-        inputs = inputs.contiguous(memory_format=torch.channels_last)
+def forward(model: torch.nn.Module, record: dict, inputs: torch.Tensor) -> np.ndarray:
+    """A prepared (B, 3, H, W) batch -> (B, H/s, W/s) float32 densities in objects per cell."""
     with torch.inference_mode():
         output = model(inputs)[:, 0].float() / float(record["density_scale"])
     return output.cpu().numpy()
 
 
+def run_batch(model: torch.nn.Module, record: dict, images: list[np.ndarray], shape: tuple[int, int],
+              channels_last: bool = False) -> np.ndarray:
+    """uint8 images (each within ``shape``) -> their (B, H/s, W/s) densities, in one forward pass."""
+    with torch.inference_mode():
+        inputs = network_input(images, record, shape, model_device(model), channels_last)
+    return forward(model, record, inputs)
+
+
 def _output_shape(height: int, width: int, stride: int) -> tuple[int, int]:
     return -(-height // stride), -(-width // stride)
-
-
-def _tile_input(image: np.ndarray, tile: Tile, record: dict) -> np.ndarray:
-    """The normalised input of one tile window, zero-padded past the image exactly as the whole image is."""
-    y0, y1, x0, x1 = tile.window
-    crop = normalize_image(image[y0:y1, x0:x1], record["normalization"])
-    pad_h, pad_w = (y1 - y0) - crop.shape[1], (x1 - x0) - crop.shape[2]
-    return np.pad(crop, ((0, 0), (0, pad_h), (0, pad_w))) if pad_h or pad_w else crop
 
 
 def predict_tiled(model: torch.nn.Module, record: dict, image: np.ndarray, max_pixels: int,
@@ -154,7 +166,7 @@ def predict_tiled(model: torch.nn.Module, record: dict, image: np.ndarray, max_p
     """The density of an image of any size with bounded memory: overlapping tiles, centres kept, stitched.
 
     Memory is the uint8 image, the output map and one batch of tile windows; the whole normalised image is
-    never built.
+    never built. A window reaching past the image is zero-padded after normalising, as the whole image is.
     """
     stride, align = model_stride(model, record), input_alignment(model, record)
     height, width = image.shape[:2]
@@ -167,8 +179,8 @@ def predict_tiled(model: torch.nn.Module, record: dict, image: np.ndarray, max_p
         per_pass = max(1, min(batch_size, max_pixels // (shape[0] * shape[1])))
         for start in range(0, len(group), per_pass):
             chunk = group[start:start + per_pass]
-            outputs = run_batch(model, record, np.stack([_tile_input(image, t, record) for t in chunk]),
-                                channels_last)
+            crops = [image[t.window[0]:t.window[1], t.window[2]:t.window[3]] for t in chunk]
+            outputs = run_batch(model, record, crops, shape, channels_last)
             for tile, output in zip(chunk, outputs):
                 (wy0, _, wx0, _), (cy0, cy1, cx0, cx1) = tile.window, tile.core
                 stitched[cy0 // stride:cy1 // stride, cx0 // stride:cx1 // stride] = output[
@@ -177,9 +189,9 @@ def predict_tiled(model: torch.nn.Module, record: dict, image: np.ndarray, max_p
     return stitched[:out_h, :out_w]
 
 
-def fits_whole(height: int, width: int, align: int, max_pixels: int) -> bool:
-    """True when the padded image fits one forward pass."""
-    return round_up(height, align) * round_up(width, align) <= max_pixels
+def padded_shape(height: int, width: int, align: int) -> tuple[int, int]:
+    """The network input size of an image: each side rounded up to ``align``."""
+    return round_up(height, align), round_up(width, align)
 
 
 def predict_density(model: torch.nn.Module, record: dict, image: np.ndarray, *,
@@ -192,15 +204,15 @@ def predict_density(model: torch.nn.Module, record: dict, image: np.ndarray, *,
     """
     stride, align = model_stride(model, record), input_alignment(model, record)
     height, width = image.shape[:2]
-    if not fits_whole(height, width, align, max_pixels):
+    shape = padded_shape(height, width, align)
+    if shape[0] * shape[1] > max_pixels:
         return predict_tiled(model, record, image, max_pixels, batch_size, channels_last)
-    density = run_batch(model, record, prepare_input(image, record, align)[None], channels_last)[0]
+    density = run_batch(model, record, [image], shape, channels_last)[0]
     out_h, out_w = _output_shape(height, width, stride)
     return np.ascontiguousarray(density[:out_h, :out_w])
 
 
 # ------------------------------------------------------------------------------------------ streaming
-
 def load_counter(checkpoint, device: str | torch.device = "auto") -> tuple[torch.nn.Module, dict]:
     """(model, record) from a checkpoint path, or the pair itself when already loaded (device ignored then)."""
     if isinstance(checkpoint, tuple):
@@ -218,10 +230,11 @@ def count_images(paths: Iterable[Path | str], checkpoint, device: str | torch.de
     """Count images one by one, yielding a :class:`CountResult` per path in order, as each finishes.
 
     ``checkpoint`` is a checkpoint file or an already loaded ``(model, record)`` pair. A background thread
-    decodes and normalises the next images while the model runs (Pillow and numpy release the GIL).
-    Consecutive images of the same padded size share a forward pass (at most ``batch_size`` and
-    ``max_pixels``); the decoding thread runs ahead of the model, so batches fill without waiting. An unreadable image or a failing forward pass yields a result with ``error`` set and
-    the run goes on. ``channels_last`` defaults to on for CUDA (where it speeds up convolutions).
+    decodes the next images while the model runs (Pillow releases the GIL while decoding), and runs far
+    enough ahead that batches fill without waiting. Consecutive images of the same padded size share a
+    forward pass (at most ``batch_size`` images and ``max_pixels`` pixels); bigger images are tiled. An
+    unreadable image or a failing forward pass yields a result with ``error`` set and the run goes on.
+    ``channels_last`` defaults to on for CUDA (where it speeds up convolutions; the model is converted).
     """
     model, record = load_counter(checkpoint, device)
     if channels_last is None:
@@ -230,11 +243,6 @@ def count_images(paths: Iterable[Path | str], checkpoint, device: str | torch.de
         model = model.to(memory_format=torch.channels_last)
     stride, align = model_stride(model, record), input_alignment(model, record)
     options = {"max_pixels": max_pixels, "batch_size": batch_size, "channels_last": channels_last}
-
-    def prepare(image: np.ndarray):
-        if fits_whole(image.shape[0], image.shape[1], align, max_pixels):
-            return prepare_input(image, record, align)
-        return None  # tiled later, straight from the uint8 image
 
     def finish(item: DecodedImage, density: np.ndarray, share: float) -> CountResult:
         out_h, out_w = _output_shape(item.height, item.width, stride)
@@ -251,41 +259,40 @@ def count_images(paths: Iterable[Path | str], checkpoint, device: str | torch.de
                                height=item.height, error=f"counting failed: {_first_line(exc)}")
         return finish(item, density, time.perf_counter() - started)
 
-    def run(pending: list[DecodedImage]) -> list[CountResult]:
+    def run(pending: list[DecodedImage], shape: tuple[int, int]) -> list[CountResult]:
         if len(pending) == 1:
             return [alone(pending[0])]
         started = time.perf_counter()
         try:
-            outputs = run_batch(model, record, np.stack([item.prepared for item in pending]), channels_last)
+            outputs = run_batch(model, record, [item.image for item in pending], shape, channels_last)
         except (RuntimeError, MemoryError):  # e.g. out of memory: retry one by one, each may still succeed
             return [alone(item) for item in pending]
         share = (time.perf_counter() - started) / len(pending)
         return [finish(item, output, share) for item, output in zip(pending, outputs)]
 
     pending: list[DecodedImage] = []
-    decoded = prefetch_images(paths, prepare, depth=max(prefetch, batch_size))
+    pending_shape = (0, 0)
+    decoded = prefetch_images(paths, depth=max(prefetch, batch_size))
     try:
         for item in decoded:
-            if item.error is not None or item.prepared is None:  # flush first: results stay in order
-                if pending:
-                    yield from run(pending)
+            shape = padded_shape(item.height, item.width, align)
+            pixels = shape[0] * shape[1]
+            per_pass = max(1, min(batch_size, max_pixels // max(1, pixels)))
+            if pending and (item.error is not None or shape != pending_shape or len(pending) >= per_pass):
+                yield from run(pending, pending_shape)  # flushed first: results stay in order
+                pending = []
+            if item.error is not None:
+                yield CountResult(item.index, item.path, seconds=item.seconds, error=item.error)
+            elif pixels > max_pixels:
+                yield alone(item)  # tiled
+            else:
+                pending.append(item)
+                pending_shape = shape
+                if len(pending) >= per_pass:
+                    yield from run(pending, pending_shape)
                     pending = []
-                if item.error is not None:
-                    yield CountResult(item.index, item.path, seconds=item.seconds, error=item.error)
-                else:
-                    yield alone(item)
-                continue
-            shape = item.prepared.shape
-            per_pass = max(1, min(batch_size, max_pixels // (shape[1] * shape[2])))
-            if pending and (pending[0].prepared.shape != shape or len(pending) >= per_pass):
-                yield from run(pending)
-                pending = []
-            pending.append(item)
-            if len(pending) >= per_pass:
-                yield from run(pending)
-                pending = []
         if pending:
-            yield from run(pending)
+            yield from run(pending, pending_shape)
     finally:
         decoded.close()
 

@@ -1,7 +1,7 @@
 """Decoding the next images in a background thread while the model counts the current ones.
 
-One thread is enough: Pillow's decoders and numpy's arithmetic release the GIL, so decoding really runs
-beside the forward pass. The queue is bounded, so memory holds at most ``depth`` decoded images.
+One thread is enough: Pillow's decoders release the GIL, so decoding really runs beside the forward pass
+(normalising is left to the device, see engine.infer.network_input). The queue is bounded, so memory holds at most ``depth`` decoded images.
 """
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -28,7 +27,6 @@ class DecodedImage:
     index: int
     path: Path
     image: np.ndarray | None = None  # (H, W, 3) uint8
-    prepared: Any = None  # whatever ``prepare`` made of it (e.g. the network input), or None
     width: int = 0
     height: int = 0
     seconds: float = 0.0
@@ -38,10 +36,10 @@ class DecodedImage:
 class Prefetcher:
     """Iterate over :class:`DecodedImage` in path order; decoding happens ahead in a daemon thread."""
 
-    def __init__(self, paths: Iterable[Path | str], prepare: Callable[[np.ndarray], Any] | None, depth: int):
+    def __init__(self, paths: Iterable[Path | str], depth: int):
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, args=(paths, prepare), daemon=True,
+        self._thread = threading.Thread(target=self._work, args=(paths,), daemon=True,
                                         name="image-prefetch")
         self._thread.start()
 
@@ -54,10 +52,10 @@ class Prefetcher:
                 continue
         return False
 
-    def _work(self, paths, prepare) -> None:
+    def _work(self, paths) -> None:
         try:
             for index, path in enumerate(paths):
-                if not self._put(decode(index, Path(path), prepare)):
+                if not self._put(decode(index, Path(path))):
                     return
         finally:
             self._put(_END)
@@ -80,14 +78,13 @@ class Prefetcher:
         self._thread.join(timeout=5)
 
 
-def decode(index: int, path: Path, prepare: Callable[[np.ndarray], Any] | None = None) -> DecodedImage:
-    """Read one image (and ``prepare`` it); never raises for a bad file, the error is in the result."""
+def decode(index: int, path: Path) -> DecodedImage:
+    """Read one image; never raises for a bad file, the error is in the result."""
     started = time.perf_counter()
     item = DecodedImage(index=index, path=path)
     try:
         image = read_image(path)
         item.height, item.width = image.shape[:2]
-        item.prepared = prepare(image) if prepare is not None else None
         item.image = image
     except ImageReadError as exc:
         item.error = exc.reason
@@ -99,7 +96,6 @@ def decode(index: int, path: Path, prepare: Callable[[np.ndarray], Any] | None =
     return item
 
 
-def prefetch_images(paths: Iterable[Path | str], prepare: Callable[[np.ndarray], Any] | None = None,
-                    depth: int = 4) -> Prefetcher:
+def prefetch_images(paths: Iterable[Path | str], depth: int = 4) -> Prefetcher:
     """Start decoding ``paths`` ahead; iterate the returned object, call ``close()`` when done."""
-    return Prefetcher(paths, prepare, depth)
+    return Prefetcher(paths, depth)

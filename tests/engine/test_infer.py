@@ -54,6 +54,21 @@ def test_tile_cores_cover_the_image_once_and_windows_fit_the_budget(height, widt
         assert len(tiles) == 1
 
 
+def test_network_input_is_engine_preprocess_done_on_the_device():
+    from engine.infer import network_input
+    from engine.preprocess import DEFAULT_NORMALIZATION, normalize_image, pad_to_multiple
+
+    image = (np.random.default_rng(0).random((37, 50, 3)) * 255).astype(np.uint8)
+    image.flags.writeable = False  # as decoded images come
+    record = {"normalization": DEFAULT_NORMALIZATION}
+    expected = pad_to_multiple(normalize_image(image, DEFAULT_NORMALIZATION), 8)
+    batch = network_input([image, image[:30, :41]], record, (40, 56), torch.device("cpu"))
+    assert batch.shape == (2, 3, 40, 56)
+    np.testing.assert_allclose(batch[0].numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(batch[1, :, :30, :41].numpy(), expected[:, :30, :41], atol=1e-5)
+    assert (batch[1, :, 30:, :] == 0).all() and (batch[1, :, :, 41:] == 0).all()
+
+
 # --------------------------------------------------------------------------------------- exact answers
 def test_predict_density_uses_the_checkpoints_normalisation_scale_and_stride(red_counter):
     model, record = red_counter
