@@ -23,9 +23,9 @@ from engine.device import pick_device  # noqa: E402
 from engine.models import get_model, list_models  # noqa: E402
 from engine.train_loop import density_loss  # noqa: E402
 
-# (name, config) pairs measured by default: every model at its default width, plus the wider U-Net.
-DEFAULT_CASES = [("fcrn_a", {}), ("unet", {}), ("unet", {"width": 32}), ("cmtl", {}), ("csrnet", {}),
-                 ("csrnet", {"width": 32})]
+# (name, config) pairs measured by default: every model at its default width, U-Net also narrower and wider.
+DEFAULT_CASES = [("fcrn_a", {}), ("unet", {"width": 8}), ("unet", {}), ("unet", {"width": 32}), ("cmtl", {}),
+                 ("csrnet", {}), ("csrnet", {"width": 32})]
 
 
 def _timed(function, repeats: int) -> float:

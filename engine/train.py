@@ -14,9 +14,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from collections.abc import Callable
 
 import torch
 
@@ -25,15 +25,17 @@ from engine.dataset import Dataset
 from engine.dataset.sidecar import atomic_write_bytes
 from engine.density import DensitySettings
 from engine.device import cpu_threads, pick_device
-from engine.events import EventSink, JsonlSink
+from engine.events import EventSink
 from engine.models import get_model
 from engine.preprocess import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION
-from engine.train_loop import LRSchedule, NonFiniteLoss, Precision, evaluate, train_one_epoch
+from engine.train_loop import LRSchedule, NonFiniteLoss, Precision, WeightAverage, evaluate, train_one_epoch
+from engine.train_report import ProgressMeter, RunLog, eta_seconds
 
 DEFAULT_MODEL = "unet"
 DEFAULT_EPOCHS = 50
-CONFIG_FILE, METRICS_FILE, LAST_FILE, BEST_FILE = "config.json", "metrics.jsonl", "last.pt", "best.pt"
+CONFIG_FILE, LAST_FILE, BEST_FILE = "config.json", "last.pt", "best.pt"
 PROGRESS_INTERVAL_S = 1.0  # progress events at most this often (and at the end of every epoch)
+VAL_TIME_SHARE = 0.25  # validation skips epochs rather than take more than about this share of the time
 
 
 class TrainingError(Exception):
@@ -66,6 +68,7 @@ class TrainConfig:
     flip: bool = True
     amp: bool | None = None  # mixed precision; None: on CUDA only
     channels_last: bool | None = None  # None: on CUDA and CPU (measured faster on CPU too)
+    average_weights: bool = True  # validate and save a moving average of the weights (steadier; see train_loop)
 
     def to_json(self) -> dict:
         return {"format": "crowdgui-train-config", **asdict(self)}
@@ -91,26 +94,6 @@ class TrainResult:
     best_val_rmse: float | None
     stopped: str  # "finished", "time budget" or "stop requested"
     seconds: float
-
-
-class RunLog(EventSink):
-    """Forwards events to the caller's sink and appends each to the run folder's metrics.jsonl."""
-
-    def __init__(self, folder: Path, sink: EventSink):
-        self.sink = sink
-        self._file = open(folder / METRICS_FILE, "a", encoding="utf-8")
-        self._lines = JsonlSink(self._file)
-
-    def emit(self, type: str, **fields) -> None:
-        self._lines.emit(type, **fields)
-        self.sink.emit(type, **fields)
-
-    def record_only(self, type: str, **fields) -> None:
-        """Write to metrics.jsonl without telling the caller's sink (which will hear of it otherwise)."""
-        self._lines.emit(type, **fields)
-
-    def close(self) -> None:
-        self._file.close()
 
 
 def fit(config: TrainConfig, events: EventSink, stop_requested: Callable[[], bool] | None = None) -> TrainResult:
@@ -155,7 +138,8 @@ class _Run:
             raise TrainingError(str(exc).strip("'\"")) from None
         model_cls = type(self.model)
         defaults = getattr(model_cls, "training_defaults", {})
-        config.lr = float(config.lr or defaults.get("lr", 1e-3))
+        default_lr = defaults.get("lr_pretrained" if config.pretrained else "lr", defaults.get("lr", 1e-3))
+        config.lr = float(config.lr or default_lr)
         config.batch = int(config.batch or defaults.get("batch", 8))
         multiple = math.lcm(int(self.model.input_multiple), int(model_cls.stride))
         crop = int(config.crop or defaults.get("crop", 128))
@@ -224,6 +208,7 @@ class _Run:
         if config.resume:
             self._resume()
             return
+        self.average = WeightAverage(self.model) if config.average_weights else None
         if hasattr(self.model, "calibrate"):  # CMTL: count classes spanning the training images' densities
             self.model.calibrate(self.train_counts_per_pixel)
         if config.pretrained:
@@ -250,8 +235,13 @@ class _Run:
                                 + ("" if state is None else f", not {self.config.model}")
                                 + (" without training state" if state is None else ""))
         try:
-            self.model.load_state_dict(record["state_dict"])
+            # "state_dict" holds the weights counting uses (the average); the raw ones travel in the state.
+            self.model.load_state_dict(state.get("model", record["state_dict"]))
             self.optimizer.load_state_dict(state["optimizer"])
+            self.average = WeightAverage(self.model) if self.config.average_weights else None
+            if self.average is not None and "model" in state:
+                self.average.model.load_state_dict(record["state_dict"])
+                self.average.updates = int(state.get("average_updates", 0))
         except (RuntimeError, ValueError, KeyError) as exc:
             raise TrainingError(f"cannot resume: {path} does not fit this model configuration ({exc})") from None
         self.schedule.load_state_dict(state["scheduler"])
@@ -272,7 +262,8 @@ class _Run:
         config = self.config
         atomic_write_bytes(self.out / CONFIG_FILE, (json.dumps(config.to_json(), indent=2) + "\n").encode())
         self.session_start, self.session_steps, self.val_seconds = time.monotonic(), 0, 0.0
-        self._interval = [0.0, 0, 0, time.monotonic()]  # loss sum, steps, images, since
+        self.session_val_seconds, self.last_val_end = 0.0, self.session_start
+        self.meter = ProgressMeter(self.log, PROGRESS_INTERVAL_S)
         by_time = config.epochs is None
         self.log.emit("start", command="train", model=config.model, device=str(self.device),
                       total=round(config.minutes * 60) if by_time else config.epochs * self.steps_per_epoch,
@@ -331,7 +322,7 @@ class _Run:
 
         try:
             train_one_epoch(self.model, self.train_loader, self.optimizer, self.precision, scaler=self.scaler,
-                            on_step=on_step)
+                            average=self.average, on_step=on_step)
         except NonFiniteLoss as exc:
             kept = (f"the last good checkpoint is {self.out / LAST_FILE} (epoch {self.epoch})"
                     if (self.out / LAST_FILE).exists() else "no checkpoint had been written yet")
@@ -346,17 +337,24 @@ class _Run:
         started = time.monotonic()
         metrics: dict = {"train_loss": (sum(self._epoch_losses) / len(self._epoch_losses)
                                         if self._epoch_losses else None)}
-        if self.val_names:
-            result = evaluate(self.model, self.val_loader, self.precision, DEFAULT_DENSITY_SCALE,
+        last_epoch = partial or (self.config.epochs is not None and self.epoch + 1 >= self.config.epochs)
+        # Validation may take at most about VAL_TIME_SHARE of the time (big images, small epochs): when the
+        # last one took longer than that share of the training since, this epoch is not validated.
+        due = last_epoch or started - self.last_val_end >= self.val_seconds * (1 / VAL_TIME_SHARE - 1)
+        if self.val_names and due:
+            result = evaluate(self._counting_model(), self.val_loader, self.precision, DEFAULT_DENSITY_SCALE,
                               should_stop=self.stop_requested)
             if result is None:
                 self._save(self.out / LAST_FILE, self.last_metrics, with_state=True)
                 return False
             metrics.update(val_mae=result["mae"], val_rmse=result["rmse"])
-            self.val_seconds = time.monotonic() - started
+            self.last_val_end = time.monotonic()
+            self.val_seconds = self.last_val_end - started
+            self.session_val_seconds += self.val_seconds
         if not partial:
             self.epoch, self.epoch_step = self.epoch + 1, 0
         metrics["epoch"] = self.epoch if not partial else self.epoch + 1
+        validated = "val_mae" in metrics
         score = metrics.get("val_mae") if self.val_names else metrics["train_loss"]
         improved = score is not None and score < self.best_score
         if improved:
@@ -366,11 +364,15 @@ class _Run:
         last = self._save(self.out / LAST_FILE, metrics, with_state=True)
         self.log.emit("epoch", epoch=metrics["epoch"], loss=metrics["train_loss"], val_mae=metrics.get("val_mae"),
                       val_rmse=metrics.get("val_rmse"), checkpoint=str(self.out / BEST_FILE if improved else last),
-                      best=improved, partial=partial, step=self.step, lr=self.optimizer.param_groups[0]["lr"],
+                      best=improved, partial=partial, validated=validated, step=self.step, lr=self.optimizer.param_groups[0]["lr"],
                       seconds=round(self._elapsed(), 1))
         return True
 
     # ---------------------------------------------------------------- helpers
+    def _counting_model(self) -> torch.nn.Module:
+        """The weights that are validated and saved for counting: the moving average when there is one."""
+        return self.average.model if self.average is not None else self.model
+
     def _elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.session_start
 
@@ -384,32 +386,23 @@ class _Run:
         return done
 
     def _report_progress(self, loss: float, images: int, final: bool) -> None:
-        interval = self._interval
-        interval[0], interval[1], interval[2] = interval[0] + loss, interval[1] + 1, interval[2] + images
-        now = time.monotonic()
-        if not final and now - interval[3] < PROGRESS_INTERVAL_S:
-            return
-        per_step = (now - self.session_start) / max(self.session_steps, 1)
-        eta = None
-        if self.config.epochs:
-            left_steps = self.config.epochs * self.steps_per_epoch - self.step
-            left_epochs = self.config.epochs - self.epoch - (1 if final else 0)
-            eta = left_steps * per_step + max(left_epochs, 0) * self.val_seconds
-        if self.config.minutes:
-            budget_left = max(self.config.minutes * 60 - self._elapsed(), 0.0)
-            eta = budget_left if eta is None else min(eta, budget_left)
-        by_time = self.config.epochs is None
-        self.log.emit("progress", done=round(self._elapsed()) if by_time else self.step,
-                      total=round(self.config.minutes * 60) if by_time else self.config.epochs * self.steps_per_epoch,
-                      epoch=self.epoch + 1, step=self.step, loss=interval[0] / interval[1],
-                      lr=self.optimizer.param_groups[0]["lr"], eta_s=None if eta is None else round(eta, 1),
-                      images_per_s=round(interval[2] / max(now - interval[3], 1e-6), 2))
-        self._interval = [0.0, 0, 0, now]
+        config, by_time = self.config, self.config.epochs is None
+        train_seconds = time.monotonic() - self.session_start - self.session_val_seconds
+        total_steps = config.epochs * self.steps_per_epoch if config.epochs else None
+        eta = eta_seconds(
+            steps_left=None if total_steps is None else total_steps - self.step,
+            seconds_per_step=train_seconds / max(self.session_steps, 1),
+            validations_left=(config.epochs - self.epoch) if config.epochs and self.val_names else 0,
+            seconds_per_validation=self.val_seconds,
+            budget_left=max(config.minutes * 60 - self._elapsed(), 0.0) if config.minutes else None)
+        self.meter.add(loss, images, force=final, done=round(self._elapsed()) if by_time else self.step,
+                       total=round(config.minutes * 60) if by_time else total_steps, epoch=self.epoch + 1,
+                       step=self.step, lr=self.optimizer.param_groups[0]["lr"], eta_s=eta)
 
     def _save(self, path: Path, metrics: dict, with_state: bool) -> Path:
         from engine.checkpoint import save_checkpoint
 
-        config, model = self.config, self.model
+        config, model = self.config, self._counting_model()
         record = {
             "arch": config.model, "model_config": dict(model.config), "stride": int(type(model).stride),
             "input_multiple": int(model.input_multiple), "normalization": DEFAULT_NORMALIZATION,
@@ -426,6 +419,8 @@ class _Run:
         }
         if with_state:
             record["training_state"] = {
+                "model": {k: v.detach().to("cpu").contiguous() for k, v in self.model.state_dict().items()},
+                "average_updates": self.average.updates if self.average is not None else 0,
                 "epoch": self.epoch, "epoch_step": self.epoch_step, "step": self.step,
                 "elapsed_s": self._elapsed(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.schedule.state_dict(),

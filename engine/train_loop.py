@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -47,9 +48,11 @@ def density_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def train_one_epoch(model, loader, optimizer, precision: Precision, *, scaler=None,
+                    average: WeightAverage | None = None,
                     on_step: Callable[[int, float, int], bool] | None = None) -> dict:
     """Train over ``loader`` (batches of image, target, count) once; returns {"loss", "steps", "stopped"}.
 
+    ``average``, when given, is updated after every step.
     ``on_step(step_in_epoch, loss, batch_size)`` is called after every step; returning True stops the epoch
     there. A model with ``forward_with_aux(images, counts) -> (density, aux_loss)`` (see engine/models/cmtl.py)
     gets its auxiliary loss added. Raises :class:`NonFiniteLoss` before applying a step whose loss is not finite.
@@ -79,6 +82,8 @@ def train_one_epoch(model, loader, optimizer, precision: Precision, *, scaler=No
         else:
             loss.backward()
             optimizer.step()
+        if average is not None:
+            average.update(model)
         steps += 1
         total += value
         if on_step is not None and on_step(steps, value, images.shape[0]):
@@ -107,6 +112,34 @@ def evaluate(model, loader, precision: Precision, density_scale: float,
     mae = sum(abs(e) for e in errors) / len(errors)
     rmse = math.sqrt(sum(e * e for e in errors) / len(errors))
     return {"mae": mae, "rmse": rmse, "images": len(errors)}
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights and buffers, which is what gets validated and saved.
+
+    Short runs with few steps per epoch leave the raw weights (and batch-norm statistics) noisy from one step to
+    the next, so the validation MAE jumps around; the average follows the same training but is much steadier.
+    The decay ramps up as (1 + n) / (10 + n) so the first steps are not drowned by the initial weights.
+    """
+
+    def __init__(self, model: torch.nn.Module, max_decay: float = 0.995):
+        self.model = copy.deepcopy(model).eval()
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)
+        self.max_decay = float(max_decay)
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        decay = min(self.max_decay, (1 + self.updates) / (10 + self.updates))
+        current = model.state_dict()
+        for name, average in self.model.state_dict().items():
+            value = current[name].detach()
+            if average.dtype.is_floating_point:
+                average.mul_(decay).add_(value, alpha=1 - decay)
+            else:  # counters such as num_batches_tracked
+                average.copy_(value)
 
 
 class LRSchedule:

@@ -93,7 +93,9 @@ class CMTL(nn.Module):
         shared = self.shared(x)
         prior = self.prior(shared)
         density = self.fuse(torch.cat([self.density_stage(shared), prior], dim=1))
-        return density, prior
+        # The head predicts each 4x4 block's mean density; x 16 makes it the block's sum, as the targets are
+        # (see CSRNet.forward for why).
+        return density * self.stride**2, prior
 
     def forward(self, x):
         return self._features(x)[0]

@@ -146,3 +146,42 @@ def test_cli_prints_json_lines_and_fills_the_run_folder(synthetic_dataset, tmp_p
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 2
     assert "trains cmtl, not unet" in json.loads(again.stdout.splitlines()[-1])["message"]
+
+
+def _vgg16_bn_front_end_file(path):
+    from torchvision.models.vgg import cfgs, make_layers
+
+    features = make_layers(cfgs["D"][:13], batch_norm=True)  # conv1_1 .. conv4_3 in torchvision's layout
+    torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, path)
+    return features
+
+
+def test_pretrained_weights_from_a_file_are_used_and_recorded(synthetic_dataset, tmp_path):
+    weights = tmp_path / "vgg16_bn_features.pth"
+    _vgg16_bn_front_end_file(weights)
+    events = ListSink()
+    # Width 64 (VGG's own) is a big network for a test: stop at once, which still saves a checkpoint.
+    result = fit(tiny_config(synthetic_dataset, tmp_path / "run", model="csrnet", model_config={}, epochs=1,
+                             batch=2, pretrained=str(weights)), events, stop_requested=lambda: True)
+    assert result.stopped == "stop requested"
+    start = events.of_type("start")[0]
+    assert str(weights) in start["pretrained"] and start["lr"] == 1e-2  # an explicit lr wins over the default
+    summary = load_checkpoint(result.last_checkpoint)["train_summary"]
+    assert summary["pretrained"] == start["pretrained"]
+
+
+def test_imagenet_weights_that_cannot_be_downloaded_mean_training_from_scratch(synthetic_dataset, tmp_path,
+                                                                            monkeypatch):
+    import engine.models.csrnet as csrnet
+
+    def offline(batch_norm):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(csrnet, "_download_imagenet_vgg16", offline)
+    events = ListSink()
+    result = fit(tiny_config(synthetic_dataset, tmp_path / "run", model="csrnet", model_config={"width": 8},
+                             epochs=1, lr=None, pretrained="imagenet"), events)
+    warning = [w["message"] for w in events.of_type("warning") if "from scratch" in w["message"]]
+    assert warning and "network is unreachable" in warning[0]
+    assert events.of_type("start")[0]["lr"] == 1e-4  # the fine-tuning default was asked for
+    assert "from scratch" in load_checkpoint(result.best_checkpoint)["train_summary"]["pretrained"]
