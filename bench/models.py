@@ -1,9 +1,9 @@
 """Speed of every architecture on this machine: training and counting images per second.
 
-    python bench/models.py            # full: every model, 256x256 training crops, counting 256x256 and 1024x768
-    python bench/models.py --quick    # a check that it runs: one timed repeat each, small batches
+    python bench/models.py          # full: every model; 256x256 training crops; counting 256x256 and 1024x768
+    python bench/models.py --quick  # a check that it runs: one timed repeat each, small batches
 
-Training: Adam steps on batches of random 256x256 crops (the engine's loss, channels_last as training uses it).
+Training: Adam steps on batches of random 256x256 crops (the engine's loss, channels_last as in training).
 Counting: forward passes without gradients on one whole 256x256 image (a VGG cells frame) and one 1024x768
 image (a ShanghaiTech B frame). Prints a table; numbers depend on what else the machine is doing.
 """
@@ -72,7 +72,8 @@ def counting_speed(model, device, height: int, width: int, repeats: int) -> floa
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one repeat, batch 2, a check that it runs")
     parser.add_argument("--models", nargs="*", help=f"only these ({', '.join(list_models())})")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")

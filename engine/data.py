@@ -1,9 +1,10 @@
 """Torch datasets over a CrowdGUI dataset folder: random training crops and whole validation images.
 
-Training samples are made on the fly, as in DM-Count's loaders: an image is scaled by a random factor, a random
-crop is cut, it may be flipped left-right, and the same transform is applied to the image's points, from which
-the target density map is built at the model's stride (``engine.density.density_map``). Building targets from
-points per crop keeps them count-exact whatever the augmentation (a density map is never resized).
+Training samples are made on the fly, as in DM-Count's loaders: an image is scaled by a random factor, a
+random crop is cut, it may be flipped left-right, and the same transform is applied to the image's points,
+from which the target density map is built at the model's stride (``engine.density.density_map``). Building
+targets from points per crop keeps them count-exact whatever the augmentation (a density map is never
+resized).
 
 Each sample's randomness comes from its own generator seeded by (seed, epoch, sample index), so a run is
 repeatable, does not depend on how many loader workers there are, and resumes mid-epoch with the same crops.
@@ -37,7 +38,7 @@ class CropSettings:
 
 
 class ImageCache:
-    """Reads images through ``engine.dataset.read_image`` and keeps them while they fit in ``budget`` bytes."""
+    """Reads images with ``engine.dataset.read_image``; keeps them while they fit in ``budget`` bytes."""
 
     def __init__(self, paths: list, sizes: list[tuple[int, int]], budget: int = DEFAULT_CACHE_BYTES):
         self.paths = list(paths)
@@ -75,8 +76,8 @@ class TrainingCrops(torch.utils.data.Dataset):
     ``density_scale``; count: the number of points inside the crop (float32 scalar).
     """
 
-    def __init__(self, paths: list, points: list[np.ndarray], sizes: list[tuple[int, int]], crop: CropSettings,
-                 stride: int, density: DensitySettings, samples: int, seed: int = 0,
+    def __init__(self, paths: list, points: list[np.ndarray], sizes: list[tuple[int, int]],
+                 crop: CropSettings, stride: int, density: DensitySettings, samples: int, seed: int = 0,
                  normalization: dict = DEFAULT_NORMALIZATION, density_scale: float = DEFAULT_DENSITY_SCALE,
                  cache_bytes: int = DEFAULT_CACHE_BYTES):
         if not paths:
@@ -102,10 +103,11 @@ class TrainingCrops(torch.utils.data.Dataset):
         epoch, sample = divmod(int(index), self.samples)
         rng = np.random.default_rng([self.seed, epoch, sample])
         which = sample % len(self.points)
-        image, points, sigmas = self._augment(self.images.get(which), self.points[which], self.sigmas[which], rng)
+        image, points, sigmas = self._augment(self.images.get(which), self.points[which],
+                                              self.sigmas[which], rng)
         size = self.crop.size
         target = density_map(points, (size, size), self.density, self.stride, sigmas=sigmas)
-        inside = np.sum((points[:, 0] >= 0) & (points[:, 0] < size) & (points[:, 1] >= 0) & (points[:, 1] < size))
+        inside = np.sum(np.all((points >= 0) & (points < size), axis=1))
         return (torch.from_numpy(normalize_image(image, self.normalization)),
                 torch.from_numpy(target[None] * np.float32(self.density_scale)),
                 torch.tensor(float(inside), dtype=torch.float32))
@@ -134,7 +136,7 @@ class TrainingCrops(torch.utils.data.Dataset):
         return np.ascontiguousarray(crop), points, sigmas
 
     def _pad_to(self, image: np.ndarray, side: int, rng: np.random.Generator):
-        """Place an image smaller than ``side`` at a random spot of a mean-coloured canvas at least that big."""
+        """Put an image smaller than ``side`` at a random spot of a mean-coloured canvas that big."""
         height, width = image.shape[:2]
         if height >= side and width >= side:
             return image, np.zeros(2)
@@ -152,8 +154,9 @@ class WholeImages(torch.utils.data.Dataset):
     item -> (image (3, H', W') float32, true count float32, index). Batch them one at a time: sizes differ.
     """
 
-    def __init__(self, paths: list, points: list[np.ndarray], sizes: list[tuple[int, int]], input_multiple: int,
-                 normalization: dict = DEFAULT_NORMALIZATION, cache_bytes: int = DEFAULT_CACHE_BYTES):
+    def __init__(self, paths: list, points: list[np.ndarray], sizes: list[tuple[int, int]],
+                 input_multiple: int, normalization: dict = DEFAULT_NORMALIZATION,
+                 cache_bytes: int = DEFAULT_CACHE_BYTES):
         self.images = ImageCache(paths, sizes, cache_bytes)
         self.counts = [float(len(p)) for p in points]
         self.input_multiple = int(input_multiple)

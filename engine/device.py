@@ -23,7 +23,7 @@ def _mps_available() -> bool:
 
 
 def pick_device(choice: str = "auto") -> torch.device:
-    """``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"`` / ``"cuda:N"`` or ``"mps"`` -> torch.device."""
+    """``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``/``"cuda:N"`` or ``"mps"`` -> device."""
     choice = (choice or "auto").strip().lower()
     if choice == "auto":
         if torch.cuda.is_available():

@@ -68,7 +68,7 @@ class TrainConfig:
     flip: bool = True
     amp: bool | None = None  # mixed precision; None: on CUDA only
     channels_last: bool | None = None  # None: on CUDA and CPU (measured faster on CPU too)
-    average_weights: bool = True  # validate and save a moving average of the weights (steadier; see train_loop)
+    average_weights: bool = True  # validate and save a moving average of the weights (see train_loop)
 
     def to_json(self) -> dict:
         return {"format": "crowdgui-train-config", **asdict(self)}
@@ -96,7 +96,8 @@ class TrainResult:
     seconds: float
 
 
-def fit(config: TrainConfig, events: EventSink, stop_requested: Callable[[], bool] | None = None) -> TrainResult:
+def fit(config: TrainConfig, events: EventSink,
+        stop_requested: Callable[[], bool] | None = None) -> TrainResult:
     """Train as ``config`` says, reporting through ``events``; stops between steps when ``stop_requested()``.
 
     Raises TrainingError (after an ``error`` event) for bad input and for a loss that stops being finite.
@@ -122,7 +123,7 @@ class _Run:
     def __init__(self, config: TrainConfig, log: RunLog, stop_requested: Callable[[], bool]):
         self.config, self.log, self.stop_requested = config, log, stop_requested
         self.out = Path(config.out)
-        self.epoch, self.epoch_step, self.step = 0, 0, 0  # completed epochs, steps into the current one, total
+        self.epoch, self.epoch_step, self.step = 0, 0, 0  # epochs done, steps into the current one, total
         self.elapsed_before = 0.0  # training seconds of earlier sessions of this run (resume)
         self.best_score, self.best_metrics, self.last_metrics = math.inf, {}, {}
         self.pretrained_note = "none (trained from scratch)"
@@ -145,7 +146,8 @@ class _Run:
         crop = int(config.crop or defaults.get("crop", 128))
         config.crop = max(multiple, multiple * round(crop / multiple))
         if config.crop != crop:
-            self.log.warning(f"crop {crop} rounded to {config.crop}, a multiple of {multiple} as {config.model} needs")
+            self.log.warning(f"crop {crop} rounded to {config.crop}: {config.model} needs multiples of "
+                             f"{multiple}")
         if config.epochs is None and config.minutes is None:
             config.epochs = DEFAULT_EPOCHS
         cuda = self.device.type == "cuda"
@@ -153,8 +155,9 @@ class _Run:
             threads = config.threads or (None if "OMP_NUM_THREADS" in os.environ else cpu_threads())
             if threads:
                 torch.set_num_threads(int(threads))
-        self.precision = Precision(self.device, amp=cuda if config.amp is None else bool(config.amp and cuda),
-                                   channels_last=True if config.channels_last is None else config.channels_last)
+        amp = cuda if config.amp is None else bool(config.amp and cuda)
+        channels_last = True if config.channels_last is None else config.channels_last
+        self.precision = Precision(self.device, amp=amp, channels_last=channels_last)
         self.scaler = torch.amp.GradScaler("cuda") if self.precision.amp else None
         self._setup_data()
         self.model.to(self.device)
@@ -172,14 +175,15 @@ class _Run:
         if config.val_fraction is not None:
             dataset.settings.val_fraction = min(max(float(config.val_fraction), 0.0), 0.9)
         # config.density may name only some settings (e.g. --sigma alone): the dataset's fill in the rest.
-        self.density = DensitySettings.from_dict({**asdict(dataset.settings.density), **(config.density or {})})
+        chosen = {**asdict(dataset.settings.density), **(config.density or {})}
+        self.density = DensitySettings.from_dict(chosen)
         config.density = asdict(self.density)
         for problem in dataset.problems:
             self.log.warning(problem)
         self.train_names, self.val_names = dataset.images_in("train"), dataset.images_in("val")
         if not self.train_names:
-            raise TrainingError(f"{dataset.folder} has no annotated images to train on (annotate some images, "
-                                f"or check that they are not all in the validation or test split)")
+            raise TrainingError(f"{dataset.folder} has no annotated images to train on (annotate some "
+                                f"images, or check that they are not all in the validation or test split)")
         try:
             train_paths, train_points = labelled_images(dataset, self.train_names)
             val_paths, val_points = labelled_images(dataset, self.val_names)
@@ -198,7 +202,8 @@ class _Run:
         self.train_loader = torch.utils.data.DataLoader(crops, batch_size=batch, sampler=self.sampler,
                                                         drop_last=True, num_workers=config.workers,
                                                         pin_memory=pin, **spawn)
-        whole = WholeImages(val_paths, val_points, [sizes[n] for n in self.val_names], self.model.input_multiple)
+        whole = WholeImages(val_paths, val_points, [sizes[n] for n in self.val_names],
+                            self.model.input_multiple)
         self.val_loader = torch.utils.data.DataLoader(whole, batch_size=1, num_workers=0, pin_memory=pin)
         self.train_counts_per_pixel = [len(p) / (sizes[n][0] * sizes[n][1])
                                        for n, p in zip(self.train_names, train_points)]
@@ -243,13 +248,15 @@ class _Run:
                 self.average.model.load_state_dict(record["state_dict"])
                 self.average.updates = int(state.get("average_updates", 0))
         except (RuntimeError, ValueError, KeyError) as exc:
-            raise TrainingError(f"cannot resume: {path} does not fit this model configuration ({exc})") from None
+            raise TrainingError(f"cannot resume: {path} does not fit this model's configuration ({exc})") \
+                from None
         self.schedule.load_state_dict(state["scheduler"])
         self.schedule.base_lr = self.config.lr  # the run's lr, or a new one given on the command line
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["rng_torch"])
-        self.epoch, self.epoch_step, self.step = int(state["epoch"]), int(state["epoch_step"]), int(state["step"])
+        self.epoch, self.epoch_step = int(state["epoch"]), int(state["epoch_step"])
+        self.step = int(state["step"])
         self.elapsed_before = float(state["elapsed_s"])
         self.best_score = float(state["best_score"])
         self.best_metrics, self.last_metrics = dict(state["best_metrics"]), dict(record.get("metrics") or {})
@@ -307,16 +314,18 @@ class _Run:
         self.schedule.apply(self.optimizer, self._progress())
         self._epoch_losses: list[float] = []
         reason = None
+        budget = self.config.minutes * 60 if self.config.minutes is not None else None
 
         def on_step(_step_in_epoch: int, loss: float, images: int) -> bool:
             nonlocal reason
-            self.epoch_step, self.step, self.session_steps = self.epoch_step + 1, self.step + 1, self.session_steps + 1
+            self.epoch_step, self.step = self.epoch_step + 1, self.step + 1
+            self.session_steps += 1
             self._epoch_losses.append(loss)
             self.schedule.apply(self.optimizer, self._progress())
             self._report_progress(loss, images, final=self.epoch_step >= self.steps_per_epoch)
             if self.stop_requested():
                 reason = "stop requested"
-            elif self.config.minutes is not None and self._elapsed() + self.val_seconds >= self.config.minutes * 60:
+            elif budget is not None and self._elapsed() + self.val_seconds >= budget:
                 reason = "time budget"  # leave time for the final validation inside the budget
             return reason is not None
 
@@ -327,13 +336,14 @@ class _Run:
             kept = (f"the last good checkpoint is {self.out / LAST_FILE} (epoch {self.epoch})"
                     if (self.out / LAST_FILE).exists() else "no checkpoint had been written yet")
             raise TrainingError(
-                f"the training loss became {exc.value} at epoch {self.epoch + 1}, step {self.step + 1}: training "
-                f"stopped. The learning rate ({self.config.lr:g}) is probably too high for {self.config.model}; "
-                f"try a lower --lr. Nothing was saved from the failed step: {kept}") from None
+                f"the training loss became {exc.value} at epoch {self.epoch + 1}, step {self.step + 1}: "
+                f"training stopped. The learning rate ({self.config.lr:g}) is probably too high for "
+                f"{self.config.model}; try a lower --lr. Nothing was saved from the failed step: {kept}"
+            ) from None
         return reason
 
     def _end_epoch(self, partial: bool) -> bool:
-        """Validate, save last.pt (and best.pt when better), report; False if a stop came during validation."""
+        """Validate, save last.pt (and best.pt if better), report; False if a stop came while validating."""
         started = time.monotonic()
         metrics: dict = {"train_loss": (sum(self._epoch_losses) / len(self._epoch_losses)
                                         if self._epoch_losses else None)}
@@ -362,10 +372,11 @@ class _Run:
             self._save(self.out / BEST_FILE, metrics, with_state=False)
         self.last_metrics = metrics
         last = self._save(self.out / LAST_FILE, metrics, with_state=True)
-        self.log.emit("epoch", epoch=metrics["epoch"], loss=metrics["train_loss"], val_mae=metrics.get("val_mae"),
-                      val_rmse=metrics.get("val_rmse"), checkpoint=str(self.out / BEST_FILE if improved else last),
-                      best=improved, partial=partial, validated=validated, step=self.step, lr=self.optimizer.param_groups[0]["lr"],
-                      seconds=round(self._elapsed(), 1))
+        self.log.emit("epoch", epoch=metrics["epoch"], loss=metrics["train_loss"],
+                      val_mae=metrics.get("val_mae"), val_rmse=metrics.get("val_rmse"),
+                      checkpoint=str(self.out / BEST_FILE if improved else last), best=improved,
+                      partial=partial, validated=validated, step=self.step,
+                      lr=self.optimizer.param_groups[0]["lr"], seconds=round(self._elapsed(), 1))
         return True
 
     # ---------------------------------------------------------------- helpers
@@ -410,11 +421,12 @@ class _Run:
             "train_summary": {
                 "dataset": str(Path(config.dataset).resolve()), "train_images": len(self.train_names),
                 "val_images": len(self.val_names), "epochs": self.epoch, "steps": self.step,
-                "seconds": round(self._elapsed(), 1), "device": str(self.device), "pretrained": self.pretrained_note,
+                "seconds": round(self._elapsed(), 1), "device": str(self.device),
+                "pretrained": self.pretrained_note,
                 "lr": config.lr, "batch": config.batch, "crop": config.crop, "seed": config.seed,
             },
             "metrics": {k: v for k, v in metrics.items() if v is not None},
-            # Plain contiguous CPU tensors: the file loads on any machine, whatever the training memory format.
+            # Plain contiguous CPU tensors: the file loads anywhere, whatever memory format training used.
             "state_dict": {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()},
         }
         if with_state:

@@ -52,10 +52,10 @@ def train_one_epoch(model, loader, optimizer, precision: Precision, *, scaler=No
                     on_step: Callable[[int, float, int], bool] | None = None) -> dict:
     """Train over ``loader`` (batches of image, target, count) once; returns {"loss", "steps", "stopped"}.
 
-    ``average``, when given, is updated after every step.
-    ``on_step(step_in_epoch, loss, batch_size)`` is called after every step; returning True stops the epoch
-    there. A model with ``forward_with_aux(images, counts) -> (density, aux_loss)`` (see engine/models/cmtl.py)
-    gets its auxiliary loss added. Raises :class:`NonFiniteLoss` before applying a step whose loss is not finite.
+    ``average``, when given, is updated after every step. ``on_step(step_in_epoch, loss, batch_size)`` is
+    called after every step; returning True stops the epoch there. A model with ``forward_with_aux(images,
+    counts) -> (density, aux_loss)`` (engine/models/cmtl.py) gets its auxiliary loss added. Raises
+    :class:`NonFiniteLoss` before applying a step whose loss is not finite.
     """
     model.train()
     total, steps = 0.0, 0
@@ -117,9 +117,10 @@ def evaluate(model, loader, precision: Precision, density_scale: float,
 class WeightAverage:
     """An exponential moving average of a model's weights and buffers, which is what gets validated and saved.
 
-    Short runs with few steps per epoch leave the raw weights (and batch-norm statistics) noisy from one step to
-    the next, so the validation MAE jumps around; the average follows the same training but is much steadier.
-    The decay ramps up as (1 + n) / (10 + n) so the first steps are not drowned by the initial weights.
+    Short runs with few steps per epoch leave the raw weights (and batch-norm statistics) noisy from one step
+    to the next, so the validation MAE jumps around; the average follows the same training but is much
+    steadier. The decay ramps up as (1 + n) / (10 + n) so the first steps are not drowned by the initial
+    weights.
     """
 
     def __init__(self, model: torch.nn.Module, max_decay: float = 0.995):
@@ -145,8 +146,8 @@ class WeightAverage:
 class LRSchedule:
     """Linear warm-up then cosine decay, driven by the run's progress in 0..1 (steps or time budget).
 
-    Progress rather than step numbers, so the same schedule serves ``--epochs`` (progress = step / total steps)
-    and ``--minutes`` (progress = training seconds / budget). Its state is two floats: it resumes exactly.
+    Progress rather than step numbers, so one schedule serves ``--epochs`` (progress = step / total steps) and
+    ``--minutes`` (progress = training seconds / budget). Its state is two floats: it resumes exactly.
     """
 
     WARMUP = 0.03  # share of the run spent ramping up from START x lr

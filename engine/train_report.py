@@ -1,8 +1,9 @@
 """How a training run tells what it is doing: the run folder's metrics.jsonl and throttled progress events.
 
-Every event goes both to the caller's sink (the GUI's JSON lines, or a progress bar) and to ``metrics.jsonl`` in
-the run folder, so a window opened later can draw the run's history. Progress events are sent at most once per
-``interval_s`` (a fast GPU makes dozens of steps a second), each carrying the mean loss since the last one.
+Every event goes both to the caller's sink (the GUI's JSON lines, or a progress bar) and to ``metrics.jsonl``
+in the run folder, so a window opened later can draw the run's history. Progress events are sent at most once
+per ``interval_s`` (a fast GPU makes dozens of steps a second), each carrying the mean loss since the last
+one.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``python -m engine train DATASET --model NAME --out RUN_DIR``: train a counting network on a dataset folder.
+"""``python -m engine train DATASET --model NAME --out RUN_DIR``: train a counting network on a dataset.
 
 Ctrl+C or SIGTERM (the GUI's Cancel) stops after the current step and saves a resumable ``last.pt``;
 ``--resume`` continues it with the run folder's saved configuration (flags given again override it).
@@ -15,10 +15,10 @@ HELP = "train a counting network on an annotated dataset folder"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("dataset", metavar="DATASET", help="the dataset folder (images + annotation sidecars)")
+    parser.add_argument("dataset", metavar="DATASET", help="dataset folder (images + annotation sidecars)")
     parser.add_argument("--out", required=True, metavar="RUN_DIR",
                         help="run folder for config.json, metrics.jsonl, best.pt and last.pt")
-    parser.add_argument("--model", help="architecture: unet (default), fcrn_a, csrnet or cmtl; on --resume: the run's")
+    parser.add_argument("--model", help="unet (default), fcrn_a, csrnet or cmtl; on --resume: the run's")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int, help="total epochs of the run (default 50)")
     budget.add_argument("--minutes", type=float, help="total training time of the run, in minutes")
@@ -28,22 +28,23 @@ def add_arguments(parser) -> None:
     parser.add_argument("--lr", type=float, help="learning rate (default: the model's)")
     parser.add_argument("--batch", type=int, help="crops per step (default: the model's)")
     parser.add_argument("--crop", type=int, help="training crop side in pixels (default: the model's)")
-    parser.add_argument("--sigma-mode", choices=["fixed", "adaptive"], help="density kernel (default: the dataset's)")
-    parser.add_argument("--sigma", type=float, help="kernel sigma in pixels (fixed mode; adaptive: lone points)")
-    parser.add_argument("--beta", type=float, help="adaptive mode: sigma = beta x mean distance to k neighbours")
+    parser.add_argument("--sigma-mode", choices=["fixed", "adaptive"],
+                        help="density kernel (default: the dataset's)")
+    parser.add_argument("--sigma", type=float, help="kernel sigma in pixels (fixed; adaptive: lone points)")
+    parser.add_argument("--beta", type=float, help="adaptive: sigma = beta x mean distance to k neighbours")
     parser.add_argument("--k", type=int, help="adaptive mode: number of neighbours")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--val-fraction", type=float,
                         help="share of annotated images held out for validation (default: the dataset's)")
-    parser.add_argument("--width", type=int, help="network width (channels of its first layer; default: the model's)")
+    parser.add_argument("--width", type=int, help="network width (first layer's channels)")
     parser.add_argument("--pretrained", metavar="imagenet|PATH",
                         help="csrnet: start the VGG-16 front end from ImageNet weights or a weights file")
-    parser.add_argument("--workers", type=int, help="data loader processes (default 0: load in the training process)")
+    parser.add_argument("--workers", type=int, help="data loader processes (default 0: load in this process)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores)")
 
 
 def build_config(args):
-    """The TrainConfig for these arguments (on --resume: the run's saved config, overridden by given flags)."""
+    """The TrainConfig for these arguments (on --resume: the run's saved config, overridden by flags)."""
     from engine.train import CONFIG_FILE, DEFAULT_MODEL, TrainConfig
 
     saved = Path(args.out) / CONFIG_FILE

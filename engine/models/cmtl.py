@@ -13,9 +13,9 @@ stride 4 instead (sum-pooled targets are exact at any stride, and this saves the
 
 Auxiliary loss hook (used by ``engine.train``): a model that defines ``forward_with_aux(images, counts)``
 returns ``(density, aux_loss)`` in training, and the training loss becomes density MSE + ``aux_loss``. Here
-``aux_loss = aux_weight x cross-entropy`` of the count class, where a crop's class is its number of objects per
-pixel binned uniformly between 0 and ``max_density`` (a buffer, saved with the weights, that training sets from
-the training images with :meth:`CMTL.calibrate`). Counting uses plain ``forward``.
+``aux_loss = aux_weight x cross-entropy`` of the count class, where a crop's class is its number of objects
+per pixel binned uniformly between 0 and ``max_density`` (a buffer, saved with the weights, that training sets
+from the training images with :meth:`CMTL.calibrate`). Counting uses plain ``forward``.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ class CMTL(nn.Module):
         self.max_density.fill_(top if top > 0 else 1e-3)
 
     def count_classes_of(self, counts: torch.Tensor, pixels: int) -> torch.Tensor:
-        """The count class (0 .. count_classes - 1) of crops holding ``counts`` objects in ``pixels`` pixels."""
+        """The count class (0 .. count_classes - 1) of ``pixels``-pixel crops holding ``counts`` objects."""
         if float(self.max_density) <= 0:  # never calibrated: take the range from this batch, once
             self.calibrate((counts.detach().float() / pixels).tolist())
         fraction = counts.float() / pixels / self.max_density

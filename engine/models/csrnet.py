@@ -81,11 +81,11 @@ class CSRNet(nn.Module):
     def load_pretrained(self, source: str | Path) -> tuple[bool, str]:
         """Load VGG-16 weights into the front end; returns (loaded, one plain sentence saying what happened).
 
-        ``source`` is ``"imagenet"`` (torchvision's ImageNet VGG-16, or VGG16-BN when ``batch_norm``; needs the
-        internet or torch's download cache; when it cannot be had, the network stays as initialised and the
-        sentence says it trains from scratch) or the path of a ``.pth``/``.pt`` file holding a VGG-16 state
-        dict (a torchvision ``vgg16``/``vgg16_bn`` model's, or its ``features`` only). Raises ValueError when
-        the file does not fit this network.
+        ``source`` is ``"imagenet"`` (torchvision's ImageNet VGG-16, or VGG16-BN when ``batch_norm``; needs
+        the internet or torch's download cache; when it cannot be had, the network stays as initialised and
+        the sentence says it trains from scratch) or the path of a ``.pth``/``.pt`` file holding a VGG-16
+        state dict (a torchvision ``vgg16``/``vgg16_bn`` model's, or its ``features`` only). Raises ValueError
+        when the file does not fit this network.
         """
         if str(source).lower() == "imagenet":
             try:
@@ -111,9 +111,10 @@ class CSRNet(nn.Module):
         return True, f"front end starts from the VGG-16 weights in {path} ({loaded} layers)"
 
     def _load_front_end(self, state: dict, origin: str) -> int:
-        """Copy VGG-16 conv (and BN) tensors, in layer order, into the front end; returns the layers copied."""
+        """Copy VGG-16 conv (and BN) tensors, in layer order, into the front end; returns how many."""
         if self.config["width"] != 64:
-            raise ValueError(f"VGG-16 weights need CSRNet width 64 (this one has width {self.config['width']})")
+            width = self.config["width"]
+            raise ValueError(f"VGG-16 weights need CSRNet width 64 (this one has width {width})")
         source_layers = _vgg_layers(state)
         target_layers = [m for m in self.frontend if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))]
         source_kinds = [kind for kind, _ in source_layers]
@@ -122,7 +123,7 @@ class CSRNet(nn.Module):
             has_bn = "bn" in source_kinds
             raise ValueError(
                 f"{origin}: layers do not match the CSRNet front end (the file has "
-                f"{source_kinds.count('conv')} convs {'with' if has_bn else 'without'} batch norm; this network "
+                f"{source_kinds.count('conv')} convs {'with' if has_bn else 'without'} batch norm; this one "
                 f"needs 10 convs {'with' if self.config['batch_norm'] else 'without'} batch norm)")
         with torch.no_grad():
             for module, (_, tensors) in zip(target_layers, source_layers):

@@ -2,8 +2,8 @@
 
 An encoder of ``depth`` stages (two 3x3 conv + BN + ReLU, then 2x2 max-pool), a bottleneck, and a decoder that
 upsamples, concatenates the encoder features of the same scale (the skip connections) and applies two more
-convolutions. The output is at full resolution (stride 1). Channels double at each stage, as in the original, so
-every stage costs about the same number of operations per input pixel; ``width`` is the first stage's channels.
+convolutions. The output is at full resolution (stride 1). Channels double at each stage, as in the original,
+so every stage costs about the same operations per input pixel; ``width`` is the first stage's channels.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ class UNet(nn.Module):
         self.down = nn.ModuleList([double_conv(in_channels, channels[0])])
         self.down.extend(double_conv(channels[level - 1], channels[level]) for level in range(1, depth + 1))
         self.pool = nn.MaxPool2d(2)
-        self.up = nn.ModuleList(UpStage(channels[level + 1], channels[level]) for level in reversed(range(depth)))
+        self.up = nn.ModuleList(UpStage(channels[level + 1], channels[level])
+                                for level in reversed(range(depth)))
         self.head = nn.Conv2d(channels[0], 1, 1)
 
     def forward(self, x):

@@ -1,4 +1,4 @@
-"""The counting networks: output shape and stride, rebuilding from config, CSRNet's VGG weights, CMTL's prior."""
+"""The counting networks: output shape and stride, rebuilding from config, VGG weights, CMTL's prior."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""Training end to end on tiny synthetic data: loss goes down, checkpoints load, resume, stop, budget, CLI, NaN."""
+"""Training on tiny synthetic data: loss goes down, checkpoints load, resume, stop, budget, CLI, NaN."""
 
 import json
 import subprocess
@@ -94,7 +94,8 @@ def test_a_time_budget_stops_cleanly(synthetic_dataset, tmp_path):
     assert load_checkpoint(result.last_checkpoint)["training_state"]["step"] == result.steps
 
 
-def test_a_non_finite_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(synthetic_dataset, tmp_path):
+def test_a_non_finite_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(synthetic_dataset,
+                                                                                   tmp_path):
     out = tmp_path / "run"
     fit(tiny_config(synthetic_dataset, out, epochs=1), ListSink())
     good = (out / "last.pt").read_bytes()
@@ -128,9 +129,9 @@ def test_bad_requests_are_plain_errors(synthetic_dataset, tmp_path):
 
 def test_cli_prints_json_lines_and_fills_the_run_folder(synthetic_dataset, tmp_path):
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "engine", "train", str(synthetic_dataset), "--model", "cmtl", "--width", "4",
-               "--out", str(out), "--epochs", "1", "--device", "cpu", "--batch", "2", "--crop", "64",
-               "--sigma", "3", "--threads", "1", "--events", "jsonl"]
+    command = [sys.executable, "-m", "engine", "train", str(synthetic_dataset), "--model", "cmtl",
+               "--width", "4", "--out", str(out), "--epochs", "1", "--device", "cpu", "--batch", "2",
+               "--crop", "64", "--sigma", "3", "--threads", "1", "--events", "jsonl"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]

@@ -48,7 +48,7 @@ def test_a_point_lands_where_the_unzoomed_unflipped_crop_puts_it(tmp_path):
     crops = _crops(tmp_path, [[40.5, 30.5]], height=64, width=64, scale_range=(1.0, 1.0), flip=False)
     image, target, count = crops[0]
     assert float(count) == 1
-    # A 64x64 image and a 64 crop: the crop is the whole image, the point sits in target cell (30 // 4, 40 // 4).
+    # A 64x64 image and a 64 crop: the crop is the whole image; the point is in cell (30 // 4, 40 // 4).
     peak = np.unravel_index(int(target[0].argmax()), target[0].shape)
     assert peak == (7, 10)
 

@@ -1,4 +1,4 @@
-"""Device choice: auto picks the best present device, a missing one is a plain error, the list ends with CPU."""
+"""Device choice: auto picks the best device present, a missing one is a plain error, CPU is listed last."""
 
 import pytest
 import torch
