@@ -57,6 +57,10 @@ def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path.name}: no such checkpoint file")
+    if not zipfile.is_zipfile(path):
+        # torch.save has written zip archives since PyTorch 1.6; anything else is damaged or foreign.
+        raise CheckpointError(f"{path.name}: not a readable checkpoint (not a PyTorch archive; truncated, "
+                              "damaged, or made by another program)")
     try:
         record = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
