@@ -213,7 +213,6 @@ class _Run:
         if config.resume:
             self._resume()
             return
-        self.average = WeightAverage(self.model) if config.average_weights else None
         if hasattr(self.model, "calibrate"):  # CMTL: count classes spanning the training images' densities
             self.model.calibrate(self.train_counts_per_pixel)
         if config.pretrained:
@@ -225,6 +224,8 @@ class _Run:
                 raise TrainingError(f"cannot use the pretrained weights: {exc}") from None
             if not loaded:
                 self.log.warning(self.pretrained_note)
+        # The average starts from the starting weights (so after calibration and pretrained weights).
+        self.average = WeightAverage(self.model) if config.average_weights else None
 
     def _resume(self) -> None:
         from engine.checkpoint import CheckpointError, load_checkpoint
@@ -235,10 +236,10 @@ class _Run:
         except CheckpointError as exc:
             raise TrainingError(f"cannot resume from {path}: {exc}") from None
         state = record.get("training_state")
-        if record["arch"] != self.config.model or state is None:
-            raise TrainingError(f"cannot resume: {path} holds a {record['arch']} run"
-                                + ("" if state is None else f", not {self.config.model}")
-                                + (" without training state" if state is None else ""))
+        if state is None:
+            raise TrainingError(f"cannot resume: {path} has no training state (only weights)")
+        if record["arch"] != self.config.model:
+            raise TrainingError(f"cannot resume: {path} holds a {record['arch']} run, not {self.config.model}")
         try:
             # "state_dict" holds the weights counting uses (the average); the raw ones travel in the state.
             self.model.load_state_dict(state.get("model", record["state_dict"]))
@@ -298,6 +299,8 @@ class _Run:
             if self.stop_requested():
                 self._save(self.out / LAST_FILE, self.last_metrics, with_state=True)
                 return "stop requested"
+            if self.config.minutes is not None and self._elapsed() >= self.config.minutes * 60:
+                return "time budget"  # a resumed run whose budget was already spent
             reason = self._train_epoch()
             if reason == "stop requested":
                 self._save(self.out / LAST_FILE, self.last_metrics, with_state=True)
