@@ -20,7 +20,14 @@ from pathlib import Path
 
 import torch
 
-from engine.data import CropSettings, EpochSampler, TrainingCrops, WholeImages, labelled_images
+from engine.data import (
+    DEFAULT_CACHE_BYTES,
+    CropSettings,
+    EpochSampler,
+    TrainingCrops,
+    WholeImages,
+    labelled_images,
+)
 from engine.dataset import Dataset
 from engine.dataset.sidecar import atomic_write_bytes
 from engine.density import DensitySettings
@@ -59,7 +66,7 @@ class TrainConfig:
     density: dict | None = None  # DensitySettings fields; those missing come from the dataset's settings
     seed: int = 0
     val_fraction: float | None = None  # None: the dataset's setting; explicit splits in sidecars always win
-    workers: int = 0
+    workers: int | None = None  # loader processes; None: 0 on the CPU (measured: loading is ~3% of a step)
     resume: bool = False
     pretrained: str | None = None  # "imagenet" or a weights file (models with load_pretrained only)
     threads: int | None = None  # CPU threads; None: every core this process may use
@@ -150,6 +157,8 @@ class _Run:
                              f"{multiple}")
         if config.epochs is None and config.minutes is None:
             config.epochs = DEFAULT_EPOCHS
+        if config.workers is None:  # a GPU step is quicker than preparing its crops in this process
+            config.workers = 0 if self.device.type == "cpu" else min(4, max(cpu_threads() - 1, 0))
         cuda = self.device.type == "cuda"
         if self.device.type == "cpu":
             threads = config.threads or (None if "OMP_NUM_THREADS" in os.environ else cpu_threads())
@@ -195,9 +204,11 @@ class _Run:
         self.steps_per_epoch = steps
         crops = TrainingCrops(train_paths, train_points, [sizes[n] for n in self.train_names],
                               CropSettings(config.crop, tuple(config.scale_range), config.flip),
-                              type(self.model).stride, self.density, samples=steps * batch, seed=config.seed)
+                              type(self.model).stride, self.density, samples=steps * batch, seed=config.seed,
+                              cache_bytes=DEFAULT_CACHE_BYTES // max(1, config.workers))  # one cache each
         self.sampler = EpochSampler(steps * batch, seed=config.seed)
-        spawn = {"multiprocessing_context": "spawn", "persistent_workers": True} if config.workers > 0 else {}
+        # Never fork after torch ran: workers are spawned, and live across epochs (the index tells the epoch).
+        spawn = {"multiprocessing_context": "spawn", "persistent_workers": True} if config.workers else {}
         pin = self.device.type == "cuda"
         self.train_loader = torch.utils.data.DataLoader(crops, batch_size=batch, sampler=self.sampler,
                                                         drop_last=True, num_workers=config.workers,
@@ -239,7 +250,8 @@ class _Run:
         if state is None:
             raise TrainingError(f"cannot resume: {path} has no training state (only weights)")
         if record["arch"] != self.config.model:
-            raise TrainingError(f"cannot resume: {path} holds a {record['arch']} run, not {self.config.model}")
+            raise TrainingError(f"cannot resume: {path} holds a {record['arch']} run, "
+                                f"not {self.config.model}")
         try:
             # "state_dict" holds the weights counting uses (the average); the raw ones travel in the state.
             self.model.load_state_dict(state.get("model", record["state_dict"]))

@@ -186,3 +186,12 @@ def test_imagenet_weights_that_cannot_be_downloaded_mean_training_from_scratch(s
     assert warning and "network is unreachable" in warning[0]
     assert events.of_type("start")[0]["lr"] == 1e-4  # the fine-tuning default was asked for
     assert "from scratch" in load_checkpoint(result.best_checkpoint)["train_summary"]["pretrained"]
+
+
+def test_loader_workers_are_spawned_and_give_the_same_crops(synthetic_dataset, tmp_path):
+    in_process = fit(tiny_config(synthetic_dataset, tmp_path / "a", epochs=1, workers=0), ListSink())
+    with_worker = fit(tiny_config(synthetic_dataset, tmp_path / "b", epochs=1, workers=1), ListSink())
+    # Same seed, same crops whichever process made them: the same weights come out.
+    first = load_checkpoint(in_process.last_checkpoint)["state_dict"]
+    second = load_checkpoint(with_worker.last_checkpoint)["state_dict"]
+    assert all(torch.allclose(first[key].float(), second[key].float()) for key in first)
