@@ -5,7 +5,8 @@ back), ``metrics.jsonl`` (every event, one JSON object per line, for the GUI's h
 every epoch and on stop, with the training state needed to resume) and ``best.pt`` (the lowest validation MAE,
 or the lowest training loss when there are no validation images).
 
-``--epochs`` and ``--minutes`` are totals for the run, counted across resumes.
+``--epochs`` and ``--minutes`` are totals for the run, counted across resumes. The configuration and result
+types live in engine/train_config.py (no torch there); the plain epoch/evaluate steps in engine/train_loop.py.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -35,72 +36,21 @@ from engine.device import cpu_threads, pick_device
 from engine.events import EventSink
 from engine.models import get_model
 from engine.preprocess import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION
+from engine.train_config import (  # noqa: F401 - re-exported: engine.train is where callers look
+    BEST_FILE,
+    CONFIG_FILE,
+    DEFAULT_EPOCHS,
+    DEFAULT_MODEL,
+    LAST_FILE,
+    TrainConfig,
+    TrainingError,
+    TrainResult,
+)
 from engine.train_loop import LRSchedule, NonFiniteLoss, Precision, WeightAverage, evaluate, train_one_epoch
 from engine.train_report import ProgressMeter, RunLog, eta_seconds
 
-DEFAULT_MODEL = "unet"
-DEFAULT_EPOCHS = 50
-CONFIG_FILE, LAST_FILE, BEST_FILE = "config.json", "last.pt", "best.pt"
 PROGRESS_INTERVAL_S = 1.0  # progress events at most this often (and at the end of every epoch)
 VAL_TIME_SHARE = 0.25  # validation skips epochs rather than take more than about this share of the time
-
-
-class TrainingError(Exception):
-    """Training cannot start or cannot go on; the message says why in plain words."""
-
-
-@dataclass
-class TrainConfig:
-    """Everything one training run needs. ``None`` means "the default" (the model's, or the dataset's)."""
-
-    dataset: str
-    out: str
-    model: str = DEFAULT_MODEL
-    model_config: dict = field(default_factory=dict)
-    epochs: int | None = None  # total epochs; DEFAULT_EPOCHS when neither epochs nor minutes is given
-    minutes: float | None = None  # total training time budget
-    device: str = "auto"
-    lr: float | None = None
-    batch: int | None = None
-    crop: int | None = None
-    density: dict | None = None  # DensitySettings fields; those missing come from the dataset's settings
-    seed: int = 0
-    val_fraction: float | None = None  # None: the dataset's setting; explicit splits in sidecars always win
-    workers: int | None = None  # loader processes; None: 0 on the CPU (measured: loading is ~3% of a step)
-    resume: bool = False
-    pretrained: str | None = None  # "imagenet" or a weights file (models with load_pretrained only)
-    threads: int | None = None  # CPU threads; None: every core this process may use
-    samples_per_epoch: int | None = None  # crops per epoch; None: about one per training image (>= 4 batches)
-    scale_range: tuple[float, float] = (0.8, 1.25)
-    flip: bool = True
-    amp: bool | None = None  # mixed precision; None: on CUDA only
-    channels_last: bool | None = None  # None: on CUDA and CPU (measured faster on CPU too)
-    average_weights: bool = True  # validate and save a moving average of the weights (see train_loop)
-
-    def to_json(self) -> dict:
-        return {"format": "crowdgui-train-config", **asdict(self)}
-
-    @classmethod
-    def from_json(cls, data: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        values = {key: value for key, value in data.items() if key in known}
-        if "scale_range" in values:
-            values["scale_range"] = tuple(values["scale_range"])
-        return cls(**values)
-
-
-@dataclass
-class TrainResult:
-    """What a finished (or stopped) run produced."""
-
-    best_checkpoint: Path | None
-    last_checkpoint: Path | None
-    epochs: int
-    steps: int
-    best_val_mae: float | None
-    best_val_rmse: float | None
-    stopped: str  # "finished", "time budget" or "stop requested"
-    seconds: float
 
 
 def fit(config: TrainConfig, events: EventSink,

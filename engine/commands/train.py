@@ -46,7 +46,7 @@ def add_arguments(parser) -> None:
 
 def build_config(args):
     """The TrainConfig for these arguments (on --resume: the run's saved config, overridden by flags)."""
-    from engine.train import CONFIG_FILE, DEFAULT_MODEL, TrainConfig
+    from engine.train_config import CONFIG_FILE, DEFAULT_MODEL, TrainConfig
 
     saved = Path(args.out) / CONFIG_FILE
     if args.resume and saved.is_file():
