@@ -22,7 +22,7 @@ def add_arguments(parser) -> None:
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int, help="total epochs of the run (default 50)")
     budget.add_argument("--minutes", type=float, help="total training time of the run, in minutes")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default=None,
+    parser.add_argument("--device", metavar="auto|cpu|cuda|cuda:N|mps",
                         help="auto (default): CUDA, then Apple MPS, then CPU")
     parser.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last.pt")
     parser.add_argument("--lr", type=float, help="learning rate (default: the model's)")

@@ -117,6 +117,8 @@ def test_no_validation_images_uses_the_training_loss_for_best(synthetic_dataset,
 def test_bad_requests_are_plain_errors(synthetic_dataset, tmp_path):
     with pytest.raises(TrainingError, match="unknown model"):
         fit(tiny_config(synthetic_dataset, tmp_path / "a", model="nope"), ListSink())
+    with pytest.raises(TrainingError, match="unknown device"):
+        fit(tiny_config(synthetic_dataset, tmp_path / "a", device="tpu"), ListSink())
     with pytest.raises(TrainingError, match="no pretrained weights option"):
         fit(tiny_config(synthetic_dataset, tmp_path / "b", pretrained="imagenet"), ListSink())
     with pytest.raises(TrainingError, match="cannot resume"):
