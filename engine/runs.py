@@ -34,6 +34,10 @@ CONFIG_FILE, METRICS_FILE, LAST_FILE, BEST_FILE = "config.json", "metrics.jsonl"
 # A session that wrote nothing for this long and never reported its end has died. Progress is written at
 # least once per training step and validation is per image, so a live run writes far more often.
 STALE_AFTER_S = 15 * 60
+# metrics.jsonl path -> ((inode, first bytes), bytes parsed, records): see read_metrics.
+_READ_CACHE: dict[Path, tuple[tuple[int, bytes], int, list[dict]]] = {}
+_HEAD_BYTES = 64
+_PROGRESS_PREFIX = b'{"type": "progress"'  # how engine.events.JsonlSink starts a progress line
 
 
 @dataclass
@@ -105,19 +109,46 @@ def list_runs(dataset_folder: Path | str) -> list[RunInfo]:
 
 
 def read_metrics(folder: Path | str) -> list[dict]:
-    """The JSON records of a run's metrics.jsonl (a torn last line, from a crash mid-write, is skipped)."""
+    """The records of a run's metrics.jsonl except ``progress`` ones, oldest first.
+
+    Progress records are most of a long run's log (about one a second) and nothing reading the history needs
+    them, so they are skipped before parsing. The log is append-only, so what was read is kept per file and
+    only the bytes added since are parsed: the GUI can re-read a running run after every epoch for free. Only
+    complete lines count; a torn last line (a crash mid-write) is never taken for a record.
+    """
     path = Path(folder) / METRICS_FILE
-    records = []
     try:
-        text = path.read_text(encoding="utf-8")
+        stat = path.stat()
     except OSError:
-        return records
-    for line in text.splitlines():
+        _READ_CACHE.pop(path, None)
+        return []
+    key, offset, records = _READ_CACHE.get(path, (None, 0, []))
+    try:
+        with open(path, "rb") as file:
+            # The first line carries a time stamp: with the inode it tells an appended log from a new one.
+            file_key = (stat.st_ino, file.read(_HEAD_BYTES))
+            if key != file_key or offset > stat.st_size:
+                offset, records = 0, []
+            file.seek(offset)
+            data = file.read(max(stat.st_size - offset, 0))
+    except OSError:
+        return list(records)
+    complete = data.rfind(b"\n") + 1
+    records = records + _parse_lines(data[:complete])
+    _READ_CACHE[path] = (file_key, offset + complete, records)
+    return list(records)
+
+
+def _parse_lines(data: bytes) -> list[dict]:
+    records = []
+    for line in data.splitlines():
+        if line.startswith(_PROGRESS_PREFIX):
+            continue
         try:
             record = json.loads(line)
         except ValueError:
             continue
-        if isinstance(record, dict):
+        if isinstance(record, dict) and record.get("type") != "progress":
             records.append(record)
     return records
 

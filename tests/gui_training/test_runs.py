@@ -15,8 +15,7 @@ from engine.runs import STALE_AFTER_S, list_runs, new_run_dir, read_run, runs_fo
 def _write_run(folder, records, config=None, checkpoints=("best.pt", "last.pt")):
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "metrics.jsonl", "w", encoding="utf-8") as file:
-        for record in records:
-            file.write((record if isinstance(record, str) else json.dumps(record)) + "\n")
+        file.writelines((record if isinstance(record, str) else json.dumps(record)) + "\n" for record in records)
     if config is not None:
         (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
     for name in checkpoints:
@@ -130,6 +129,23 @@ def test_reading_logged_runs_does_not_import_torch(tmp_path):
     code = ("import sys; from engine.runs import list_runs; runs = list_runs(sys.argv[1]); "
             "assert runs[0].status == 'finished'; print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
-                            timeout=60, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+                            timeout=60, check=False, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_the_log_is_read_incrementally_and_progress_is_skipped(tmp_path):
+    from engine.runs import read_metrics
+
+    folder = _write_run(runs_folder(tmp_path) / "r", [_start(), {"type": "progress", "done": 1}, _epoch(1, 3.0)])
+    assert [r["type"] for r in read_metrics(folder)] == ["start", "epoch"]
+    with open(folder / "metrics.jsonl", "a", encoding="utf-8") as file:
+        file.write(json.dumps(_epoch(2, 2.0)) + "\n" + '{"type": "done", "stop')  # the run is writing
+    assert [r.get("epoch") for r in read_metrics(folder)] == [None, 1, 2]
+    with open(folder / "metrics.jsonl", "a", encoding="utf-8") as file:
+        file.write('ped": "finished"}\n')  # the torn line completes
+    assert read_run(folder).status == "finished"
+    # A new log in the same file, even a longer one, is read afresh.
+    _write_run(folder, [_start(t=1_800_000_000.0)] + [_epoch(n, 1.0) for n in range(1, 6)]
+               + [{"type": "error", "message": "rewritten"}])
+    assert [r["type"] for r in read_metrics(folder)] == ["start"] + ["epoch"] * 5 + ["error"]
