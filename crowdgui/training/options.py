@@ -18,7 +18,7 @@ SIGMA_MODES = ("fixed", "adaptive")
 class TrainOptions:
     """One training request. ``None`` means "the engine's default"."""
 
-    model: str = "fcrn_a"
+    model: str = "unet"  # the engine's default architecture
     budget: str = "epochs"  # "epochs" or "minutes": which of the two limits the run
     epochs: int = 50
     minutes: float = 10.0
@@ -60,7 +60,7 @@ class TrainOptions:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainOptions":
+    def from_dict(cls, data: dict) -> TrainOptions:
         """Rebuild from a saved dict, ignoring unknown keys and falling back per field on bad values."""
         options = cls()
         for f in fields(cls):

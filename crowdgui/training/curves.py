@@ -1,0 +1,100 @@
+"""The two live training plots: loss per step, and validation MAE/RMSE per epoch.
+
+New points arrive with every progress event (several per second on a GPU); redrawing on each one would cost the
+annotating user frame time, so points are collected in plain lists and pushed to pyqtgraph at most every
+``REDRAW_MS`` by a timer.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+REDRAW_MS = 250
+
+LOSS_COLOR = "#4c9be8"
+MAE_COLOR = "#f0883e"
+RMSE_COLOR = "#a371f7"
+
+
+def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
+    plot = pg.PlotWidget(background=None)
+    plot.setTitle(title, size="9pt")
+    plot.setLabel("bottom", x_label)
+    plot.setLabel("left", y_label)
+    plot.showGrid(x=True, y=True, alpha=0.2)
+    plot.setMenuEnabled(False)
+    plot.setMinimumHeight(140)
+    # Thousands of steps stay cheap: draw only what is visible, at most one point per pixel column.
+    plot.setClipToView(True)
+    plot.setDownsampling(auto=True, mode="peak")
+    return plot
+
+
+class TrainingCurves(QWidget):
+    """Loss (left) and validation error (right) of the run being watched."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.loss_plot = _plot("Training loss", "step", "loss")
+        self.val_plot = _plot("Validation error (counts per image)", "epoch", "error")
+        self.val_plot.addLegend(offset=(-10, 10))
+        self._loss_curve = self.loss_plot.plot(pen=pg.mkPen(LOSS_COLOR, width=1.5))
+        self._mae_curve = self.val_plot.plot(pen=pg.mkPen(MAE_COLOR, width=2), symbol="o", symbolSize=6,
+                                             symbolBrush=MAE_COLOR, symbolPen=None, name="MAE")
+        self._rmse_curve = self.val_plot.plot(pen=pg.mkPen(RMSE_COLOR, width=2, style=pg.QtCore.Qt.DashLine),
+                                              symbol="s", symbolSize=5, symbolBrush=RMSE_COLOR, symbolPen=None,
+                                              name="RMSE")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.loss_plot)
+        layout.addWidget(self.val_plot)
+        self.clear()
+        self._dirty = False
+        self._timer = QTimer(self, interval=REDRAW_MS)
+        self._timer.timeout.connect(self._redraw)
+        self._timer.start()
+
+    def clear(self) -> None:
+        self.steps: list[float] = []
+        self.losses: list[float] = []
+        self.epochs: list[float] = []
+        self.maes: list[float] = []
+        self.rmses: list[float] = []
+        self._dirty = True
+
+    def add_loss(self, step: float, loss: float) -> None:
+        self.steps.append(float(step))
+        self.losses.append(float(loss))
+        self._dirty = True
+
+    def add_epoch(self, epoch: float, mae: float | None, rmse: float | None) -> None:
+        """One validation result; an epoch seen again (a resumed run replays nothing, but be safe) replaces it."""
+        if mae is None and rmse is None:
+            return
+        if self.epochs and epoch <= self.epochs[-1]:
+            keep = sum(1 for e in self.epochs if e < epoch)
+            del self.epochs[keep:], self.maes[keep:], self.rmses[keep:]
+        self.epochs.append(float(epoch))
+        self.maes.append(float("nan") if mae is None else float(mae))
+        self.rmses.append(float("nan") if rmse is None else float(rmse))
+        self._dirty = True
+
+    def _redraw(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        self._loss_curve.setData(self.steps, self.losses)
+        self._mae_curve.setData(self.epochs, self.maes, connect="finite")
+        self._rmse_curve.setData(self.epochs, self.rmses, connect="finite")
+        # Epochs are whole numbers: no 1.2, 1.4 ... ticks while there are few of them.
+        axis = self.val_plot.getAxis("bottom")
+        if self.epochs and self.epochs[-1] <= 12:
+            axis.setTickSpacing(1, 1)
+        else:
+            axis.setTickSpacing()
+
+    def flush(self) -> None:
+        """Draw pending points now (tests and the end of a run)."""
+        self._redraw()

@@ -1,0 +1,281 @@
+"""The "Train model…" dialog: which network, for how long, on what, with which images — or resume a run.
+
+It only collects choices: the result is the engine's own argument list (:meth:`TrainDialog.engine_args`), so what
+the window runs is exactly what a user could run in a terminal (the dialog shows that command). Choices are
+remembered in QSettings; the density settings default to the dataset's own, as the annotator saw them.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crowdgui.training.advanced import AdvancedOptions
+from crowdgui.training.devices import device_choices
+from crowdgui.training.options import TrainOptions, resume_args, split_counts
+from engine.dataset import Dataset
+from engine.runs import STAMP_FORMAT, RunInfo, new_run_dir, runs_folder
+
+SETTINGS_KEY = "training/last_options"
+
+
+class TrainDialog(QDialog):
+    """Collects one training request for ``dataset``; ``runs`` are offered for resuming."""
+
+    def __init__(self, dataset: Dataset, runs: list[RunInfo] | None = None, settings: QSettings | None = None,
+                 parent: QWidget | None = None, resume: RunInfo | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Train a counting model")
+        self.setMinimumWidth(560)
+        self.dataset = dataset
+        self.settings = settings if settings is not None else QSettings()
+        self.resumable = [run for run in (runs or []) if run.can_resume]
+        self.run_dir: Path | None = None
+
+        from engine.models import list_models
+
+        self.models = list_models()
+        options = self._remembered_options()
+
+        # ---- what to start: a new run or the continuation of a stopped one
+        self.new_radio = QRadioButton("New run")
+        self.resume_radio = QRadioButton("Resume a stopped run:")
+        self.resume_combo = QComboBox()
+        for run in self.resumable:
+            self.resume_combo.addItem(run.label, str(run.folder))
+        start_group = QButtonGroup(self)
+        start_group.addButton(self.new_radio)
+        start_group.addButton(self.resume_radio)
+        self.new_radio.setChecked(True)
+        if not self.resumable:
+            self.resume_radio.setEnabled(False)
+            self.resume_combo.setEnabled(False)
+            self.resume_radio.setToolTip("No stopped run of this dataset can be resumed")
+        start_row = QHBoxLayout()
+        start_row.addWidget(self.new_radio)
+        start_row.addSpacing(16)
+        start_row.addWidget(self.resume_radio)
+        start_row.addWidget(self.resume_combo, 1)
+
+        # ---- model
+        self.model_combo = QComboBox()
+        for name, description in self.models.items():
+            self.model_combo.addItem(name, name)
+            self.model_combo.setItemData(self.model_combo.count() - 1, description, Qt.ToolTipRole)
+        self.model_description = QLabel()
+        self.model_description.setWordWrap(True)
+        self.model_description.setStyleSheet("color: palette(mid);")
+
+        # ---- budget
+        self.epochs_radio = QRadioButton("Epochs")
+        self.minutes_radio = QRadioButton("Time budget")
+        budget_group = QButtonGroup(self)
+        budget_group.addButton(self.epochs_radio)
+        budget_group.addButton(self.minutes_radio)
+        self.epochs_spin = QSpinBox(minimum=1, maximum=100000)
+        self.minutes_spin = QDoubleSpinBox(minimum=0.5, maximum=100000, decimals=1, suffix=" min")
+        budget_row = QHBoxLayout()
+        budget_row.addWidget(self.epochs_radio)
+        budget_row.addWidget(self.epochs_spin)
+        budget_row.addSpacing(16)
+        budget_row.addWidget(self.minutes_radio)
+        budget_row.addWidget(self.minutes_spin)
+        budget_row.addStretch(1)
+
+        # ---- device
+        self.device_combo = QComboBox()
+        for value, label in device_choices():
+            self.device_combo.addItem(label, value)
+
+        self.model_box = QGroupBox("Model")
+        model_form = QFormLayout(self.model_box)
+        model_form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        model_form.addRow("Network:", self.model_combo)
+        model_form.addRow("", self.model_description)
+        model_form.addRow("Train for:", budget_row)
+        model_form.addRow("Device:", self.device_combo)
+
+        # ---- images
+        self.val_spin = QDoubleSpinBox(minimum=0.0, maximum=90.0, decimals=0, singleStep=5, suffix=" %")
+        self.val_spin.setToolTip("Share of the annotated images kept aside to measure the error after each "
+                                 "epoch. Images whose annotation names a split keep it.")
+        self.split_label = QLabel()
+        self.split_label.setTextFormat(Qt.RichText)
+        self.unlabeled_check = QCheckBox("Also learn from unlabeled images")
+        self.unlabeled_check.setEnabled(False)
+        self.unlabeled_check.setToolTip("Learning from unlabeled images arrives with the ranking loss "
+                                        "(issue 7). For now only annotated images are used.")
+        self.images_box = QGroupBox("Images")
+        images_form = QFormLayout(self.images_box)
+        images_form.setFieldGrowthPolicy(QFormLayout.FieldsStayAtSizeHint)
+        images_form.addRow("Validation share:", self.val_spin)
+        images_form.addRow("", self.split_label)
+        images_form.addRow("", self.unlabeled_check)
+
+        # ---- advanced
+        self.advanced = AdvancedOptions(dataset.settings.density)
+
+        # ---- where, and the equivalent command
+        self.command_edit = QLineEdit()
+        self.command_edit.setReadOnly(True)
+        self.command_edit.setToolTip("The same training from a terminal or on a server")
+        self.command_edit.setStyleSheet("QLineEdit { color: palette(mid); }")
+        self.problem_label = QLabel()
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet("color: #f85149;")
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        self.buttons.button(QDialogButtonBox.Ok).setText("Start training")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+
+        title = QLabel(f"<b>Train on</b> {dataset.folder.name}"
+                       f" <span style='color:palette(mid)'>({dataset.folder})</span>")
+        title.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addLayout(start_row)
+        layout.addWidget(self.model_box)
+        layout.addWidget(self.images_box)
+        layout.addWidget(self.advanced)
+        layout.addWidget(QLabel("Command:"))
+        layout.addWidget(self.command_edit)
+        layout.addWidget(self.problem_label)
+        layout.addStretch(1)
+        layout.addWidget(self.buttons)
+
+        self._apply(options)
+        for signal in (self.model_combo.currentIndexChanged, self.epochs_spin.valueChanged,
+                       self.minutes_spin.valueChanged, self.device_combo.currentIndexChanged,
+                       self.val_spin.valueChanged, self.epochs_radio.toggled, self.new_radio.toggled,
+                       self.resume_combo.currentIndexChanged, self.advanced.changed):
+            signal.connect(self._refresh)
+        if resume is not None and resume.can_resume:
+            self.resume_radio.setChecked(True)
+            self.resume_combo.setCurrentIndex(max(0, self.resume_combo.findData(str(resume.folder))))
+        self._refresh()
+
+    # ---------------------------------------------------------------- options
+    def _remembered_options(self) -> TrainOptions:
+        try:
+            saved = json.loads(str(self.settings.value(SETTINGS_KEY, "{}")))
+        except (TypeError, ValueError):
+            saved = {}
+        options = TrainOptions.from_dict(saved if isinstance(saved, dict) else {})
+        # Density settings and the validation share belong to the dataset, not to the last session.
+        density = self.dataset.settings.density
+        options.sigma_mode, options.sigma, options.beta, options.k = (density.mode, density.sigma,
+                                                                      density.beta, density.k)
+        options.val_fraction = self.dataset.settings.val_fraction
+        if options.model not in self.models:
+            options.model = next(iter(self.models), "fcrn_a")
+        return options
+
+    def _apply(self, options: TrainOptions) -> None:
+        self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(options.model)))
+        (self.minutes_radio if options.budget == "minutes" else self.epochs_radio).setChecked(True)
+        self.epochs_spin.setValue(options.epochs)
+        self.minutes_spin.setValue(options.minutes)
+        index = self.device_combo.findData(options.device)
+        self.device_combo.setCurrentIndex(max(index, 0))
+        self.val_spin.setValue(round(options.val_fraction * 100))
+        self.advanced.apply(options)
+
+    def options(self) -> TrainOptions:
+        """The choices as they stand in the dialog."""
+        options = TrainOptions(
+            model=self.model_combo.currentData(),
+            budget="minutes" if self.minutes_radio.isChecked() else "epochs",
+            epochs=self.epochs_spin.value(),
+            minutes=self.minutes_spin.value(),
+            device=self.device_combo.currentData(),
+            val_fraction=self.val_spin.value() / 100.0,
+        )
+        self.advanced.fill(options)
+        return options
+
+    @property
+    def is_resume(self) -> bool:
+        return self.resume_radio.isChecked() and bool(self.resumable)
+
+    def resumed_run(self) -> RunInfo | None:
+        if not self.is_resume:
+            return None
+        folder = self.resume_combo.currentData()
+        return next((run for run in self.resumable if str(run.folder) == folder), None)
+
+    def engine_args(self, run_dir: Path | str | None = None) -> list[str]:
+        """The ``python -m engine`` arguments for the current choices (``run_dir`` defaults to the chosen one)."""
+        run = self.resumed_run()
+        if run is not None:
+            return resume_args(self.dataset.folder, run.folder, run.model, self.device_combo.currentData())
+        if run_dir is None:
+            # Before "Start", show the kind of folder that will be made (it is created only on accept).
+            run_dir = self.run_dir or (runs_folder(self.dataset.folder)
+                                       / f"{datetime.now().strftime(STAMP_FORMAT)}-{self.options().model}")
+        return self.options().engine_args(self.dataset.folder, run_dir)
+
+    # ---------------------------------------------------------------- refresh
+    def _refresh(self) -> None:
+        resuming = self.is_resume
+        self.resume_combo.setEnabled(resuming)
+        for box in (self.model_box, self.images_box, self.advanced):
+            box.setEnabled(not resuming)
+        # The device stays choosable when resuming: a run stopped on a laptop may continue on a GPU.
+        self.device_combo.setEnabled(True)
+        self.epochs_spin.setEnabled(self.epochs_radio.isChecked())
+        self.minutes_spin.setEnabled(self.minutes_radio.isChecked())
+        self.model_description.setText(self.models.get(self.model_combo.currentData(), ""))
+
+        counts = split_counts(self.dataset, self.val_spin.value() / 100.0)
+        parts = [f"<b>{counts['train']}</b> train", f"<b>{counts['val']}</b> validate"]
+        if counts.get("test"):
+            parts.append(f"<b>{counts['test']}</b> test (held out)")
+        parts.append(f"<span style='color:palette(mid)'>{counts['unlabeled']} unlabeled (not used)</span>")
+        self.split_label.setText(" · ".join(parts))
+
+        problem = ""
+        if not resuming and counts["train"] == 0:
+            problem = ("No annotated image is left for training. Annotate a few images (click one point per "
+                       "object) or lower the validation share.")
+        elif not resuming and counts["val"] == 0:
+            problem = ("No validation image: the error cannot be measured, so the last epoch is kept as the "
+                       "best model. Raise the validation share or annotate more images.")
+        self.problem_label.setText(problem)
+        self.problem_label.setVisible(bool(problem))
+        self.buttons.button(QDialogButtonBox.Ok).setEnabled(resuming or counts["train"] > 0)
+        self.command_edit.setText(" ".join(shlex.quote(part) for part in
+                                           [Path(sys.executable).name, "-m", "engine", *self.engine_args()]))
+        self.command_edit.setCursorPosition(0)
+
+    # ----------------------------------------------------------------- accept
+    def accept(self) -> None:
+        """Remember the choices and reserve the run folder (a new one, or the stopped run's)."""
+        if self.is_resume:
+            self.run_dir = self.resumed_run().folder
+        else:
+            self.settings.setValue(SETTINGS_KEY, json.dumps(self.options().to_dict()))
+            self.run_dir = new_run_dir(self.dataset.folder, self.model_combo.currentData())
+        super().accept()
