@@ -37,7 +37,9 @@ class TrainingCurves(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.loss_plot = _plot("Training loss", "step", "loss")
+        self.loss_plot = _plot("Training loss", "step", "loss (log scale)")
+        # A loss falls by orders of magnitude (and spikes early): only a log axis keeps the whole run readable.
+        self.loss_plot.setLogMode(y=True)
         self.val_plot = _plot("Validation error (counts per image)", "epoch", "error")
         self.val_plot.addLegend(offset=(-10, 10))
         self._loss_curve = self.loss_plot.plot(pen=pg.mkPen(LOSS_COLOR, width=1.5))
@@ -65,6 +67,8 @@ class TrainingCurves(QWidget):
         self._dirty = True
 
     def add_loss(self, step: float, loss: float) -> None:
+        if not loss > 0:  # a log axis cannot show it (the engine stops on a non-finite loss anyway)
+            return
         self.steps.append(float(step))
         self.losses.append(float(loss))
         self._dirty = True

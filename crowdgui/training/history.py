@@ -42,6 +42,13 @@ def _item(text: str, tooltip: str = "", align=Qt.AlignLeft | Qt.AlignVCenter) ->
     return item
 
 
+def _number(value: float | None) -> str:
+    """An error in counts: '12.3', '1.23', '0.0421' (three significant digits below 10)."""
+    if value is None:
+        return "–"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3g}"
+
+
 def _short_date(when) -> str:
     """'14:03' today, 'May 01 14:03' this year, '2023-05-01' before."""
     if when is None:
@@ -151,8 +158,8 @@ class RunHistoryPanel(QWidget):
         images = (f"{run.train_images} / {run.val_images}" if run.train_images is not None else "–")
         epochs = str(run.epochs_done) + (f" / {run.epochs_planned}" if run.epochs_planned else
                                          f" ({run.minutes_planned:g} min)" if run.minutes_planned else "")
-        mae = f"{run.best_mae:.2f}" if run.best_mae is not None else "–"
-        rmse = f"RMSE {run.best_rmse:.2f}" if run.best_rmse is not None else ""
+        mae = _number(run.best_mae)
+        rmse = f"RMSE {_number(run.best_rmse)}" if run.best_rmse is not None else ""
         status = "training" if self.busy_folder is not None and run.folder == self.busy_folder else run.status
         when = _short_date(run.started)
         cells = [
