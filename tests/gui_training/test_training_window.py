@@ -163,3 +163,19 @@ def test_a_bad_flag_shows_the_engine_usage_and_leaves_no_empty_run(qtbot, window
     assert finished.args[0] == "failed"
     assert "--epochs" in training.monitor.failure.text() and "invalid int value" in training.monitor.failure.text()
     assert not run_dir.exists() and training.runs == []
+
+
+def test_closing_the_window_while_training_asks_then_stops_resumably(qtbot, window, training, cells, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    window.open_folder(cells)
+    answers = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: answers.pop(0))
+    job, run_dir = start_tiny(training, epochs=60)
+    qtbot.waitUntil(lambda: (run_dir / "last.pt").exists(), timeout=JOB_TIMEOUT_MS)
+    answers.append(QMessageBox.StandardButton.No)
+    assert not window.close() and window.isVisible() and job.is_running()
+    answers.append(QMessageBox.StandardButton.Yes)
+    assert window.close() and not job.is_running()
+    [run] = list_runs(cells)
+    assert run.status == "stopped" and run.can_resume
