@@ -176,10 +176,10 @@ class TrainingController(QObject):
         job.log_line.connect(self.monitor.append_log)
         job.finished.connect(self._on_finished)
         self.job = job
-        config_epochs = read_run(self.run_dir)
+        previous = read_run(self.run_dir)  # a resumed run: its planned epochs and the curve so far
         self.monitor.begin(title, job.command_line,
-                           epochs_total=config_epochs.epochs_planned if config_epochs else None,
-                           history=[r for r in read_metrics(self.run_dir) if r.get("type", "epoch") == "epoch"])
+                           epochs_total=previous.epochs_planned if previous else None,
+                           history=[r for r in read_metrics(self.run_dir) if r.get("type") == "epoch"])
         job.start()
         self.refresh_runs()
         self.training_started.emit(self.run_dir)
