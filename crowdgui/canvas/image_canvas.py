@@ -1,0 +1,237 @@
+"""The image canvas: the photo, a density overlay and the points, with zoom, pan and annotation gestures.
+
+View coordinates are image coordinates: with row-major image order pyqtgraph puts pixel (r, c) on the square
+x in [c, c+1), y in [r, r+1), and the y axis points down. The canvas turns input into requests
+(``point_add_requested`` ...) and never edits points itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLabel, QLineEdit, QWidget
+
+from crowdgui.canvas.overlay import DensityOverlay
+from crowdgui.canvas.points_layer import PointsLayer
+from crowdgui.canvas.view_box import AnnotationViewBox
+from crowdgui.points_model import PointsModel
+
+ZOOM_STEP = 1.25
+MIN_VISIBLE_PIXELS = 6  # the deepest zoom shows this many image pixels across
+
+
+class ImageCanvas(pg.GraphicsView):
+    """Shows one image with its points and overlay; emits what the user asks for.
+
+    Signals:
+        point_add_requested(float x, float y)
+        points_delete_requested(np.ndarray indices)
+        point_move_requested(int index, float x, float y)
+        cursor_moved(float x, float y)   image coordinates under the mouse
+        cursor_left()                    the mouse left the image area
+        selection_changed(int count)
+        zoom_changed(float factor)       screen pixels per image pixel
+    """
+
+    point_add_requested = Signal(float, float)
+    points_delete_requested = Signal(object)
+    point_move_requested = Signal(int, float, float)
+    cursor_moved = Signal(float, float)
+    cursor_left = Signal()
+    selection_changed = Signal(int)
+    zoom_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent, background=QColor(38, 40, 44))
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.view_box = AnnotationViewBox()
+        self.setCentralItem(self.view_box)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.image_item.setZValue(0)
+        self.view_box.addItem(self.image_item)
+        self.overlay = DensityOverlay()
+        self.view_box.addItem(self.overlay, ignoreBounds=True)
+        self.points_layer = PointsLayer(self.view_box, self)
+        self.view_box.layer = self.points_layer
+        self._image: np.ndarray | None = None
+        self._model: PointsModel | None = None
+        self.count_label = QLabel(self)
+        self.count_label.setObjectName("countLabel")
+        self.count_label.move(12, 10)
+        self.count_label.hide()
+
+        self.view_box.add_requested.connect(self.point_add_requested)
+        self.view_box.delete_requested.connect(self.points_delete_requested)
+        self.view_box.move_requested.connect(self.point_move_requested)
+        self.view_box.pan_state_changed.connect(self._on_pan_state)
+        self.view_box.sigRangeChanged.connect(lambda *_: self.zoom_changed.emit(self.zoom_factor()))
+        self.points_layer.selection_changed.connect(self.selection_changed)
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+    # ------------------------------------------------------------------ image
+    def set_image(self, image: np.ndarray | None, fit: bool = True) -> None:
+        """Show an (H, W, 3) uint8 image (None: nothing). Clears the overlay and the selection."""
+        self._image = image
+        self.set_overlay(None)
+        self.points_layer.clear_selection()
+        if image is None:
+            self.image_item.clear()
+            self.view_box.image_size = None
+            self._update_count()
+            return
+        height, width = image.shape[:2]
+        self.image_item.setImage(image, levels=(0, 255), autoLevels=False)
+        self.view_box.image_size = (width, height)
+        self.view_box.setLimits(minXRange=MIN_VISIBLE_PIXELS, minYRange=MIN_VISIBLE_PIXELS,
+                                maxXRange=max(width, height) * 20, maxYRange=max(width, height) * 20)
+        self._update_count()
+        if fit:
+            self.fit_to_window()
+
+    @property
+    def image(self) -> np.ndarray | None:
+        return self._image
+
+    def pixel_value(self, x: float, y: float) -> tuple[int, ...] | None:
+        """The RGB value of the pixel containing image point (x, y), None outside the image."""
+        if self._image is None or x < 0 or y < 0:
+            return None
+        row, col = int(y), int(x)
+        if row >= self._image.shape[0] or col >= self._image.shape[1]:
+            return None
+        return tuple(int(v) for v in np.atleast_1d(self._image[row, col]))
+
+    # ----------------------------------------------------------------- points
+    def bind_points(self, model: PointsModel) -> None:
+        """Draw this model's points (the canvas only reads it)."""
+        if self._model is not None:
+            self._model.points_changed.disconnect(self._update_count)
+        self._model = model
+        self.points_layer.bind(model)
+        model.points_changed.connect(self._update_count)
+        self._update_count()
+
+    def set_point_style(self, size: float, color: QColor) -> None:
+        self.points_layer.set_style(size, QColor(color))
+
+    def _update_count(self, *_args) -> None:
+        count = self._model.count if self._model is not None else 0
+        self.count_label.setText(f"{count:,} point{'s' if count != 1 else ''}")
+        self.count_label.adjustSize()
+        self.count_label.setVisible(self._image is not None)
+
+    # ---------------------------------------------------------------- overlay
+    def set_overlay(self, array: np.ndarray | None, stride: int = 1, levels=None) -> None:
+        """Draw a float map over the image (a density map at ``stride``); None removes it.
+
+        ``levels`` (low, high) map to the ends of the colormap; default 0 and the map's maximum.
+        """
+        self.overlay.show_map(array, stride=stride, levels=levels)
+
+    def set_overlay_opacity(self, opacity: float) -> None:
+        self.overlay.setOpacity(float(np.clip(opacity, 0.0, 1.0)))
+
+    # ------------------------------------------------------------- selection
+    def selected_indices(self) -> np.ndarray:
+        return self.points_layer.selected
+
+    def select_all(self) -> None:
+        self.points_layer.select(np.arange(len(self.points_layer.points)))
+
+    def clear_selection(self) -> None:
+        self.points_layer.clear_selection()
+
+    def delete_selection(self) -> None:
+        """Ask to delete the selected points (nothing happens without a selection)."""
+        selected = self.points_layer.selected
+        if len(selected):
+            self.points_delete_requested.emit(selected)
+
+    def set_select_mode(self, on: bool) -> None:
+        """In select mode a left drag draws a selection box and a click does not add points."""
+        self.view_box.select_mode = bool(on)
+
+    # ------------------------------------------------------------------- view
+    def fit_to_window(self) -> None:
+        if self._image is not None:
+            height, width = self._image.shape[:2]
+            self.view_box.setRange(QRectF(0, 0, width, height), padding=0.02)
+
+    def zoom_actual_pixels(self) -> None:
+        """One image pixel per screen pixel, keeping the centre of the view."""
+        center = self.view_box.viewRect().center()
+        rect = self.view_box.boundingRect()
+        half_w, half_h = rect.width() / 2, rect.height() / 2
+        self.view_box.setRange(xRange=(center.x() - half_w, center.x() + half_w),
+                               yRange=(center.y() - half_h, center.y() + half_h), padding=0)
+
+    def zoom_in(self) -> None:
+        self.view_box.scaleBy(s=(1 / ZOOM_STEP, 1 / ZOOM_STEP))
+
+    def zoom_out(self) -> None:
+        self.view_box.scaleBy(s=(ZOOM_STEP, ZOOM_STEP))
+
+    def zoom_factor(self) -> float:
+        """Screen pixels per image pixel."""
+        size_x, _ = self.view_box.viewPixelSize()
+        return 1.0 / size_x if size_x > 0 else 1.0
+
+    def image_to_widget(self, x: float, y: float) -> QPointF:
+        """Where image point (x, y) is on this widget's viewport (used by tests and tools)."""
+        return QPointF(self.mapFromScene(self.view_box.mapViewToScene(QPointF(x, y))))
+
+    # ------------------------------------------------------------ input state
+    def _on_mouse_moved(self, scene_pos) -> None:
+        if self._image is None:
+            return
+        pos = self.view_box.mapSceneToView(scene_pos)
+        if self.pixel_value(pos.x(), pos.y()) is None:
+            self.cursor_left.emit()
+        else:
+            self.cursor_moved.emit(pos.x(), pos.y())
+
+    def _on_pan_state(self, panning: bool) -> None:
+        if panning:
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+        else:
+            self._restore_cursor()
+
+    def _restore_cursor(self) -> None:
+        shape = Qt.CursorShape.OpenHandCursor if self.view_box.space_held else Qt.CursorShape.CrossCursor
+        self.viewport().setCursor(shape)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self.view_box.space_held = True
+                self._restore_cursor()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self.view_box.space_held = False
+                self._restore_cursor()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def focusOutEvent(self, event) -> None:
+        # A Space released while another widget has focus never reaches us.
+        self.view_box.space_held = False
+        super().focusOutEvent(event)
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.Enter:
+            # Take the keyboard on hover (Space to pan, Delete), except from a field the user is typing in.
+            focused = QApplication.focusWidget()
+            if not isinstance(focused, (QLineEdit, QAbstractSpinBox)):
+                self.setFocus(Qt.FocusReason.MouseFocusReason)
+            self._restore_cursor()
+        elif event.type() == QEvent.Type.Leave:
+            self.cursor_left.emit()
+        return super().event(event)

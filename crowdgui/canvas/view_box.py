@@ -1,0 +1,158 @@
+"""Mouse gestures on the image: turn clicks and drags into requests, zoom and pan the view.
+
+Left click: add a point (or select the point under the cursor). Left drag on a point: move it (one request when
+the drag ends). Right click on a point: delete it. Shift + left drag, or any left drag in select mode: box
+selection (Ctrl adds to it). Middle or right drag, or left drag with Space held: pan. Wheel: zoom around the
+cursor (pyqtgraph's own). The view box never changes points; it asks through its signals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtWidgets import QGraphicsRectItem
+
+from crowdgui.canvas.points_layer import PointsLayer
+
+CLICK_SLOP_PX = 4.0  # a left drag on empty space shorter than this still counts as a click
+
+
+class AnnotationViewBox(pg.ViewBox):
+    """A ViewBox with y pointing down, locked aspect and the annotation gestures."""
+
+    add_requested = Signal(float, float)
+    delete_requested = Signal(object)  # np.ndarray of indices
+    move_requested = Signal(int, float, float)
+    pan_state_changed = Signal(bool)  # a pan drag started (True) or ended (False)
+
+    def __init__(self):
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.02)
+        self.layer: PointsLayer | None = None
+        self.image_size: tuple[int, int] | None = None  # (width, height) of the shown image
+        self.space_held = False  # set by the canvas widget, which receives the key events
+        self.select_mode = False
+        self._gesture: str | None = None
+        self._drag_index = -1
+        self._grab_offset = QPointF()
+        self._box = QGraphicsRectItem()
+        self._box.setPen(QPen(QColor(255, 221, 0), 0, Qt.PenStyle.DashLine))
+        self._box.setBrush(QBrush(QColor(255, 221, 0, 40)))
+        self._box.setZValue(1e9)
+        self._box.hide()
+        self.addItem(self._box, ignoreBounds=True)
+
+    # The window's shortcuts (Delete, Esc, +, -) must reach their actions: pyqtgraph's ViewBox would accept
+    # every key (including the ShortcutOverride that decides whether a shortcut fires).
+    def keyPressEvent(self, ev):
+        ev.ignore()
+
+    def _inside_image(self, pos: QPointF) -> bool:
+        if self.image_size is None:
+            return False
+        width, height = self.image_size
+        return 0 <= pos.x() < width and 0 <= pos.y() < height
+
+    def _clamp(self, pos: QPointF) -> tuple[float, float]:
+        width, height = self.image_size
+        # Stay inside [0, size): a point exactly on the far edge would belong to no pixel.
+        x = float(np.clip(pos.x(), 0.0, np.nextafter(width, 0)))
+        y = float(np.clip(pos.y(), 0.0, np.nextafter(height, 0)))
+        return x, y
+
+    # ------------------------------------------------------------------ clicks
+    def mouseClickEvent(self, ev):
+        if self.layer is None or self.image_size is None:
+            ev.ignore()
+            return
+        ev.accept()
+        pos = self.mapSceneToView(ev.scenePos())
+        self._click(ev.button(), ev.modifiers(), pos)
+
+    def _click(self, button, modifiers, pos: QPointF) -> None:
+        index = self.layer.point_at(pos.x(), pos.y())
+        extend = bool(modifiers & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier))
+        if button == Qt.MouseButton.RightButton:
+            if index is not None:
+                self.delete_requested.emit(np.array([index], dtype=np.intp))
+        elif button == Qt.MouseButton.LeftButton:
+            if index is not None:
+                self.layer.select([index], toggle=extend)
+            elif extend or self.select_mode:
+                if not extend:
+                    self.layer.clear_selection()
+            elif self._inside_image(pos):
+                self.layer.clear_selection()
+                self.add_requested.emit(pos.x(), pos.y())
+
+    # ------------------------------------------------------------------- drags
+    def mouseDragEvent(self, ev, axis=None):
+        if self.image_size is None:
+            ev.ignore()
+            return
+        ev.accept()
+        if ev.isStart():
+            self._start_gesture(ev)
+        if self._gesture == "pan":
+            self._pan(ev)
+        elif self._gesture == "box":
+            self._box.setRect(self._view_rect(ev))
+        elif self._gesture == "move":
+            x, y = self._clamp(self.mapSceneToView(ev.scenePos()) + self._grab_offset)
+            self.layer.preview_move(self._drag_index, x, y)
+        if ev.isFinish():
+            self._finish_gesture(ev)
+
+    def _start_gesture(self, ev) -> None:
+        button = ev.button()
+        down = self.mapSceneToView(ev.buttonDownScenePos())
+        shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if button in (Qt.MouseButton.MiddleButton, Qt.MouseButton.RightButton) or self.space_held:
+            self._gesture = "pan"
+            self.pan_state_changed.emit(True)
+        elif button != Qt.MouseButton.LeftButton:
+            self._gesture = None
+        elif shift or self.select_mode:
+            self._gesture = "box"
+            self._box.setRect(self._view_rect(ev))
+            self._box.show()
+        else:
+            index = self.layer.point_at(down.x(), down.y()) if self.layer is not None else None
+            if index is not None:
+                self._gesture = "move"
+                self._drag_index = index
+                px, py = self.layer.points[index]
+                self._grab_offset = QPointF(px, py) - down
+            else:
+                self._gesture = "click"  # decided when the button is released
+
+    def _finish_gesture(self, ev) -> None:
+        gesture, self._gesture = self._gesture, None
+        if gesture == "pan":
+            self.pan_state_changed.emit(False)
+        elif gesture == "box":
+            self._box.hide()
+            add = bool(ev.modifiers() & Qt.KeyboardModifier.ControlModifier)
+            self.layer.select(self.layer.points_in_rect(self._view_rect(ev)), add=add)
+        elif gesture == "move":
+            x, y = self._clamp(self.mapSceneToView(ev.scenePos()) + self._grab_offset)
+            old_x, old_y = self.layer.points[self._drag_index]
+            if (x, y) != (old_x, old_y):
+                self.move_requested.emit(self._drag_index, x, y)
+            # Show what the model holds now (the move, or the old place if the request was not taken).
+            self.layer.sync_point(self._drag_index)
+        elif gesture == "click":
+            travelled = (ev.screenPos() - ev.buttonDownScreenPos())
+            if (travelled.x() ** 2 + travelled.y() ** 2) ** 0.5 <= CLICK_SLOP_PX:
+                down = self.mapSceneToView(ev.buttonDownScenePos())
+                self._click(Qt.MouseButton.LeftButton, ev.modifiers(), down)
+
+    def _view_rect(self, ev) -> QRectF:
+        return QRectF(self.mapSceneToView(ev.buttonDownScenePos()),
+                      self.mapSceneToView(ev.scenePos())).normalized()
+
+    def _pan(self, ev) -> None:
+        delta = self.mapSceneToView(ev.lastScenePos()) - self.mapSceneToView(ev.scenePos())
+        self.translateBy(x=delta.x(), y=delta.y())
+        self.sigRangeChangedManually.emit(self.state["mouseEnabled"])

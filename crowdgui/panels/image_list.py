@@ -1,0 +1,244 @@
+"""The image list dock: every image of the folder with its point count and state; choosing one shows it.
+
+States: annotated (green), not annotated (grey ring), unsaved edits (orange, name marked *), a sidecar that
+cannot be read (warning sign; it is kept aside), an image that cannot be read (greyed, skipped, red sign).
+The reason is in each row's tooltip. The list reads the session; it changes nothing itself.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal)
+from PySide6.QtGui import QBrush, QColor, QFont, QPalette
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QTreeView, QVBoxLayout, QWidget)
+
+from crowdgui.icons import icon
+from crowdgui.session import AnnotationSession
+
+STATE_ROLE = Qt.ItemDataRole.UserRole + 1
+FILTERS = (("All images", "all"), ("Not annotated", "todo"), ("Annotated", "done"),
+           ("Unsaved", "unsaved"), ("With problems", "problem"))
+
+
+class ImageListModel(QAbstractTableModel):
+    """Rows are the dataset's images; columns: name, points."""
+
+    def __init__(self, session: AnnotationSession, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self._names: list[str] = []
+        self._rows: dict[str, int] = {}
+
+    def reload(self) -> None:
+        self.beginResetModel()
+        self._names = self.session.dataset.names() if self.session.dataset else []
+        self._rows = {name: row for row, name in enumerate(self._names)}
+        self.endResetModel()
+
+    def refresh(self, name: str) -> None:
+        row = self._rows.get(name)
+        if row is not None:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, 1))
+
+    def name_at(self, row: int) -> str:
+        return self._names[row]
+
+    def row_of(self, name: str) -> int | None:
+        return self._rows.get(name)
+
+    def state(self, name: str) -> str:
+        """One of "error", "unsaved", "warning", "done", "todo"."""
+        entry = self.session.dataset.entry(name)
+        if entry.image_error:
+            return "error"
+        if self.session.is_dirty(name):
+            return "unsaved"
+        if entry.sidecar_error:
+            return "warning"
+        return "done" if entry.annotated else "todo"
+
+    # ------------------------------------------------------------- Qt model
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._names)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 2
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return ("Image", "Points")[section]
+        return None
+
+    def flags(self, index):
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        if self.session.dataset.entry(self._names[index.row()]).image_error:
+            return Qt.ItemFlag.NoItemFlags  # unreadable images cannot be chosen
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        name = self._names[index.row()]
+        column = index.column()
+        state = self.state(name)
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return f"{name} *" if state == "unsaved" else name
+            count = self.session.count_of(name)
+            return "—" if count is None or state == "error" else f"{count:,}"
+        if role == Qt.ItemDataRole.DecorationRole and column == 0:
+            return icon(f"state-{state}")
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(name, state)
+        if role == Qt.ItemDataRole.ForegroundRole and state == "error":
+            return QBrush(QColor(150, 150, 150))
+        if role == Qt.ItemDataRole.FontRole and state == "unsaved":
+            font = QFont()
+            font.setItalic(True)
+            return font
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 1:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == STATE_ROLE:
+            return state
+        return None
+
+    def _tooltip(self, name: str, state: str) -> str:
+        entry = self.session.dataset.entry(name)
+        if state == "error":
+            return f"{name} cannot be read: {entry.image_error}. It is skipped."
+        lines = [f"{name} — {entry.width} × {entry.height} px"]
+        count = self.session.count_of(name)
+        lines.append("not annotated yet" if count is None else f"{count:,} points")
+        if state == "unsaved":
+            lines.append("unsaved changes")
+        if entry.sidecar_error:
+            lines.append(f"{entry.sidecar.name} cannot be read ({entry.sidecar_error}); it is kept aside, "
+                         "never overwritten")
+        return "\n".join(lines)
+
+
+class ImageFilter(QSortFilterProxyModel):
+    """Shows the rows that match the chosen state and the typed text."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.mode = "all"
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterKeyColumn(0)
+
+    def set_mode(self, mode: str) -> None:
+        self.mode = mode
+        self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row, source_parent) -> bool:
+        if not super().filterAcceptsRow(source_row, source_parent):
+            return False
+        if self.mode == "all":
+            return True
+        state = self.sourceModel().index(source_row, 0, source_parent).data(STATE_ROLE)
+        if self.mode == "problem":
+            return state in ("error", "warning")
+        return state == self.mode or (self.mode == "done" and state == "unsaved")
+
+
+class ImageListPanel(QWidget):
+    """The image list with a state filter, a name filter and a progress line.
+
+    Signals:
+        image_activated(str)   the user chose an image (click, arrow keys)
+    """
+
+    image_activated = Signal(str)
+
+    def __init__(self, session: AnnotationSession, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.model = ImageListModel(session, self)
+        self.proxy = ImageFilter(self)
+        self.proxy.setSourceModel(self.model)
+        self._syncing = False
+
+        self.state_filter = QComboBox()
+        for label, mode in FILTERS:
+            self.state_filter.addItem(label, mode)
+        self.state_filter.currentIndexChanged.connect(
+            lambda _i: self.proxy.set_mode(self.state_filter.currentData()))
+        self.name_filter = QLineEdit(placeholderText="Filter by name", clearButtonEnabled=True)
+        self.name_filter.textChanged.connect(self.proxy.setFilterFixedString)
+
+        self.view = QTreeView()
+        self.view.setModel(self.proxy)
+        self.view.setRootIsDecorated(False)
+        self.view.setUniformRowHeights(True)
+        self.view.setAlternatingRowColors(True)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self.view.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.view.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
+
+        self.summary = QLabel()
+        self.summary.setObjectName("listSummary")
+        palette = self.summary.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, QColor(110, 110, 110))
+        self.summary.setPalette(palette)
+
+        filters = QHBoxLayout()
+        filters.setContentsMargins(0, 0, 0, 0)
+        filters.addWidget(self.state_filter)
+        filters.addWidget(self.name_filter, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(filters)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.summary)
+
+        session.dataset_opened.connect(lambda _d: self.reload())
+        session.dataset_closed.connect(self.reload)
+        session.image_state_changed.connect(self._on_image_state_changed)
+        session.current_image_changed.connect(self.set_current)
+
+    def reload(self) -> None:
+        self.model.reload()
+        self._update_summary()
+
+    def set_current(self, name: str) -> None:
+        """Highlight ``name`` without announcing it again."""
+        row = self.model.row_of(name) if name else None
+        self._syncing = True
+        try:
+            if row is None:
+                self.view.selectionModel().clearCurrentIndex()
+                self.view.clearSelection()
+                return
+            index = self.proxy.mapFromSource(self.model.index(row, 0))
+            if index.isValid():
+                self.view.selectionModel().setCurrentIndex(
+                    index, self.view.selectionModel().SelectionFlag.ClearAndSelect
+                    | self.view.selectionModel().SelectionFlag.Rows)
+                self.view.scrollTo(index)
+        finally:
+            self._syncing = False
+
+    def _on_current_row_changed(self, current, _previous) -> None:
+        if self._syncing or not current.isValid():
+            return
+        name = self.model.name_at(self.proxy.mapToSource(current).row())
+        self.image_activated.emit(name)
+
+    def _on_image_state_changed(self, name: str) -> None:
+        self.model.refresh(name)
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        dataset = self.session.dataset
+        if dataset is None:
+            self.summary.setText("")
+            return
+        counts = [self.session.count_of(name) for name in dataset.names()]
+        done = sum(count is not None for count in counts)
+        points = sum(count for count in counts if count)
+        self.summary.setText(f"{done} of {len(counts)} annotated · {points:,} points")

@@ -1,0 +1,245 @@
+"""The annotation session: one open dataset, the image being annotated, its points, undo and saving.
+
+Sits between the engine's Dataset (files on disk) and the widgets. Every image has its own QUndoStack in one
+QUndoGroup (the active stack is the current image's); a stack's clean state is "what is on disk", so it drives
+the unsaved marker and the debounced autosave. Saving never loses points: when a save fails, the points stay in
+memory, marked unsaved, and saving is tried again after the next edit, on image switch and on close.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoCommand, QUndoGroup, QUndoStack
+
+from engine.dataset import Dataset, ImageEntry, ImageReadError, SidecarError, read_image
+from engine.dataset.sidecar import points_outside
+
+from crowdgui.points_model import PointsModel
+
+AUTOSAVE_DELAY_MS = 1500
+
+
+class AnnotationSession(QObject):
+    """Owns the open Dataset, the current image and its PointsModel, the undo stacks and saving.
+
+    Signals:
+        dataset_opened(Dataset)          a folder was opened (before its first image is selected)
+        dataset_closed()
+        current_image_changed(str)       a new image and its points are loaded ("" when none)
+        image_state_changed(str)         count, annotated, unsaved or error state of one image changed
+        dirty_changed(bool)              the current image gained or lost unsaved edits
+        saved(str, object)               an image's points were written; the object is the Path a malformed
+                                         sidecar was moved to first, or None
+        save_failed(str, str, bool)      image, plain-words message, True for the first failure of the session
+        notice(str, str)                 level ("info", "warning", "error") and a message for the user
+    """
+
+    dataset_opened = Signal(object)
+    dataset_closed = Signal()
+    current_image_changed = Signal(str)
+    image_state_changed = Signal(str)
+    dirty_changed = Signal(bool)
+    saved = Signal(str, object)
+    save_failed = Signal(str, str, bool)
+    notice = Signal(str, str)
+
+    def __init__(self, parent: QObject | None = None, autosave_ms: int = AUTOSAVE_DELAY_MS):
+        super().__init__(parent)
+        self.points = PointsModel(self)
+        self.undo_group = QUndoGroup(self)
+        self.dataset: Dataset | None = None
+        self.current_name: str | None = None
+        self.image: np.ndarray | None = None  # the current image as (H, W, 3) uint8
+        self._stacks: dict[str, QUndoStack] = {}
+        # Points of images left with unsaved edits (a save failed when switching away), so nothing is lost.
+        self._unsaved: dict[str, np.ndarray] = {}
+        self._failure_reported = False
+        self._autosave = QTimer(self, singleShot=True, interval=autosave_ms)
+        self._autosave.timeout.connect(self.save_dirty)
+        self.points.points_changed.connect(self._on_points_changed)
+
+    # ---------------------------------------------------------------- dataset
+    def open_folder(self, folder: Path | str) -> Dataset:
+        """Open a dataset folder and show its first readable image. Raises OSError when it cannot be listed.
+
+        The caller saves (``save_dirty``) and decides about unsaved points of the previous folder first.
+        """
+        dataset = Dataset(folder)
+        self.close_dataset()
+        self.dataset = dataset
+        self.dataset_opened.emit(dataset)
+        first = next((e.name for e in dataset.entries if e.usable), None)
+        if first is not None:
+            self.select(first)
+        if self.current_name is None:
+            self.current_image_changed.emit("")
+        return dataset
+
+    def close_dataset(self) -> None:
+        """Forget the open dataset (unsaved points are dropped: save first)."""
+        if self.dataset is None:
+            return
+        self._autosave.stop()
+        for stack in self._stacks.values():
+            self.undo_group.removeStack(stack)
+            stack.deleteLater()
+        self._stacks.clear()
+        self._unsaved.clear()
+        self._failure_reported = False
+        self.dataset, self.current_name, self.image = None, None, None
+        self.points.reset(None, np.zeros((0, 2)))
+        self.dataset_closed.emit()
+
+    @property
+    def current_entry(self) -> ImageEntry | None:
+        return self.dataset.entry(self.current_name) if self.dataset and self.current_name else None
+
+    # ----------------------------------------------------------------- images
+    def select(self, name: str) -> bool:
+        """Show image ``name`` with its points. False (and the image marked unreadable) if it cannot be read."""
+        if self.dataset is None:
+            return False
+        if name == self.current_name:
+            return True
+        entry = self.dataset.entry(name)
+        if not entry.usable:
+            return False
+        try:
+            image = read_image(entry.path)
+        except ImageReadError as exc:
+            entry.image_error = exc.reason
+            self.image_state_changed.emit(name)
+            self.notice.emit("error", f"{name} cannot be opened: {exc.reason}. It is skipped.")
+            return False
+        self._leave_current()
+        points = self._unsaved.pop(name, None)
+        if points is None:
+            points = self._load_points(entry)
+        self.image, self.current_name = image, name
+        self.undo_group.setActiveStack(self.stack(name))
+        self.points.reset(name, points)
+        self.current_image_changed.emit(name)
+        self.dirty_changed.emit(self.is_dirty(name))
+        return True
+
+    def step(self, delta: int) -> bool:
+        """Go to the next (delta=1) or previous (delta=-1) readable image; False at either end."""
+        if self.dataset is None or not self.dataset.entries:
+            return False
+        names = self.dataset.names()
+        index = names.index(self.current_name) if self.current_name in names else (-1 if delta > 0 else len(names))
+        index += delta
+        while 0 <= index < len(names):
+            if self.dataset.entries[index].usable and self.select(names[index]):
+                return True
+            index += delta
+        return False
+
+    def _load_points(self, entry: ImageEntry) -> np.ndarray:
+        try:
+            points = self.dataset.load_points(entry.name)
+        except SidecarError as exc:
+            entry.sidecar_error = exc.reason
+            self.image_state_changed.emit(entry.name)
+            self.notice.emit(
+                "warning",
+                f"{entry.sidecar.name} cannot be read ({exc.reason}). The file is kept as it is and the image "
+                "opens with no points; when you add points, the old file is renamed aside, never overwritten.")
+            return np.zeros((0, 2))
+        outside = points_outside(points, entry.width, entry.height)
+        if outside:
+            self.notice.emit("warning", f"{outside} point(s) of {entry.name} lie outside the image.")
+        return points
+
+    def _leave_current(self) -> None:
+        name = self.current_name
+        if name is not None and self.is_dirty(name) and not self._save(name, self.points.points):
+            self._unsaved[name] = self.points.points.copy()
+
+    # ------------------------------------------------------------------- undo
+    def stack(self, name: str) -> QUndoStack:
+        """The undo stack of one image (created when first needed, kept while the folder is open)."""
+        stack = self._stacks.get(name)
+        if stack is None:
+            stack = QUndoStack(self)
+            self.undo_group.addStack(stack)
+            stack.cleanChanged.connect(functools.partial(self._on_clean_changed, name))
+            stack.indexChanged.connect(self._on_stack_index_changed)
+            self._stacks[name] = stack
+        return stack
+
+    def push(self, command: QUndoCommand) -> None:
+        """Apply an edit of the current image's points so that it can be undone."""
+        if self.current_name is None:
+            return
+        self.stack(self.current_name).push(command)
+
+    def is_dirty(self, name: str) -> bool:
+        stack = self._stacks.get(name)
+        return stack is not None and not stack.isClean()
+
+    def dirty_names(self) -> list[str]:
+        return [name for name in self._stacks if self.is_dirty(name)]
+
+    def count_of(self, name: str) -> int | None:
+        """Points of an image as the user sees them now (None: not annotated yet)."""
+        if name == self.current_name:
+            return self.points.count
+        if name in self._unsaved:
+            return len(self._unsaved[name])
+        return self.dataset.entry(name).count if self.dataset else None
+
+    def _on_clean_changed(self, name: str, clean: bool) -> None:
+        self.image_state_changed.emit(name)
+        if name == self.current_name:
+            self.dirty_changed.emit(not clean)
+
+    def _on_stack_index_changed(self, _index: int) -> None:
+        if self.dirty_names():
+            self._autosave.start()  # restarting the single-shot timer debounces a burst of edits
+        else:
+            self._autosave.stop()
+
+    def _on_points_changed(self, _change) -> None:
+        if self.current_name is not None:
+            self.image_state_changed.emit(self.current_name)
+
+    # ----------------------------------------------------------------- saving
+    def save_dirty(self) -> list[str]:
+        """Write every image with unsaved edits; returns the names that could not be saved."""
+        self._autosave.stop()
+        failed = []
+        for name in self.dirty_names():
+            points = self.points.points if name == self.current_name else self._unsaved.get(name)
+            if points is not None and not self._save(name, points):
+                failed.append(name)
+        return failed
+
+    def _save(self, name: str, points: np.ndarray) -> bool:
+        try:
+            moved_aside = self.dataset.save_points(name, points)
+        except OSError as exc:
+            self._report_failure(name, exc)
+            return False
+        self._unsaved.pop(name, None)
+        self.stack(name).setClean()
+        self.image_state_changed.emit(name)
+        self.saved.emit(name, moved_aside)
+        return True
+
+    def _report_failure(self, name: str, exc: OSError) -> None:
+        sidecar = self.dataset.entry(name).sidecar
+        if isinstance(exc, PermissionError):
+            why = "the folder is read-only or you are not allowed to write there"
+        else:
+            why = exc.strerror or str(exc)
+        message = (f"Could not save the points of {name} to {sidecar}: {why}. Your points stay on screen, "
+                   "marked unsaved; saving is tried again after your next edit, when you change image and "
+                   "when you close.")
+        first = not self._failure_reported
+        self._failure_reported = True
+        self.save_failed.emit(name, message, first)
