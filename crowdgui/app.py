@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     import crowdgui.canvas  # noqa: F401  (sets pyqtgraph's image axis order before any ImageItem exists)
     from crowdgui.errors import install_excepthook
     from crowdgui.icons import icon
-    from crowdgui.main_window import MainWindow
+    from crowdgui.features import build_window
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName("CrowdGUI")
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         app.setStyleSheet(style.read_text(encoding="utf-8"))
     install_excepthook()
 
-    window = MainWindow()
+    window = build_window()
     window.show()
     if args.folder:
         folder = Path(args.folder).expanduser()
