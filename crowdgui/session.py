@@ -186,12 +186,19 @@ class AnnotationSession(QObject):
         return [name for name in self._stacks if self.is_dirty(name)]
 
     def count_of(self, name: str) -> int | None:
-        """Points of an image as the user sees them now (None: not annotated yet)."""
-        if name == self.current_name:
-            return self.points.count
+        """Points of an image as the user sees them now (None: not annotated yet).
+
+        An image only counts as annotated once it has a points file or unsaved edits: merely showing an
+        image without points file must not count it (its model holds zero points, which is not "0 points").
+        """
+        if self.dataset is None:
+            return None
         if name in self._unsaved:
             return len(self._unsaved[name])
-        return self.dataset.entry(name).count if self.dataset else None
+        entry = self.dataset.entry(name)
+        if name == self.current_name and (entry.annotated or self.is_dirty(name)):
+            return self.points.count
+        return entry.count
 
     def _on_clean_changed(self, name: str, clean: bool) -> None:
         self.image_state_changed.emit(name)

@@ -116,6 +116,17 @@ class ImageCanvas(pg.GraphicsView):
     def set_point_style(self, size: float, color: QColor) -> None:
         self.points_layer.set_style(size, QColor(color))
 
+    def set_count_text(self, text: str | None) -> None:
+        """Show ``text`` in the count label at the top left (a feature's own count, e.g. an estimate);
+        None shows the number of points again. Any points change or new image also restores the points count.
+        """
+        if text is None:
+            self._update_count()
+            return
+        self.count_label.setText(text)
+        self.count_label.adjustSize()
+        self.count_label.setVisible(self._image is not None)
+
     def _update_count(self, *_args) -> None:
         count = self._model.count if self._model is not None else 0
         self.count_label.setText(f"{count:,} point{'s' if count != 1 else ''}")
@@ -129,6 +140,14 @@ class ImageCanvas(pg.GraphicsView):
         ``levels`` (low, high) map to the ends of the colormap; default 0 and the map's maximum.
         """
         self.overlay.show_map(array, stride=stride, levels=levels)
+
+    def set_overlay_lut(self, lut: np.ndarray) -> None:
+        """Colour the overlay through ``lut``: an (N, 3) or (N, 4) uint8 table (RGBA alpha makes low values
+        see-through, as the default :func:`~crowdgui.canvas.overlay.transparent_low_lut` does)."""
+        lut = np.asarray(lut)
+        if lut.ndim != 2 or lut.shape[1] not in (3, 4):
+            raise ValueError(f"a lookup table must be (N, 3) or (N, 4), got shape {lut.shape}")
+        self.overlay.setLookupTable(lut)
 
     def set_overlay_opacity(self, opacity: float) -> None:
         self.overlay.setOpacity(float(np.clip(opacity, 0.0, 1.0)))

@@ -230,8 +230,7 @@ class ResultViewer(QWidget):
         else:
             self.colorbar.set_range(None)
         self.points.set_positions(loaded.points if loaded.points is not None else np.zeros((0, 2)))
-        self.canvas.count_label.setText(f"Count {loaded.row.count:.1f}")
-        self.canvas.count_label.adjustSize()
+        self.canvas.set_count_text(f"Count {loaded.row.count:.1f}")
         self._say(loaded.problem)
         self.loaded.emit(loaded)
 

@@ -142,7 +142,7 @@ class DensityController(QObject):
         self._apply_look()
 
     def _apply_look(self) -> None:
-        self.canvas.overlay.setLookupTable(self.panel.lut())
+        self.canvas.set_overlay_lut(self.panel.lut())
         self.canvas.set_overlay_opacity(self.panel.opacity())
 
     # ------------------------------------------------------------ preferences
