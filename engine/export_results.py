@@ -9,8 +9,6 @@ the window calls these functions from a worker thread, a script can call them di
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -18,7 +16,7 @@ from typing import Iterable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from engine.dataset.sidecar import atomic_write_bytes
+from engine.atomic import atomic_path, atomic_write_bytes
 
 # The "inferno" colormap at its eleven deciles (the matplotlib / pyqtgraph values): dark where nothing was
 # counted, bright where objects crowd. The window passes its own table when the user picks
@@ -86,10 +84,8 @@ def write_density_bundle(path: Path | str, images: Iterable[CountedImage], strid
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     written = 0
-    try:
+    with atomic_path(path) as tmp_name:
         with h5py.File(tmp_name, "w") as bundle:
             bundle.attrs["format"] = "crowdgui-density-bundle"
             bundle.attrs["stride"] = int(stride)
@@ -109,13 +105,6 @@ def write_density_bundle(path: Path | str, images: Iterable[CountedImage], strid
                 if image.annotated_count is not None:
                     dataset.attrs["annotated_count"] = float(image.annotated_count)
                 written += 1
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        raise
     return written
 
 

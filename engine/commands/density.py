@@ -22,8 +22,6 @@ half-written file under the final name; existing outputs are only replaced with 
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import signal
 import threading
 import time
@@ -33,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import atomic_path
 from engine.dataset import Dataset, ImageReadError, SidecarError, read_image
 from engine.dataset.sidecar import points_outside
 from engine.density import MAX_SIGMA, MIN_SIGMA, TRUNCATE, DensitySettings, density_map
@@ -228,16 +227,8 @@ def _atomic_h5(path: Path):
     """An h5py File open on a temporary name in ``path``'s folder, renamed to ``path`` only on success."""
     import h5py
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not mkstemp: its files are private (0600); h5py creating the file gives the user's usual permissions.
-    tmp_name = str(path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"))
-    try:
-        with h5py.File(tmp_name, "x") as handle:
-            yield handle
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    with atomic_path(path) as tmp_name, h5py.File(tmp_name, "w") as handle:
+        yield handle
 
 
 class _StackedWriter:

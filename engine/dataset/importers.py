@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import atomic_path
 from engine.dataset.formats import FORMATS, AnnotationError, Discovery, SourceItem
 from engine.dataset.formats.common import IMAGE_FOLDERS, existing_folders
 from engine.dataset.images import ImageReadError, image_size, is_image_file
@@ -99,20 +99,11 @@ def link_or_copy(source: Path, target: Path, link: bool = True) -> str:
             raise
         except OSError:
             pass  # another file system, or links not allowed: copy instead
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
+    with atomic_path(target) as tmp_name:
         shutil.copyfile(source, tmp_name)
         shutil.copystat(source, tmp_name)
         if target.exists():
             raise FileExistsError(f"{target} already exists")
-        os.replace(tmp_name, target)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        raise
     return "copied"
 
 

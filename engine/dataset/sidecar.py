@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from engine.atomic import atomic_write_bytes  # noqa: F401  (re-exported: part of this API)
 
 SIDECAR_SUFFIX = ".points.json"
 FORMAT_NAME = "crowdgui-points"
@@ -68,48 +68,6 @@ def sidecar_path(image_path: Path | str) -> Path:
     """Where the annotation of ``image_path`` lives."""
     image_path = Path(image_path)
     return image_path.with_name(image_path.name + SIDECAR_SUFFIX)
-
-
-def atomic_write_bytes(path: Path | str, data: bytes) -> None:
-    """Write ``data`` so that ``path`` is always either the complete old or the complete new file.
-
-    The bytes go to a temporary file in the same folder (same file system), are flushed to disk, and then
-    replace the target in one rename. A crash at any moment leaves at worst a stray temporary file.
-    """
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp creates the file readable by its owner only; give it the mode a plain open() would have
-        # (or the replaced file's), so a dataset shared with a group stays readable after a save.
-        os.chmod(tmp_name, _mode_for(path))
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        raise
-
-
-def _current_umask() -> int:
-    # os.umask can only be read by setting it; do it once, at import, before any thread writes files.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-def _mode_for(path: Path) -> int:
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        return 0o666 & ~_UMASK
 
 
 def annotation_to_json(annotation: Annotation) -> str:
