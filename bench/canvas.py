@@ -64,16 +64,38 @@ def make_window(settings_dir: Path):
     window = MainWindow(settings, autosave_ms=NO_AUTOSAVE_MS)
     window.resize(1440, 900)
     window.show()
+    window.paint_counter = PaintCounter(window.canvas.viewport())
     QApplication.processEvents()
     return window
 
 
+class PaintCounter:
+    """Counts the paint events of a widget (an event filter), so a frame is painted exactly once."""
+
+    def __init__(self, widget):
+        from PySide6.QtCore import QEvent, QObject
+
+        class _Filter(QObject):
+            def eventFilter(inner, _watched, event):  # noqa: N805 (inner: the filter, self: the counter)
+                if event.type() == QEvent.Type.Paint:
+                    self.count += 1
+                return False
+
+        self.count = 0
+        self._filter = _Filter()
+        widget.installEventFilter(self._filter)
+
+
 def settle(window) -> None:
-    """Let pending events run and paint the canvas now (offscreen painting is real rendering)."""
+    """Let pending events run, including the canvas's repaint (offscreen painting is real rendering); paint
+    it now if the event loop did not."""
     from PySide6.QtWidgets import QApplication
 
+    counter = window.paint_counter
+    before = counter.count
     QApplication.processEvents()
-    window.canvas.viewport().repaint()
+    if counter.count == before:
+        window.canvas.viewport().repaint()
 
 
 def time_adds(window, folder: Path, count: int, repeats: int) -> tuple[list[float], list[float]]:
