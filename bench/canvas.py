@@ -76,7 +76,7 @@ class PaintCounter:
         from PySide6.QtCore import QEvent, QObject
 
         class _Filter(QObject):
-            def eventFilter(inner, _watched, event):  # noqa: N805 (inner: the filter, self: the counter)
+            def eventFilter(inner, _watched, event):
                 if event.type() == QEvent.Type.Paint:
                     self.count += 1
                 return False

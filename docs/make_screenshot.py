@@ -43,11 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QSettings, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
-    from engine.density import DensitySettings
-
     import crowdgui.canvas  # noqa: F401  (sets pyqtgraph's image axis order before any ImageItem exists)
     from crowdgui.app import RESOURCES
     from crowdgui.features import build_window
+    from engine.density import DensitySettings
 
     qInstallMessageHandler(lambda _kind, _context, text: None if "propagateSizeHints" in text
                            else print(text, file=sys.stderr))

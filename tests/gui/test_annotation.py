@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
+from crowdgui import main_window
 from engine.dataset import Dataset, SidecarError, read_sidecar, sidecar_path
-
-import crowdgui.main_window as main_window
 from tests.gui.conftest import click, widget_pos
 
 

@@ -8,7 +8,6 @@ from PySide6.QtTest import QTest
 
 from engine.dataset import read_sidecar, sidecar_path
 from engine.synthetic import write_synthetic_dataset
-
 from tests.gui.conftest import click, widget_pos
 
 
