@@ -23,8 +23,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import crowdgui.canvas  # noqa: F401  (sets pyqtgraph's image axis order before any ImageItem exists)
     from crowdgui.errors import install_excepthook
-    from crowdgui.icons import icon
     from crowdgui.features import build_window
+    from crowdgui.icons import icon
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName("CrowdGUI")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
@@ -29,7 +29,7 @@ _STANDARD = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def icon(name: str) -> QIcon:
     """The icon called ``name``: resources/icons/<name>.svg, else a Qt standard icon, else an empty icon."""
     path = ICONS / f"{name}.svg"

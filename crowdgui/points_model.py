@@ -54,7 +54,7 @@ class PointsModel(QObject):
 
     @property
     def count(self) -> int:
-        return int(len(self._points))
+        return len(self._points)
 
     def __len__(self) -> int:
         return self.count

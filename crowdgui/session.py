@@ -15,10 +15,9 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoGroup, QUndoStack
 
+from crowdgui.points_model import PointsModel
 from engine.dataset import Dataset, ImageEntry, ImageReadError, SidecarError, read_image
 from engine.dataset.sidecar import points_outside
-
-from crowdgui.points_model import PointsModel
 
 AUTOSAVE_DELAY_MS = 1500
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
-from engine.dataset.sidecar import as_points
-
 from crowdgui.points_model import PointsModel
+from engine.dataset.sidecar import as_points
 
 
 class _PointsCommand(QUndoCommand):

@@ -6,6 +6,6 @@ import pyqtgraph as pg
 # which puts pixel (r, c) at x in [c, c+1), y in [r, r+1), i.e. view coordinates == image coordinates.
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
-from crowdgui.canvas.image_canvas import ImageCanvas  # noqa: E402
+from crowdgui.canvas.image_canvas import ImageCanvas
 
 __all__ = ["ImageCanvas"]
