@@ -341,9 +341,9 @@ class MainWindow(QMainWindow):
         start = names.index(self.session.current_name) + 1 if self.session.current_name in names else 0
         for name in names[start:] + names[:start]:
             entry = dataset.entry(name)
-            if entry.usable and not entry.annotated and not self.session.is_dirty(name):
-                if self.session.select(name):
-                    return
+            todo = entry.usable and not entry.annotated and not self.session.is_dirty(name)
+            if todo and self.session.select(name):
+                return
         self.statusBar().showMessage("Every image is annotated", 3000)
 
     # ---------------------------------------------------------- session events

@@ -67,10 +67,10 @@ class ImageListModel(QAbstractTableModel):
         return "done" if entry.annotated else "todo"
 
     # ------------------------------------------------------------- Qt model
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._names)
+    def rowCount(self, parent: QModelIndex | None = None) -> int:
+        return 0 if parent is not None and parent.isValid() else len(self._names)
 
-    def columnCount(self, parent=QModelIndex()) -> int:
+    def columnCount(self, parent: QModelIndex | None = None) -> int:
         return 2
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):

@@ -158,3 +158,16 @@ def test_clearing_all_points_is_one_undoable_step(make_window, synthetic_dataset
         window.undo_action.trigger()
         window.redo_action.trigger()
         assert points.count == 0
+
+
+def test_next_unannotated_skips_annotated_and_unsaved_images(make_window, tmp_path):
+    from engine.synthetic import write_synthetic_dataset
+
+    folder = write_synthetic_dataset(tmp_path / "half", images=4, size=(100, 120), counts=(3, 6), annotate=2)
+    window = make_window(folder)
+    assert window.session.current_name == "cells_001.png"
+    window.actions.next_todo.trigger()
+    assert window.session.current_name == "cells_003.png"
+    click(window.canvas, widget_pos(window.canvas, 50, 50))  # unsaved now: no longer "to do"
+    window.actions.next_todo.trigger()
+    assert window.session.current_name == "cells_004.png"
