@@ -18,6 +18,11 @@ def _sidecar_count(path):
         return None
 
 
+def _refuse_to_save(*_args, **_kwargs):
+    """Dataset.save_points in a read-only folder."""
+    raise PermissionError(13, "Permission denied")
+
+
 def _row_text(window, name):
     model = window.image_list.model
     return model.index(model.row_of(name), 0).data()
@@ -75,10 +80,7 @@ def test_a_read_only_folder_reports_once_and_keeps_the_points(qtbot, monkeypatch
     name = window.session.current_name
     shown = []
 
-    def refuse(self, *_args, **_kwargs):
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(Dataset, "save_points", refuse)
+    monkeypatch.setattr(Dataset, "save_points", _refuse_to_save)
     real_message = main_window.show_message
 
     def record(*args, **kwargs):
@@ -171,3 +173,23 @@ def test_next_unannotated_skips_annotated_and_unsaved_images(make_window, tmp_pa
     click(window.canvas, widget_pos(window.canvas, 50, 50))  # unsaved now: no longer "to do"
     window.actions.next_todo.trigger()
     assert window.session.current_name == "cells_004.png"
+
+
+def test_closing_with_points_that_cannot_be_saved_asks_first(qtbot, monkeypatch, make_window, blank_folder):
+    window = make_window(blank_folder)
+    click(window.canvas, widget_pos(window.canvas, 25, 25))
+    monkeypatch.setattr(Dataset, "save_points", _refuse_to_save)
+    monkeypatch.setattr(main_window, "show_message", lambda *_a, **_k: None)
+    answers, asked = [QMessageBox.StandardButton.Cancel], []
+
+    def answer(_parent, _title, text, *_args):
+        asked.append(text)
+        return answers.pop(0)
+
+    monkeypatch.setattr(QMessageBox, "warning", answer)
+    window.close()
+    assert window.isVisible() and window.session.points.count == 1  # cancelled: nothing dropped
+    assert "could not be saved" in asked[0] and "cells_001.png" in asked[0]
+    answers.append(QMessageBox.StandardButton.Discard)
+    window.close()
+    assert not window.isVisible() and len(asked) == 2
