@@ -5,6 +5,11 @@
     {"format": "crowdgui-points", "version": 1, "image": "photo.jpg", "width": 1024, "height": 768,
      "points": [[x, y], ...], "split": null}
 
+An optional ``"proposed": [[x, y], ...]`` holds points a model proposed that the user has not confirmed yet
+(``python -m engine propose``, or "Propose points" in the window). An image with pending proposals is not
+annotated: it stays out of training and evaluation until the proposals are accepted or discarded. The key is
+written only when there are proposals, so files without any are exactly as before.
+
 Points are float image pixels, origin at the top-left corner of the top-left pixel, x to the right, y down,
 in the image as displayed (EXIF orientation applied). ``split`` is ``"train"``, ``"val"``, ``"test"`` or null
 (null: the dataset's automatic split decides).
@@ -45,13 +50,21 @@ class Annotation:
     height: int
     points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.float64))
     split: str | None = None
+    proposed: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.float64))
 
     def __post_init__(self) -> None:
         self.points = as_points(self.points)
+        self.proposed = as_points(self.proposed)
 
     @property
     def count(self) -> int:
+        """Confirmed points only; proposals are not counted until accepted."""
         return int(len(self.points))
+
+    @property
+    def pending(self) -> bool:
+        """True while model-proposed points wait for the user to accept or discard them."""
+        return bool(len(self.proposed))
 
 
 def as_points(points) -> np.ndarray:
@@ -72,11 +85,10 @@ def sidecar_path(image_path: Path | str) -> Path:
 
 def annotation_to_json(annotation: Annotation) -> str:
     """The sidecar's text. Raises ValueError for NaN or infinite points, which JSON cannot hold."""
-    if annotation.points.size and not np.all(np.isfinite(annotation.points)):
-        bad = int(np.sum(~np.all(np.isfinite(annotation.points), axis=1)))
-        raise ValueError(f"{bad} point(s) have non-finite coordinates (NaN or infinity); not saved")
-    # One point per line keeps big files diff-able and still compact; repr() keeps full float precision.
-    lines = ",\n    ".join(f"[{float(x)!r}, {float(y)!r}]" for x, y in annotation.points)
+    for kind, points in (("point", annotation.points), ("proposed point", annotation.proposed)):
+        if points.size and not np.all(np.isfinite(points)):
+            bad = int(np.sum(~np.all(np.isfinite(points), axis=1)))
+            raise ValueError(f"{bad} {kind}(s) have non-finite coordinates (NaN or infinity); not saved")
     header = {
         "format": FORMAT_NAME,
         "version": SCHEMA_VERSION,
@@ -86,8 +98,18 @@ def annotation_to_json(annotation: Annotation) -> str:
         "split": annotation.split,
     }
     head = json.dumps(header, indent=2)[:-2]  # drop the closing "\n}" to append the points
-    body = f',\n  "points": [\n    {lines}\n  ]\n}}\n' if len(annotation.points) else ',\n  "points": []\n}\n'
-    return head + body
+    body = f',\n  "points": {_points_text(annotation.points)}'
+    if annotation.pending:
+        body += f',\n  "proposed": {_points_text(annotation.proposed)}'
+    return head + body + "\n}\n"
+
+
+def _points_text(points: np.ndarray) -> str:
+    # One point per line keeps big files diff-able and still compact; repr() keeps full float precision.
+    if not len(points):
+        return "[]"
+    lines = ",\n    ".join(f"[{float(x)!r}, {float(y)!r}]" for x, y in points)
+    return f"[\n    {lines}\n  ]"
 
 
 def write_sidecar(path: Path | str, annotation: Annotation) -> None:
@@ -119,17 +141,25 @@ def read_sidecar(path: Path | str) -> Annotation:
         raw_points = data["points"]
     except (KeyError, TypeError, ValueError) as exc:
         raise SidecarError(path, f"missing or invalid field {exc}") from None
-    try:
-        points = as_points(raw_points)
-    except (ValueError, TypeError):
-        raise SidecarError(path, "points must be a list of [x, y] number pairs") from None
-    if points.size and not np.all(np.isfinite(points)):
-        bad = int(np.sum(~np.all(np.isfinite(points), axis=1)))
-        raise SidecarError(path, f"{bad} point(s) have non-finite coordinates (NaN or infinity)")
+    points = _read_points(path, raw_points, "points")
+    proposed = _read_points(path, data.get("proposed") or [], "proposed")
     split = data.get("split")
     if split not in (None, *SPLITS):
         raise SidecarError(path, f"unknown split {split!r} (expected one of {', '.join(SPLITS)} or null)")
-    return Annotation(image=image, width=width, height=height, points=points, split=split)
+    return Annotation(image=image, width=width, height=height, points=points, split=split, proposed=proposed)
+
+
+def _read_points(path: Path, raw, key: str) -> np.ndarray:
+    """The finite (N, 2) array of one points list of a sidecar, or SidecarError naming the key."""
+    try:
+        points = as_points(raw)
+    except (ValueError, TypeError):
+        raise SidecarError(path, f"{key} must be a list of [x, y] number pairs") from None
+    if points.size and not np.all(np.isfinite(points)):
+        bad = int(np.sum(~np.all(np.isfinite(points), axis=1)))
+        kind = "point" if key == "points" else "proposed point"
+        raise SidecarError(path, f"{bad} {kind}(s) have non-finite coordinates (NaN or infinity)")
+    return points
 
 
 def points_outside(points: np.ndarray, width: int, height: int) -> int:

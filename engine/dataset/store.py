@@ -59,8 +59,9 @@ class ImageEntry:
     path: Path
     width: int = 0
     height: int = 0
-    annotated: bool = False  # a valid sidecar exists
-    count: int | None = None  # number of points, when annotated
+    annotated: bool = False  # a valid sidecar exists and has no pending proposals
+    count: int | None = None  # number of confirmed points, when a valid sidecar exists
+    proposed: int = 0  # model-proposed points waiting to be accepted (the image is then not annotated)
     split: str | None = None  # the split written in the sidecar, if any
     image_error: str | None = None  # why the image cannot be read (the image is then skipped)
     sidecar_error: str | None = None  # why the sidecar cannot be trusted (it is then kept aside)
@@ -108,6 +109,7 @@ class Dataset:
 
     def _refresh_annotation(self, entry: ImageEntry) -> None:
         entry.annotated, entry.count, entry.split, entry.sidecar_error = False, None, None, None
+        entry.proposed = 0
         if not entry.sidecar.exists():
             return
         try:
@@ -115,7 +117,13 @@ class Dataset:
         except SidecarError as exc:
             entry.sidecar_error = exc.reason
             return
-        entry.annotated, entry.count, entry.split = True, annotation.count, annotation.split
+        self._set_annotation_state(entry, annotation)
+
+    @staticmethod
+    def _set_annotation_state(entry: ImageEntry, annotation: Annotation) -> None:
+        # Pending proposals keep the image out of training and evaluation: its count is not confirmed yet.
+        entry.annotated = not annotation.pending
+        entry.count, entry.split, entry.proposed = annotation.count, annotation.split, len(annotation.proposed)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -151,10 +159,15 @@ class Dataset:
     def load_points(self, name: str) -> np.ndarray:
         return self.load_annotation(name).points
 
-    def save_points(self, name: str, points, split: str | None = ...) -> Path | None:
+    def load_proposed(self, name: str) -> np.ndarray:
+        """The image's pending model-proposed points (empty when none). Raises SidecarError for a bad sidecar."""
+        return self.load_annotation(name).proposed
+
+    def save_points(self, name: str, points, split: str | None = ..., proposed=...) -> Path | None:
         """Write the image's points atomically. A malformed sidecar is first renamed aside, never overwritten.
 
-        Returns the path the malformed sidecar was moved to, if that happened. Raises ValueError for points
+        ``split`` and ``proposed`` (pending model proposals, an (N, 2) array) default to what the sidecar
+        holds now, so saving confirmed points never drops proposals silently. Returns the path the malformed sidecar was moved to, if that happened. Raises ValueError for points
         that are not (N, 2) finite numbers, and OSError (for example PermissionError in a read-only folder),
         both with nothing changed on disk.
         """
@@ -164,15 +177,17 @@ class Dataset:
             self._refresh_annotation(entry)  # a sidecar that appeared after the scan: check it before replacing
         if split is ...:
             split = entry.split
+        if proposed is ...:
+            proposed = self.load_proposed(name) if entry.proposed and entry.sidecar_error is None else None
         annotation = Annotation(image=name, width=entry.width, height=entry.height, points=points,
-                                split=split)
+                                split=split, proposed=[] if proposed is None else proposed)
         text = annotation_to_json(annotation)  # ValueError for bad points, before anything on disk changes
         if entry.sidecar_error is not None and entry.sidecar.exists():
             moved_aside = _aside_name(entry.sidecar)
             os.replace(entry.sidecar, moved_aside)
             entry.sidecar_error = None
         atomic_write_bytes(entry.sidecar, text.encode("utf-8"))
-        entry.annotated, entry.count, entry.split = True, annotation.count, split
+        self._set_annotation_state(entry, annotation)
         return moved_aside
 
     def delete_annotation(self, name: str) -> None:
@@ -184,7 +199,8 @@ class Dataset:
 
     # ------------------------------------------------------------------ splits
     def split_of(self, name: str) -> str:
-        """'train', 'val' or 'test' for an annotated image, 'unlabeled' for one without points file.
+        """'train', 'val' or 'test' for an annotated image; 'unlabeled' for one without points file or with
+        pending proposals.
 
         An explicit split in the sidecar wins; otherwise a stable hash of the file name puts about
         ``val_fraction`` of the annotated images in validation, so adding images never reshuffles old ones.

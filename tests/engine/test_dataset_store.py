@@ -291,3 +291,35 @@ def test_save_points_writes_real_image_size(tmp_path):
     dataset.save_points("a.png", np.array([[1.5, 2.5]]))
     data = json.loads(sidecar_path(tmp_path / "a.png").read_text())
     assert (data["width"], data["height"], data["points"]) == (16, 12, [[1.5, 2.5]])
+
+
+def test_proposed_points_round_trip_and_keep_the_image_unannotated(tmp_path):
+    from engine.synthetic import write_synthetic_dataset
+
+    write_synthetic_dataset(tmp_path, images=1, size=(48, 64), counts=(3, 3), seed=0, annotate=False)
+    dataset = Dataset(tmp_path)
+    name = dataset.names()[0]
+    dataset.save_points(name, [[1.0, 2.0]], proposed=[[10.5, 11.0], [20.0, 21.25]])
+    entry = dataset.entry(name)
+    assert (entry.annotated, entry.count, entry.proposed) == (False, 1, 2)
+    assert dataset.split_of(name) == "unlabeled"  # pending proposals keep it out of training
+    again = Dataset(tmp_path)
+    assert again.entry(name).proposed == 2 and not again.entry(name).annotated
+    np.testing.assert_array_equal(again.load_proposed(name), [[10.5, 11.0], [20.0, 21.25]])
+    # Saving confirmed points alone keeps the proposals; accepting them clears the key from the file.
+    again.save_points(name, [[1.0, 2.0], [3.0, 4.0]])
+    assert Dataset(tmp_path).entry(name).proposed == 2
+    again.save_points(name, [[1.0, 2.0], [3.0, 4.0], [10.5, 11.0]], proposed=[])
+    assert '"proposed"' not in again.entry(name).sidecar.read_text()
+    final = Dataset(tmp_path).entry(name)
+    assert (final.annotated, final.count, final.proposed) == (True, 3, 0)
+
+
+def test_non_finite_proposals_are_refused_on_read(tmp_path):
+    from engine.dataset.sidecar import SidecarError, read_sidecar
+
+    path = tmp_path / "a.png.points.json"
+    path.write_text('{"format": "crowdgui-points", "version": 1, "image": "a.png", "width": 4, "height": 4, '
+                    '"points": [], "proposed": [[1, NaN]]}')
+    with pytest.raises(SidecarError, match="1 proposed point"):
+        read_sidecar(path)
