@@ -28,6 +28,7 @@ class AnnotationSession(QObject):
     Signals:
         dataset_opened(Dataset)          a folder was opened (before its first image is selected)
         dataset_closed()
+        dataset_rescanned()              the folder was read again (an engine command wrote sidecars)
         current_image_changed(str)       a new image and its points are loaded ("" when none)
         image_state_changed(str)         count, annotated, unsaved or error state of one image changed
         dirty_changed(bool)              the current image gained or lost unsaved edits
@@ -39,6 +40,7 @@ class AnnotationSession(QObject):
 
     dataset_opened = Signal(object)
     dataset_closed = Signal()
+    dataset_rescanned = Signal()
     current_image_changed = Signal(str)
     image_state_changed = Signal(str)
     dirty_changed = Signal(bool)
@@ -49,6 +51,8 @@ class AnnotationSession(QObject):
     def __init__(self, parent: QObject | None = None, autosave_ms: int = AUTOSAVE_DELAY_MS):
         super().__init__(parent)
         self.points = PointsModel(self)
+        # Model-proposed points of the current image, waiting to be accepted or discarded (same undo stack).
+        self.proposed = PointsModel(self)
         self.undo_group = QUndoGroup(self)
         self.dataset: Dataset | None = None
         self.current_name: str | None = None
@@ -56,10 +60,12 @@ class AnnotationSession(QObject):
         self._stacks: dict[str, QUndoStack] = {}
         # Points of images left with unsaved edits (a save failed when switching away), so nothing is lost.
         self._unsaved: dict[str, np.ndarray] = {}
+        self._unsaved_proposed: dict[str, np.ndarray] = {}  # their proposals, saved with them
         self._failure_reported = False
         self._autosave = QTimer(self, singleShot=True, interval=autosave_ms)
         self._autosave.timeout.connect(self.save_dirty)
         self.points.points_changed.connect(self._on_points_changed)
+        self.proposed.points_changed.connect(self._on_points_changed)
 
     # ---------------------------------------------------------------- dataset
     def open_folder(self, folder: Path | str) -> Dataset:
@@ -88,10 +94,58 @@ class AnnotationSession(QObject):
             stack.deleteLater()
         self._stacks.clear()
         self._unsaved.clear()
+        self._unsaved_proposed.clear()
         self._failure_reported = False
         self.dataset, self.current_name, self.image = None, None, None
         self.points.reset(None, np.zeros((0, 2)))
+        self.proposed.reset(None, np.zeros((0, 2)))
         self.dataset_closed.emit()
+
+    def rescan(self, changed=()) -> None:
+        """Read the folder again after an engine command wrote the sidecars of the images ``changed``.
+
+        Save first: those images must have no unsaved edits. They show what is on disk now, and their undo
+        history, which refers to the files as they were, is cleared.
+        """
+        if self.dataset is None:
+            return
+        self.dataset.rescan()
+        for name in changed:
+            stack = self._stacks.get(name)
+            if stack is not None and not self.is_dirty(name):
+                stack.clear()
+        current = self.current_name
+        if current in changed and current in self.dataset.names() and not self.is_dirty(current):
+            entry = self.dataset.entry(current)
+            self.proposed.reset(current, self._load_proposed(entry))
+            self.points.reset(current, self._load_points(entry))
+        self.dataset_rescanned.emit()
+
+    def store_proposals(self, name: str, proposed) -> bool:
+        """Write model proposals for ``name``, an image that is not shown, with its points as they are.
+
+        (The shown image gets them through an undo command instead.) Its undo history is cleared: it refers to
+        the proposals these replace. False, with the reason reported, when they cannot be written.
+        """
+        points = self._unsaved.get(name)
+        try:
+            if points is None:
+                points = self.dataset.load_points(name)
+            moved_aside = self.dataset.save_points(name, points, proposed=proposed)
+        except SidecarError as exc:
+            self.notice.emit("warning", f"The proposed points of {name} were not stored: {exc.reason}.")
+            return False
+        except OSError as exc:
+            self._report_failure(name, exc)
+            return False
+        self._unsaved.pop(name, None)
+        self._unsaved_proposed.pop(name, None)
+        stack = self._stacks.get(name)
+        if stack is not None:
+            stack.clear()
+        self.image_state_changed.emit(name)
+        self.saved.emit(name, moved_aside)
+        return True
 
     @property
     def current_entry(self) -> ImageEntry | None:
@@ -118,8 +172,12 @@ class AnnotationSession(QObject):
         points = self._unsaved.pop(name, None)
         if points is None:
             points = self._load_points(entry)
+        proposed = self._unsaved_proposed.pop(name, None)
+        if proposed is None:
+            proposed = self._load_proposed(entry)
         self.image, self.current_name = image, name
         self.undo_group.setActiveStack(self.stack(name))
+        self.proposed.reset(name, proposed)
         self.points.reset(name, points)
         self.current_image_changed.emit(name)
         self.dirty_changed.emit(self.is_dirty(name))
@@ -154,10 +212,20 @@ class AnnotationSession(QObject):
             self.notice.emit("warning", f"{outside} point(s) of {entry.name} lie outside the image.")
         return points
 
+    def _load_proposed(self, entry: ImageEntry) -> np.ndarray:
+        # A sidecar that cannot be read was already reported by _load_points: no proposals then.
+        if entry.sidecar_error is not None or not entry.proposed:
+            return np.zeros((0, 2))
+        try:
+            return self.dataset.load_proposed(entry.name)
+        except SidecarError:
+            return np.zeros((0, 2))
+
     def _leave_current(self) -> None:
         name = self.current_name
         if name is not None and self.is_dirty(name) and not self._save(name, self.points.points):
             self._unsaved[name] = self.points.points.copy()
+            self._unsaved_proposed[name] = self.proposed.points.copy()
 
     # ------------------------------------------------------------------- undo
     def stack(self, name: str) -> QUndoStack:
@@ -199,6 +267,20 @@ class AnnotationSession(QObject):
             return self.points.count
         return entry.count
 
+    def proposed_count_of(self, name: str) -> int:
+        """Model-proposed points of an image waiting to be accepted or discarded, as the user sees them now."""
+        if self.dataset is None:
+            return 0
+        if name in self._unsaved_proposed:
+            return len(self._unsaved_proposed[name])
+        if name == self.current_name and self.proposed.image_name == name:
+            return self.proposed.count
+        return self.dataset.entry(name).proposed
+
+    def is_annotated(self, name: str) -> bool:
+        """Confirmed: points file or unsaved edits, and no proposals pending (those keep it out of training)."""
+        return self.count_of(name) is not None and not self.proposed_count_of(name)
+
     def _on_clean_changed(self, name: str, clean: bool) -> None:
         self.image_state_changed.emit(name)
         if name == self.current_name:
@@ -227,15 +309,22 @@ class AnnotationSession(QObject):
 
     def _save(self, name: str, points: np.ndarray) -> bool:
         try:
-            moved_aside = self.dataset.save_points(name, points)
+            moved_aside = self.dataset.save_points(name, points, proposed=self._proposed_to_save(name))
         except OSError as exc:
             self._report_failure(name, exc)
             return False
         self._unsaved.pop(name, None)
+        self._unsaved_proposed.pop(name, None)
         self.stack(name).setClean()
         self.image_state_changed.emit(name)
         self.saved.emit(name, moved_aside)
         return True
+
+    def _proposed_to_save(self, name: str):
+        """The proposals to write with an image's points (``...``: keep what its sidecar holds)."""
+        if name == self.current_name and self.proposed.image_name == name:
+            return self.proposed.points
+        return self._unsaved_proposed.get(name, ...)
 
     def _report_failure(self, name: str, exc: OSError) -> None:
         sidecar = self.dataset.entry(name).sidecar
