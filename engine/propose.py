@@ -1,0 +1,80 @@
+"""Model-proposed points: the objects a trained model sees, as points a person accepts or fixes.
+
+Correcting a good proposal costs a click per mistake instead of a click per object. The proposals come from the
+density map: :func:`engine.localize.find_points` keeps as many of its peaks as the map's integral says there
+are objects (so the proposals agree with the predicted count), inside the image.
+
+When the image already has confirmed points, the proposals only cover what is missing: every confirmed point
+cancels at most one proposal, the one :func:`engine.metrics.match_points` pairs it with within the cancel
+radius (one-to-one, so two touching objects, one confirmed, still leave a proposal for the other).
+
+The cancel radius is ``max(2 x sigma, stride)``: 2 x sigma (the density Gaussian's sigma the model was trained
+with) is about one object's blob, the distance within which a proposal and a confirmed point are the same object
+and the radius ``evaluate`` scores localisation at; it is never below the stride because the peaks of a map at
+stride s cannot be placed more finely than its cells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.localize import find_points
+from engine.metrics import match_points
+
+
+@dataclass
+class Proposal:
+    """What the model proposes for one image.
+
+    points     (N, 2) float (x, y) image pixels of the proposed objects not already confirmed
+    count      the density map's integral: the model's count for the whole image
+    stride     the density map's stride (pixels per cell)
+    radius     the cancel radius used against confirmed points (pixels)
+    cancelled  how many found points were dropped because a confirmed point already covers them
+    """
+
+    points: np.ndarray
+    count: float
+    stride: int
+    radius: float
+    cancelled: int = 0
+
+
+def cancel_radius(record: dict, stride: int) -> float:
+    """max(2 x the checkpoint's density sigma (8 px when it has none), stride): see the module's docstring."""
+    from engine.commands.evaluate import default_radius  # 2 x sigma: the radius evaluate scores at
+
+    return max(default_radius(record), float(stride))
+
+
+def proposals_from_density(density: np.ndarray, stride: int, image_size: tuple[int, int], confirmed=None,
+                           radius: float = 8.0) -> Proposal:
+    """Proposals from a density map already predicted (``image_size`` is (width, height))."""
+    density = np.asarray(density)
+    count = float(density.sum(dtype=np.float64))
+    found = find_points(density, stride, image_size=image_size)  # round(count) points at most, inside
+    confirmed = np.asarray([] if confirmed is None else confirmed, dtype=np.float64).reshape(-1, 2)
+    matched, _ = match_points(found, confirmed, radius)
+    keep = np.ones(len(found), dtype=bool)
+    keep[matched] = False
+    return Proposal(points=found[keep], count=count, stride=int(stride), radius=float(radius),
+                    cancelled=len(matched))
+
+
+def propose_points(model, record: dict, image: np.ndarray, confirmed=None, *, radius: float | None = None,
+                   **predict_options) -> Proposal:
+    """Propose points for one (H, W, 3) uint8 RGB image with a loaded ``(model, record)``.
+
+    ``confirmed``: the (N, 2) points the image already has; proposals near them are dropped one-to-one.
+    ``radius``: the cancel radius in pixels (default :func:`cancel_radius`). Other keyword arguments go to
+    :func:`engine.infer.predict_density` (max_pixels, batch_size).
+    """
+    from engine.infer import model_stride, predict_density
+
+    stride = model_stride(model, record)
+    density = predict_density(model, record, image, **predict_options)
+    radius = cancel_radius(record, stride) if radius is None else float(radius)
+    height, width = image.shape[:2]
+    return proposals_from_density(density, stride, (width, height), confirmed, radius)
