@@ -36,6 +36,7 @@ from engine.device import cpu_threads, pick_device
 from engine.events import EventSink
 from engine.models import get_model
 from engine.preprocess import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION
+from engine.ranking import ranking_term, unlabeled_stacks
 from engine.train_config import (  # noqa: F401 - re-exported: engine.train is where callers look
     BEST_FILE,
     CONFIG_FILE,
@@ -168,6 +169,11 @@ class _Run:
         self.val_loader = torch.utils.data.DataLoader(whole, batch_size=1, num_workers=0, pin_memory=pin)
         self.train_counts_per_pixel = [len(p) / (sizes[n][0] * sizes[n][1])
                                        for n, p in zip(self.train_names, train_points)]
+        try:  # learning from unlabeled images (--unlabeled): None when not asked or there are none
+            self.rank_stacks = unlabeled_stacks(dataset, config, sizes, self.log.warning)
+        except ValueError as exc:
+            raise TrainingError(str(exc)) from None
+        self.ranking = None  # made at the first step of this session, so a resume continues its stacks
 
     def _start_weights(self) -> None:
         config = self.config
@@ -240,6 +246,8 @@ class _Run:
                       unit="seconds" if by_time else "steps", epochs=config.epochs, minutes=config.minutes,
                       steps_per_epoch=self.steps_per_epoch, train_images=len(self.train_names),
                       val_images=len(self.val_names), batch=config.batch, crop=config.crop, lr=config.lr,
+                      unlabeled_images=len(self.rank_stacks) if self.rank_stacks is not None else 0,
+                      rank_weight=config.rank_weight if self.rank_stacks is not None else None,
                       threads=torch.get_num_threads() if self.device.type == "cpu" else None,
                       resumed_from_step=self.step if config.resume else None,
                       pretrained=self.pretrained_note, run_dir=str(self.out))
@@ -278,16 +286,22 @@ class _Run:
         self.sampler.set_epoch(self.epoch, skip=self.epoch_step * self.config.batch)
         self.schedule.apply(self.optimizer, self._progress())
         self._epoch_losses: list[float] = []
+        self._epoch_rank_losses: list[float] = []
+        if self.rank_stacks is not None and self.ranking is None:
+            self.ranking = ranking_term(self.rank_stacks, self.config, self.step, self.device.type == "cuda")
         reason = None
         budget = self.config.minutes * 60 if self.config.minutes is not None else None
 
-        def on_step(_step_in_epoch: int, loss: float, images: int) -> bool:
+        def on_step(_step_in_epoch: int, loss: float, images: int, rank_loss: float | None = None) -> bool:
             nonlocal reason
             self.epoch_step, self.step = self.epoch_step + 1, self.step + 1
             self.session_steps += 1
             self._epoch_losses.append(loss)
+            if rank_loss is not None:
+                self._epoch_rank_losses.append(rank_loss)
             self.schedule.apply(self.optimizer, self._progress())
-            self._report_progress(loss, images, final=self.epoch_step >= self.steps_per_epoch)
+            self._report_progress(loss, images, final=self.epoch_step >= self.steps_per_epoch,
+                                  rank_loss=rank_loss)
             if self.stop_requested():
                 reason = "stop requested"
             elif budget is not None and self._elapsed() + self.val_seconds >= budget:
@@ -296,7 +310,7 @@ class _Run:
 
         try:
             train_one_epoch(self.model, self.train_loader, self.optimizer, self.precision, scaler=self.scaler,
-                            average=self.average, on_step=on_step)
+                            average=self.average, on_step=on_step, ranking=self.ranking)
         except NonFiniteLoss as exc:
             kept = (f"the last good checkpoint is {self.out / LAST_FILE} (epoch {self.epoch})"
                     if (self.out / LAST_FILE).exists() else "no checkpoint had been written yet")
@@ -312,6 +326,8 @@ class _Run:
         started = time.monotonic()
         metrics: dict = {"train_loss": (sum(self._epoch_losses) / len(self._epoch_losses)
                                         if self._epoch_losses else None)}
+        if self._epoch_rank_losses:
+            metrics["rank_loss"] = sum(self._epoch_rank_losses) / len(self._epoch_rank_losses)
         last_epoch = partial or (self.config.epochs is not None and self.epoch + 1 >= self.config.epochs)
         # Validation may take at most about VAL_TIME_SHARE of the time (big images, small epochs): when the
         # last one took longer than that share of the training since, this epoch is not validated.
@@ -329,6 +345,7 @@ class _Run:
         if not partial:
             self.epoch, self.epoch_step = self.epoch + 1, 0
         metrics["epoch"] = self.epoch if not partial else self.epoch + 1
+        rank = {"rank_loss": metrics["rank_loss"]} if "rank_loss" in metrics else {}
         validated = "val_mae" in metrics
         score = metrics.get("val_mae") if self.val_names else metrics["train_loss"]
         improved = score is not None and score < self.best_score
@@ -341,7 +358,7 @@ class _Run:
                       val_mae=metrics.get("val_mae"), val_rmse=metrics.get("val_rmse"),
                       checkpoint=str(self.out / BEST_FILE if improved else last), best=improved,
                       partial=partial, validated=validated, step=self.step,
-                      lr=self.optimizer.param_groups[0]["lr"], seconds=round(self._elapsed(), 1))
+                      lr=self.optimizer.param_groups[0]["lr"], seconds=round(self._elapsed(), 1), **rank)
         return True
 
     # ---------------------------------------------------------------- helpers
@@ -361,7 +378,7 @@ class _Run:
             done = max(done, self._elapsed() / (self.config.minutes * 60))
         return done
 
-    def _report_progress(self, loss: float, images: int, final: bool) -> None:
+    def _report_progress(self, loss: float, images: int, final: bool, rank_loss: float | None = None) -> None:
         config, by_time = self.config, self.config.epochs is None
         train_seconds = time.monotonic() - self.session_start - self.session_val_seconds
         total_steps = config.epochs * self.steps_per_epoch if config.epochs else None
@@ -371,7 +388,7 @@ class _Run:
             validations_left=(config.epochs - self.epoch) if config.epochs and self.val_names else 0,
             seconds_per_validation=self.val_seconds,
             budget_left=max(config.minutes * 60 - self._elapsed(), 0.0) if config.minutes else None)
-        self.meter.add(loss, images, force=final, done=round(self._elapsed()) if by_time else self.step,
+        self.meter.add(loss, images, force=final, rank_loss=rank_loss, done=round(self._elapsed()) if by_time else self.step,
                        total=round(config.minutes * 60) if by_time else total_steps, epoch=self.epoch + 1,
                        step=self.step, lr=self.optimizer.param_groups[0]["lr"], eta_s=eta)
 
@@ -389,6 +406,8 @@ class _Run:
                 "seconds": round(self._elapsed(), 1), "device": str(self.device),
                 "pretrained": self.pretrained_note,
                 "lr": config.lr, "batch": config.batch, "crop": config.crop, "seed": config.seed,
+                "unlabeled_images": len(self.rank_stacks) if self.rank_stacks is not None else 0,
+                "rank_weight": config.rank_weight if self.rank_stacks is not None else None,
             },
             "metrics": {k: v for k, v in metrics.items() if v is not None},
             # Plain contiguous CPU tensors: the file loads anywhere, whatever memory format training used.

@@ -45,6 +45,9 @@ class TrainConfig:
     amp: bool | None = None  # mixed precision; None: on CUDA only
     channels_last: bool | None = None  # None: on CUDA and CPU (measured faster on CPU too)
     average_weights: bool = True  # validate and save a moving average of the weights (see train_loop)
+    unlabeled: bool = False  # also learn from the unlabeled images by ranking nested crops (engine/ranking.py)
+    rank_weight: float | None = None  # weight of the ranking loss; None: engine.ranking.DEFAULT_RANK_WEIGHT
+    rank_batch: int | None = None  # unlabeled stacks per step; None: engine.ranking.DEFAULT_RANK_BATCH
 
     def to_json(self) -> dict:
         return {"format": "crowdgui-train-config", **asdict(self)}

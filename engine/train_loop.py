@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from engine.ranking import RankingTerm
+
 
 class NonFiniteLoss(Exception):
     """The training loss became NaN or infinite; the step that produced it was not applied."""
@@ -49,31 +51,46 @@ def density_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def train_one_epoch(model, loader, optimizer, precision: Precision, *, scaler=None,
                     average: WeightAverage | None = None,
-                    on_step: Callable[[int, float, int], bool] | None = None) -> dict:
+                    on_step: Callable[[int, float, int], bool] | None = None,
+                    ranking: RankingTerm | None = None) -> dict:
     """Train over ``loader`` (batches of image, target, count) once; returns {"loss", "steps", "stopped"}.
 
     ``average``, when given, is updated after every step. ``on_step(step_in_epoch, loss, batch_size)`` is
     called after every step; returning True stops the epoch there. A model with ``forward_with_aux(images,
     counts) -> (density, aux_loss)`` (engine/models/cmtl.py) gets its auxiliary loss added. Raises
     :class:`NonFiniteLoss` before applying a step whose loss is not finite.
+
+    ``ranking`` (unlabeled images, engine/ranking.py) adds ``weight x ranking loss`` of one stack batch per
+    step; then ``on_step`` also gets ``rank_loss=`` and the result a "rank_loss" mean.
     """
     model.train()
+    rank_total = 0.0
     total, steps = 0.0, 0
     with_aux = hasattr(model, "forward_with_aux")
     for images, targets, counts in loader:
         images = precision.to_device(images)
         targets = targets.to(precision.device, non_blocking=True)
+        stacks = ranking.next_stacks(precision) if ranking is not None else None
         with precision.autocast():
             if with_aux:
                 output, aux = model.forward_with_aux(images, counts)
+                rank_output = model(stacks) if stacks is not None else None
+            elif stacks is not None:  # one pass: batch-norm statistics over labelled and unlabeled crops
+                output, rank_output = model(torch.cat([images, stacks])).split([len(images), len(stacks)])
+                aux = None
             else:
                 output, aux = model(images), None
         loss = density_loss(output, targets)
         if aux is not None:
             loss = loss + aux.float()
         value = float(loss.detach())
-        if not math.isfinite(value):
-            raise NonFiniteLoss(value, steps)
+        extra = {}
+        if stacks is not None:
+            rank = ranking.loss(rank_output)
+            extra["rank_loss"] = float(rank.detach())
+            loss = loss + ranking.weight * rank
+        if not math.isfinite(value) or not math.isfinite(extra.get("rank_loss", 0.0)):
+            raise NonFiniteLoss(value if not math.isfinite(value) else extra["rank_loss"], steps)
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -86,9 +103,17 @@ def train_one_epoch(model, loader, optimizer, precision: Precision, *, scaler=No
             average.update(model)
         steps += 1
         total += value
-        if on_step is not None and on_step(steps, value, images.shape[0]):
-            return {"loss": total / steps, "steps": steps, "stopped": True}
-    return {"loss": total / max(steps, 1), "steps": steps, "stopped": False}
+        rank_total += extra.get("rank_loss", 0.0)
+        if on_step is not None and on_step(steps, value, images.shape[0], **extra):
+            return _epoch_result(total, rank_total, steps, ranking, stopped=True)
+    return _epoch_result(total, rank_total, steps, ranking, stopped=False)
+
+
+def _epoch_result(total: float, rank_total: float, steps: int, ranking, stopped: bool) -> dict:
+    result = {"loss": total / max(steps, 1), "steps": steps, "stopped": stopped}
+    if ranking is not None:
+        result["rank_loss"] = rank_total / max(steps, 1)
+    return result
 
 
 @torch.no_grad()

@@ -45,13 +45,22 @@ class ProgressMeter:
 
     def _reset(self, now: float) -> None:
         self._loss, self._steps, self._images, self._since = 0.0, 0, 0, now
+        self._rank_loss, self._rank_steps = 0.0, 0
 
-    def add(self, loss: float, images: int, force: bool = False, **fields) -> bool:
-        """Count one step; emit when the interval has passed or ``force``. Returns whether it emitted."""
+    def add(self, loss: float, images: int, force: bool = False, rank_loss: float | None = None,
+            **fields) -> bool:
+        """Count one step; emit when the interval has passed or ``force``. Returns whether it emitted.
+
+        ``rank_loss`` (learning from unlabeled images) is averaged the same way and sent as ``rank_loss``.
+        """
         self._loss, self._steps, self._images = self._loss + loss, self._steps + 1, self._images + images
+        if rank_loss is not None:
+            self._rank_loss, self._rank_steps = self._rank_loss + rank_loss, self._rank_steps + 1
         now = time.monotonic()
         if not force and now - self._since < self.interval_s:
             return False
+        if self._rank_steps:
+            fields["rank_loss"] = self._rank_loss / self._rank_steps
         self.sink.emit("progress", loss=self._loss / self._steps,
                        images_per_s=round(self._images / max(now - self._since, 1e-6), 2), **fields)
         self._reset(now)

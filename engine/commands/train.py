@@ -42,6 +42,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workers", type=int,
                         help="data loader processes (default: 0 on the CPU, up to 4 on a GPU)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores)")
+    parser.add_argument("--unlabeled", action="store_true", default=None,
+                        help="also learn from the dataset's unlabeled images: nested crops of one image must "
+                             "not be counted in the wrong order (ranking loss, Liu et al. CVPR 2018)")
+    parser.add_argument("--rank-weight", type=float, metavar="L",
+                        help="with --unlabeled: total loss = density loss + L x ranking loss (default 1)")
+    parser.add_argument("--rank-batch", type=int, metavar="N",
+                        help="with --unlabeled: unlabeled crop stacks per step (default 1)")
 
 
 def build_config(args):
@@ -63,7 +70,8 @@ def build_config(args):
         config.epochs, config.minutes = args.epochs, None
     elif args.minutes is not None:
         config.epochs, config.minutes = None, args.minutes
-    for flag in ("device", "lr", "batch", "crop", "seed", "val_fraction", "pretrained", "workers", "threads"):
+    for flag in ("device", "lr", "batch", "crop", "seed", "val_fraction", "pretrained", "workers", "threads",
+                 "unlabeled", "rank_weight", "rank_batch"):
         if getattr(args, flag) is not None:
             setattr(config, flag, getattr(args, flag))
     density = dict(config.density or {})
