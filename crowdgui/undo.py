@@ -100,3 +100,73 @@ class ClearPoints(ReplacePoints):
 
     def __init__(self, model: PointsModel):
         super().__init__(model, np.zeros((0, 2)), text=f"Clear {model.count} points")
+
+
+# ------------------------------------------------------------ model-proposed points
+# Proposals live in their own PointsModel (the session's ``proposed``) and share the image's undo stack, so
+# proposing, accepting, deleting and discarding them make the image dirty and are autosaved like any edit.
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'s' if count != 1 else ''}"
+
+
+class SetProposals(ReplacePoints):
+    """The model's proposals for the image replace the pending ones (undo brings the old ones back)."""
+
+    def __init__(self, proposed: PointsModel, points):
+        super().__init__(proposed, points, text=f"Propose {_plural(len(as_points(points)), 'point')}")
+
+
+class DeleteProposals(DeletePoints):
+    """Remove some proposals (the model was wrong there)."""
+
+    def __init__(self, proposed: PointsModel, indices):
+        super().__init__(proposed, indices)
+        self.setText(f"Delete {_plural(len(self.indices), 'proposal')}")
+
+
+class MoveProposal(MovePoint):
+    """Move one proposal (it stays a proposal until accepted)."""
+
+    def __init__(self, proposed: PointsModel, index: int, x: float, y: float):
+        super().__init__(proposed, index, x, y)
+        self.setText("Move proposal")
+
+
+class DiscardProposals(ReplacePoints):
+    """Drop every pending proposal of the image."""
+
+    def __init__(self, proposed: PointsModel):
+        super().__init__(proposed, np.zeros((0, 2)), text=f"Discard {_plural(proposed.count, 'proposal')}")
+
+
+class AcceptProposals(QUndoCommand):
+    """Proposals become ordinary points: removed from the proposals, appended to the points, in one step.
+
+    ``indices``: the proposals to accept (None: all of them).
+    """
+
+    def __init__(self, points: PointsModel, proposed: PointsModel, indices=None):
+        self.indices = (np.arange(proposed.count, dtype=np.intp) if indices is None
+                        else np.unique(np.asarray(indices, dtype=np.intp)))
+        super().__init__(f"Accept {_plural(len(self.indices), 'proposal')}")
+        self.points, self.proposed = points, proposed
+        self.image_name = points.image_name
+        self.accepted: np.ndarray | None = None
+        self.appended: np.ndarray | None = None
+
+    def _check(self) -> None:
+        for model in (self.points, self.proposed):
+            assert model.image_name == self.image_name, (
+                f"undo command for {self.image_name!r} applied to {model.image_name!r}")
+
+    def redo(self) -> None:
+        self._check()
+        self.accepted = self.proposed.remove(self.indices)
+        self.appended = self.points.append(self.accepted)
+
+    def undo(self) -> None:
+        self._check()
+        self.points.remove(self.appended)
+        self.proposed.insert(self.indices, self.accepted)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLabel, QLineEdit,
 
 from crowdgui.canvas.overlay import DensityOverlay
 from crowdgui.canvas.points_layer import PointsLayer
+from crowdgui.canvas.proposals_layer import PROPOSAL_COLOR_HEX, ProposalsLayer
 from crowdgui.canvas.view_box import AnnotationViewBox
 from crowdgui.points_model import PointsModel
 
@@ -29,15 +30,21 @@ class ImageCanvas(pg.GraphicsView):
         point_add_requested(float x, float y)
         points_delete_requested(np.ndarray indices)
         point_move_requested(int index, float x, float y)
+        proposals_delete_requested(np.ndarray indices)     model-proposed points (see bind_proposals)
+        proposal_move_requested(int index, float x, float y)
+        proposals_accept_requested(np.ndarray indices)     a double click on a proposal
         cursor_moved(float x, float y)   image coordinates under the mouse
         cursor_left()                    the mouse left the image area
-        selection_changed(int count)
+        selection_changed(int count)      selected points and proposals together
         zoom_changed(float factor)       screen pixels per image pixel
     """
 
     point_add_requested = Signal(float, float)
     points_delete_requested = Signal(object)
     point_move_requested = Signal(int, float, float)
+    proposals_delete_requested = Signal(object)
+    proposal_move_requested = Signal(int, float, float)
+    proposals_accept_requested = Signal(object)
     cursor_moved = Signal(float, float)
     cursor_left = Signal()
     selection_changed = Signal(int)
@@ -55,8 +62,10 @@ class ImageCanvas(pg.GraphicsView):
         self.view_box.addItem(self.overlay, ignoreBounds=True)
         self.points_layer = PointsLayer(self.view_box, self)
         self.view_box.layer = self.points_layer
+        self.proposals_layer = ProposalsLayer(self.view_box, self)
         self._image: np.ndarray | None = None
         self._model: PointsModel | None = None
+        self._proposals: PointsModel | None = None
         self.count_label = QLabel(self)
         self.count_label.setObjectName("countLabel")
         self.count_label.move(12, 10)
@@ -65,9 +74,13 @@ class ImageCanvas(pg.GraphicsView):
         self.view_box.add_requested.connect(self.point_add_requested)
         self.view_box.delete_requested.connect(self.points_delete_requested)
         self.view_box.move_requested.connect(self.point_move_requested)
+        self.view_box.proposals_delete_requested.connect(self.proposals_delete_requested)
+        self.view_box.proposal_move_requested.connect(self.proposal_move_requested)
+        self.view_box.proposals_accept_requested.connect(self.proposals_accept_requested)
         self.view_box.pan_state_changed.connect(self._on_pan_state)
         self.view_box.sigRangeChanged.connect(lambda *_: self.zoom_changed.emit(self.zoom_factor()))
-        self.points_layer.selection_changed.connect(self.selection_changed)
+        self.points_layer.selection_changed.connect(self._on_selection_changed)
+        self.proposals_layer.selection_changed.connect(self._on_selection_changed)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
     # ------------------------------------------------------------------ image
@@ -75,7 +88,7 @@ class ImageCanvas(pg.GraphicsView):
         """Show an (H, W, 3) uint8 image (None: nothing). Clears the overlay and the selection."""
         self._image = image
         self.set_overlay(None)
-        self.points_layer.clear_selection()
+        self.clear_selection()
         if image is None:
             self.image_item.clear()
             self.view_box.image_size = None
@@ -113,8 +126,19 @@ class ImageCanvas(pg.GraphicsView):
         model.points_changed.connect(self._update_count)
         self._update_count()
 
+    def bind_proposals(self, model: PointsModel) -> None:
+        """Draw this model's points as proposals, apart from the points; they take the same gestures."""
+        if self._proposals is not None:
+            self._proposals.points_changed.disconnect(self._update_count)
+        self._proposals = model
+        self.proposals_layer.bind(model)
+        self.view_box.proposals = self.proposals_layer
+        model.points_changed.connect(self._update_count)
+        self._update_count()
+
     def set_point_style(self, size: float, color: QColor) -> None:
         self.points_layer.set_style(size, QColor(color))
+        self.proposals_layer.set_style(size)
 
     def set_count_text(self, text: str | None) -> None:
         """Show ``text`` in the count label at the top left (a feature's own count, e.g. an estimate);
@@ -129,7 +153,12 @@ class ImageCanvas(pg.GraphicsView):
 
     def _update_count(self, *_args) -> None:
         count = self._model.count if self._model is not None else 0
-        self.count_label.setText(f"{count:,} point{'s' if count != 1 else ''}")
+        text = f"{count:,} point{'s' if count != 1 else ''}"
+        proposed = self._proposals.count if self._proposals is not None else 0
+        if proposed:
+            # The orange ring doubles as the legend of the proposals drawn on the image.
+            text += f' <span style="color:{PROPOSAL_COLOR_HEX}">+ ○ {proposed:,} proposed</span>'
+        self.count_label.setText(text)
         self.count_label.adjustSize()
         self.count_label.setVisible(self._image is not None)
 
@@ -156,17 +185,27 @@ class ImageCanvas(pg.GraphicsView):
     def selected_indices(self) -> np.ndarray:
         return self.points_layer.selected
 
+    def selected_proposals(self) -> np.ndarray:
+        return self.proposals_layer.selected
+
     def select_all(self) -> None:
         self.points_layer.select(np.arange(len(self.points_layer.points)))
 
     def clear_selection(self) -> None:
         self.points_layer.clear_selection()
+        self.proposals_layer.clear_selection()
 
     def delete_selection(self) -> None:
-        """Ask to delete the selected points (nothing happens without a selection)."""
+        """Ask to delete the selected points and proposals (nothing happens without a selection)."""
         selected = self.points_layer.selected
+        proposals = self.proposals_layer.selected
         if len(selected):
             self.points_delete_requested.emit(selected)
+        if len(proposals):
+            self.proposals_delete_requested.emit(proposals)
+
+    def _on_selection_changed(self, _count: int) -> None:
+        self.selection_changed.emit(len(self.points_layer.selected) + len(self.proposals_layer.selected))
 
     def set_select_mode(self, on: bool) -> None:
         """In select mode a left drag draws a selection box and a click does not add points."""

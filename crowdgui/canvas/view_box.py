@@ -4,6 +4,10 @@ Left click: add a point (or select the point under the cursor). Left drag on a p
 the drag ends). Right click on a point: delete it. Shift + left drag, or any left drag in select mode: box
 selection (Ctrl adds to it). Middle or right drag, or left drag with Space held: pan. Wheel: zoom around the
 cursor (pyqtgraph's own). The view box never changes points; it asks through its signals.
+
+Model-proposed points (a second layer, ``proposals``) take the same gestures: click selects, right click
+deletes, drag moves, the box selects them too; a double click accepts one. Where a point and a proposal
+overlap, the point (drawn on top) is the one grabbed.
 """
 
 from __future__ import annotations
@@ -25,16 +29,21 @@ class AnnotationViewBox(pg.ViewBox):
     add_requested = Signal(float, float)
     delete_requested = Signal(object)  # np.ndarray of indices
     move_requested = Signal(int, float, float)
+    proposals_delete_requested = Signal(object)  # np.ndarray of proposal indices
+    proposal_move_requested = Signal(int, float, float)
+    proposals_accept_requested = Signal(object)  # np.ndarray of proposal indices
     pan_state_changed = Signal(bool)  # a pan drag started (True) or ended (False)
 
     def __init__(self):
         super().__init__(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.02)
         self.layer: PointsLayer | None = None
+        self.proposals: PointsLayer | None = None  # model-proposed points, when the window shows them
         self.image_size: tuple[int, int] | None = None  # (width, height) of the shown image
         self.space_held = False  # set by the canvas widget, which receives the key events
         self.select_mode = False
         self._gesture: str | None = None
         self._drag_index = -1
+        self._drag_layer: PointsLayer | None = None
         self._grab_offset = QPointF()
         self._box = QGraphicsRectItem()
         self._box.setPen(QPen(QColor(255, 221, 0), 0, Qt.PenStyle.DashLine))
@@ -68,22 +77,44 @@ class AnnotationViewBox(pg.ViewBox):
             return
         ev.accept()
         pos = self.mapSceneToView(ev.scenePos())
-        self._click(ev.button(), ev.modifiers(), pos)
+        self._click(ev.button(), ev.modifiers(), pos, double=ev.double())
 
-    def _click(self, button, modifiers, pos: QPointF) -> None:
-        index = self.layer.point_at(pos.x(), pos.y())
+    def _layers(self) -> list[PointsLayer]:
+        return [layer for layer in (self.layer, self.proposals) if layer is not None]
+
+    def _hit(self, x: float, y: float) -> tuple[PointsLayer | None, int | None]:
+        """The layer and index of the point or proposal under (x, y); points first (they are drawn on top)."""
+        for layer in self._layers():
+            index = layer.point_at(x, y)
+            if index is not None:
+                return layer, index
+        return None, None
+
+    def _clear_selections(self, keep: PointsLayer | None = None) -> None:
+        for layer in self._layers():
+            if layer is not keep:
+                layer.clear_selection()
+
+    def _click(self, button, modifiers, pos: QPointF, double: bool = False) -> None:
+        layer, index = self._hit(pos.x(), pos.y())
+        is_proposal = layer is not None and layer is self.proposals
         extend = bool(modifiers & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier))
         if button == Qt.MouseButton.RightButton:
             if index is not None:
-                self.delete_requested.emit(np.array([index], dtype=np.intp))
+                signal = self.proposals_delete_requested if is_proposal else self.delete_requested
+                signal.emit(np.array([index], dtype=np.intp))
         elif button == Qt.MouseButton.LeftButton:
-            if index is not None:
-                self.layer.select([index], toggle=extend)
+            if index is not None and is_proposal and double:
+                self.proposals_accept_requested.emit(np.array([index], dtype=np.intp))
+            elif index is not None:
+                if not extend:
+                    self._clear_selections(keep=layer)
+                layer.select([index], toggle=extend)
             elif extend or self.select_mode:
                 if not extend:
-                    self.layer.clear_selection()
+                    self._clear_selections()
             elif self._inside_image(pos):
-                self.layer.clear_selection()
+                self._clear_selections()
                 self.add_requested.emit(pos.x(), pos.y())
 
     # ------------------------------------------------------------------- drags
@@ -100,7 +131,7 @@ class AnnotationViewBox(pg.ViewBox):
             self._box.setRect(self._view_rect(ev))
         elif self._gesture == "move":
             x, y = self._clamp(self.mapSceneToView(ev.scenePos()) + self._grab_offset)
-            self.layer.preview_move(self._drag_index, x, y)
+            self._drag_layer.preview_move(self._drag_index, x, y)
         if ev.isFinish():
             self._finish_gesture(ev)
 
@@ -118,11 +149,11 @@ class AnnotationViewBox(pg.ViewBox):
             self._box.setRect(self._view_rect(ev))
             self._box.show()
         else:
-            index = self.layer.point_at(down.x(), down.y()) if self.layer is not None else None
+            layer, index = self._hit(down.x(), down.y())
             if index is not None:
                 self._gesture = "move"
-                self._drag_index = index
-                px, py = self.layer.points[index]
+                self._drag_index, self._drag_layer = index, layer
+                px, py = layer.points[index]
                 self._grab_offset = QPointF(px, py) - down
             else:
                 self._gesture = "click"  # decided when the button is released
@@ -134,14 +165,17 @@ class AnnotationViewBox(pg.ViewBox):
         elif gesture == "box":
             self._box.hide()
             add = bool(ev.modifiers() & Qt.KeyboardModifier.ControlModifier)
-            self.layer.select(self.layer.points_in_rect(self._view_rect(ev)), add=add)
+            for layer in self._layers():
+                layer.select(layer.points_in_rect(self._view_rect(ev)), add=add)
         elif gesture == "move":
+            layer = self._drag_layer
             x, y = self._clamp(self.mapSceneToView(ev.scenePos()) + self._grab_offset)
-            old_x, old_y = self.layer.points[self._drag_index]
+            old_x, old_y = layer.points[self._drag_index]
             if (x, y) != (old_x, old_y):
-                self.move_requested.emit(self._drag_index, x, y)
+                signal = self.proposal_move_requested if layer is self.proposals else self.move_requested
+                signal.emit(self._drag_index, x, y)
             # Show what the model holds now (the move, or the old place if the request was not taken).
-            self.layer.sync_point(self._drag_index)
+            layer.sync_point(self._drag_index)
         elif gesture == "click":
             travelled = (ev.screenPos() - ev.buttonDownScreenPos())
             if (travelled.x() ** 2 + travelled.y() ** 2) ** 0.5 <= CLICK_SLOP_PX:

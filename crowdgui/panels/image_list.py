@@ -1,7 +1,9 @@
 """The image list dock: every image of the folder with its point count and state; choosing one shows it.
 
-States: annotated (green), not annotated (grey ring), unsaved edits (orange, name marked *), a sidecar that
-cannot be read (warning sign; it is kept aside), an image that cannot be read (greyed, skipped, red sign).
+States: annotated (green), not annotated (grey ring), proposed (points a model proposed wait to be accepted: dashed
+orange ring, "12 (+35)" in the points column; such an image is not annotated yet), unsaved edits (orange, name
+marked *), a sidecar that cannot be read (warning sign; it is kept aside), an image that cannot be read (greyed,
+skipped, red sign).
 The reason is in each row's tooltip. The list reads the session; it changes nothing itself.
 """
 
@@ -26,7 +28,7 @@ from crowdgui.session import AnnotationSession
 
 STATE_ROLE = Qt.ItemDataRole.UserRole + 1
 FILTERS = (("All images", "all"), ("Not annotated", "todo"), ("Annotated", "done"),
-           ("Unsaved", "unsaved"), ("With problems", "problem"))
+           ("With proposals", "proposed"), ("Unsaved", "unsaved"), ("With problems", "problem"))
 
 
 class ImageListModel(QAbstractTableModel):
@@ -56,7 +58,7 @@ class ImageListModel(QAbstractTableModel):
         return self._rows.get(name)
 
     def state(self, name: str) -> str:
-        """One of "error", "unsaved", "warning", "done", "todo"."""
+        """One of "error", "unsaved", "warning", "proposed", "done", "todo"."""
         entry = self.session.dataset.entry(name)
         if entry.image_error:
             return "error"
@@ -64,6 +66,8 @@ class ImageListModel(QAbstractTableModel):
             return "unsaved"
         if entry.sidecar_error:
             return "warning"
+        if self.session.proposed_count_of(name):
+            return "proposed"
         return "done" if entry.annotated else "todo"
 
     # ------------------------------------------------------------- Qt model
@@ -95,7 +99,10 @@ class ImageListModel(QAbstractTableModel):
             if column == 0:
                 return f"{name} *" if state == "unsaved" else name
             count = self.session.count_of(name)
-            return "—" if count is None or state == "error" else f"{count:,}"
+            if count is None or state == "error":
+                return "—"
+            proposed = self.session.proposed_count_of(name)
+            return f"{count:,} (+{proposed:,})" if proposed else f"{count:,}"
         if role == Qt.ItemDataRole.DecorationRole and column == 0:
             return icon(f"state-{state}")
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -119,6 +126,9 @@ class ImageListModel(QAbstractTableModel):
         lines = [f"{name} — {entry.width} × {entry.height} px"]
         count = self.session.count_of(name)
         lines.append("not annotated yet" if count is None else f"{count:,} points")
+        proposed = self.session.proposed_count_of(name)
+        if proposed:
+            lines.append(f"{proposed:,} proposed points to accept or discard (not annotated until then)")
         if state == "unsaved":
             lines.append("unsaved changes")
         if entry.sidecar_error:
@@ -148,7 +158,15 @@ class ImageFilter(QSortFilterProxyModel):
         state = self.sourceModel().index(source_row, 0, source_parent).data(STATE_ROLE)
         if self.mode == "problem":
             return state in ("error", "warning")
-        return state == self.mode or (self.mode == "done" and state == "unsaved")
+        name = self.sourceModel().name_at(source_row)
+        if self.mode == "done":
+            return state == "done" or (state == "unsaved" and self.sourceModel().session.is_annotated(name))
+        if self.mode == "todo":
+            return state in ("todo", "proposed") or (state == "unsaved"
+                                                     and not self.sourceModel().session.is_annotated(name))
+        if self.mode == "proposed":
+            return bool(self.sourceModel().session.proposed_count_of(name))
+        return state == self.mode
 
 
 class ImageListPanel(QWidget):
@@ -207,12 +225,17 @@ class ImageListPanel(QWidget):
 
         session.dataset_opened.connect(lambda _d: self.reload())
         session.dataset_closed.connect(self.reload)
+        session.dataset_rescanned.connect(self._on_rescanned)
         session.image_state_changed.connect(self._on_image_state_changed)
         session.current_image_changed.connect(self.set_current)
 
     def reload(self) -> None:
         self.model.reload()
         self._update_summary()
+
+    def _on_rescanned(self) -> None:
+        self.reload()
+        self.set_current(self.session.current_name or "")
 
     def set_current(self, name: str) -> None:
         """Highlight ``name`` without announcing it again."""
@@ -247,7 +270,15 @@ class ImageListPanel(QWidget):
         if dataset is None:
             self.summary.setText("")
             return
-        counts = [self.session.count_of(name) for name in dataset.names()]
-        done = sum(count is not None for count in counts)
-        points = sum(count for count in counts if count)
-        self.summary.setText(f"{done} of {len(counts)} annotated · {points:,} points")
+        names = dataset.names()
+        done = points = proposed = 0
+        for name in names:
+            count, pending = self.session.count_of(name), self.session.proposed_count_of(name)
+            # Only confirmed images count as annotated: pending proposals keep an image out of training.
+            done += count is not None and not pending
+            points += count or 0
+            proposed += bool(pending)
+        text = f"{done} of {len(names)} annotated · {points:,} points"
+        if proposed:
+            text += f" · {proposed} with proposals"
+        self.summary.setText(text)
