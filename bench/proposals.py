@@ -1,0 +1,96 @@
+"""How many clicks model-proposed points save: propose on held-out VGG cell images, count the fixes.
+
+    python bench/proposals.py --checkpoint RUN/best.pt --work DIR     # a model trained on DIR/vgg's train split
+    python bench/proposals.py --minutes 10                             # train one first (bench/train_real.py's way)
+
+The dataset and its split come from bench/train_real.py (images 1-64 train, 65-80 val, 81-100 test); only the
+test images are proposed on, so the model never saw them. For each test image the model proposes points the way
+``python -m engine propose`` does (engine.propose.propose_points, no confirmed points yet), the proposals are
+matched one-to-one to the true points within the cancel radius (engine.metrics.match_points), and:
+
+    deletes  = proposals matched to no true point (false positives: one click each to remove)
+    adds     = true points matched to no proposal (false negatives: one click each to place)
+    clicks   = deletes + adds            versus   from scratch = one click per true point
+
+A proposal farther than the radius from its object counts as one delete and one add (a drag would do, so this
+slightly overstates the fixing cost). Prints per-image lines, localisation precision/recall/F1 at that radius
+and the totals with the ratio clicks / from-scratch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from train_real import prepare, run_engine
+
+from engine.dataset import Dataset, read_image
+from engine.metrics import LocalizationScore, localization_score
+
+
+def trained_checkpoint(dataset_dir: Path, work: Path, minutes: float, threads: int) -> Path:
+    """Train the default model on the dataset's train split (val picks the best epoch), as train_real does."""
+    run_dir = work / f"run-default-{minutes:g}min-{int(time.time())}"
+    run_engine(["train", str(dataset_dir), "--out", str(run_dir), "--minutes", str(minutes),
+                "--threads", str(threads)])
+    return run_dir / "best.pt"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="a model trained on WORK/vgg's train split (default: train one for --minutes)")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="holds (or receives) the imported vgg dataset and the training run")
+    parser.add_argument("--minutes", type=float, default=10.0, help="training budget without --checkpoint")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (training and proposing)")
+    args = parser.parse_args()
+
+    import torch
+
+    from engine.infer import load_counter
+    from engine.propose import propose_points
+
+    torch.set_num_threads(args.threads)
+    work = args.work or Path(tempfile.mkdtemp(prefix="crowdgui-proposals-"))
+    work.mkdir(parents=True, exist_ok=True)
+    dataset_dir = work / "vgg" if (work / "vgg").is_dir() else prepare("vgg", work)
+    checkpoint = args.checkpoint or trained_checkpoint(dataset_dir, work, args.minutes, args.threads)
+    model, record = load_counter(checkpoint, "cpu")
+    summary = record.get("train_summary") or {}
+    print(f"checkpoint {checkpoint}: {record.get('arch')} {record.get('model_config')}, trained on "
+          f"{summary.get('dataset')} ({summary.get('train_images')} train images, {summary.get('seconds')} s)")
+
+    dataset = Dataset(dataset_dir)
+    test = dataset.images_in("test")
+    total, clicks, scratch, seconds = LocalizationScore(), 0, 0, 0.0
+    radius = None
+    print(f"{'image':<12} {'true':>5} {'count':>7} {'proposed':>8} {'deletes':>7} {'adds':>5} {'clicks':>6}")
+    for name in test:
+        truth = dataset.load_points(name)
+        image = read_image(dataset.entry(name).path)
+        started = time.perf_counter()
+        proposal = propose_points(model, record, image)
+        seconds += time.perf_counter() - started
+        radius = proposal.radius
+        score = localization_score(proposal.points, truth, proposal.radius)
+        total += score
+        clicks += score.fp + score.fn
+        scratch += len(truth)
+        print(f"{name:<12} {len(truth):5d} {proposal.count:7.1f} {len(proposal.points):8d} {score.fp:7d} "
+              f"{score.fn:5d} {score.fp + score.fn:6d}")
+    print(f"\n{len(test)} test images, radius {radius:g} px (max(2 x sigma, stride)), "
+          f"{seconds / max(1, len(test)):.2f} s per image to propose")
+    print(f"localisation: precision {total.precision:.3f}  recall {total.recall:.3f}  F1 {total.f1:.3f}  "
+          f"(TP {total.tp}, FP {total.fp}, FN {total.fn})")
+    print(f"clicks to fix the proposals: {clicks} ({total.fp} deletes + {total.fn} adds) versus {scratch} from "
+          f"scratch: ratio {clicks / scratch:.3f} ({scratch / max(1, clicks):.1f}x fewer)")
+
+
+if __name__ == "__main__":
+    main()
