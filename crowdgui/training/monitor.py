@@ -300,7 +300,8 @@ class TrainingMonitor(QWidget):
 
 def _epoch_line(event: dict) -> str:
     parts = [f"epoch {event.get('epoch')}"]
-    for key, label in (("loss", "loss"), ("val_mae", "val MAE"), ("val_rmse", "val RMSE")):
+    for key, label in (("loss", "loss"), ("rank_loss", "ranking loss"), ("val_mae", "val MAE"),
+                       ("val_rmse", "val RMSE")):
         if event.get(key) is not None:
             parts.append(f"{label} {_fmt(event[key], 4)}")
     if event.get("checkpoint"):

@@ -33,6 +33,7 @@ class TrainOptions:
     beta: float = 0.3
     k: int = 3
     seed: int = 0
+    unlabeled: bool = False  # also learn from the unlabeled images (ranking loss, engine/ranking.py)
 
     def engine_args(self, dataset: Path | str, run_dir: Path | str) -> list[str]:
         """``train DATASET --model ... --out RUN_DIR ...`` (``--events jsonl`` is added by EngineJob)."""
@@ -53,6 +54,8 @@ class TrainOptions:
             # Adaptive sigma still needs a sigma for a point with no neighbours.
             args += ["--sigma", _number(self.sigma), "--beta", _number(self.beta), "--k", str(int(self.k))]
         args += ["--seed", str(int(self.seed))]
+        if self.unlabeled:
+            args.append("--unlabeled")
         return args
 
     # ------------------------------------------------------------ persistence

@@ -39,6 +39,10 @@ from engine.dataset import Dataset
 from engine.runs import STAMP_FORMAT, RunInfo, new_run_dir, runs_folder
 
 SETTINGS_KEY = "training/last_options"
+UNLABELED_TIP = ("Also learn from the images you have not annotated. From each one, nested square crops are cut "
+                 "around a point near its centre; the network is taught that a crop never holds more objects "
+                 "than the crop around it (a ranking loss, Liu et al., CVPR 2018). It costs time per step; "
+                 "it can help when few images are annotated. Adds --unlabeled to the command.")
 
 
 class TrainDialog(QDialog):
@@ -124,9 +128,7 @@ class TrainDialog(QDialog):
         self.split_label = QLabel()
         self.split_label.setTextFormat(Qt.RichText)
         self.unlabeled_check = QCheckBox("Also learn from unlabeled images")
-        self.unlabeled_check.setEnabled(False)
-        self.unlabeled_check.setToolTip("Learning from unlabeled images arrives with the ranking loss "
-                                        "(issue 7). For now only annotated images are used.")
+        self.unlabeled_check.setToolTip(UNLABELED_TIP)
         self.images_box = QGroupBox("Images")
         images_form = QFormLayout(self.images_box)
         images_form.setFieldGrowthPolicy(QFormLayout.FieldsStayAtSizeHint)
@@ -170,7 +172,8 @@ class TrainDialog(QDialog):
         for signal in (self.model_combo.currentIndexChanged, self.epochs_spin.valueChanged,
                        self.minutes_spin.valueChanged, self.device_combo.currentIndexChanged,
                        self.val_spin.valueChanged, self.epochs_radio.toggled, self.new_radio.toggled,
-                       self.resume_combo.currentIndexChanged, self.advanced.changed):
+                       self.resume_combo.currentIndexChanged, self.advanced.changed,
+                       self.unlabeled_check.toggled):
             signal.connect(self._refresh)
         if resume is not None and resume.can_resume:
             self.resume_radio.setChecked(True)
@@ -201,6 +204,7 @@ class TrainDialog(QDialog):
         index = self.device_combo.findData(options.device)
         self.device_combo.setCurrentIndex(max(index, 0))
         self.val_spin.setValue(round(options.val_fraction * 100))
+        self.unlabeled_check.setChecked(options.unlabeled)
         self.advanced.apply(options)
 
     def options(self) -> TrainOptions:
@@ -212,6 +216,7 @@ class TrainDialog(QDialog):
             minutes=self.minutes_spin.value(),
             device=self.device_combo.currentData(),
             val_fraction=self.val_spin.value() / 100.0,
+            unlabeled=self.unlabeled_check.isChecked() and self.unlabeled_check.isEnabled(),
         )
         self.advanced.fill(options)
         return options
@@ -253,7 +258,12 @@ class TrainDialog(QDialog):
         parts = [f"<b>{counts['train']}</b> train", f"<b>{counts['val']}</b> validate"]
         if counts.get("test"):
             parts.append(f"<b>{counts['test']}</b> test (held out)")
-        parts.append(f"<span style='color:palette(mid)'>{counts['unlabeled']} unlabeled (not used)</span>")
+        unlabeled = counts["unlabeled"]
+        self.unlabeled_check.setEnabled(unlabeled > 0)
+        self.unlabeled_check.setText(f"Also learn from the {unlabeled} unlabeled image{'s' * (unlabeled != 1)}"
+                                     if unlabeled else "Also learn from unlabeled images (there are none)")
+        use = "learned from by ranking" if self.unlabeled_check.isChecked() and unlabeled else "not used"
+        parts.append(f"<span style='color:palette(mid)'>{unlabeled} unlabeled ({use})</span>")
         self.split_label.setText(" · ".join(parts))
 
         problem = ""

@@ -47,8 +47,7 @@ def test_defaults_come_from_the_dataset_and_the_split_updates_live(qtbot, cells,
     text = dialog.split_label.text()
     assert "<b>8</b> train" not in text and "<b>0</b> validate" not in text
     assert flag(dialog.engine_args(), "--val-fraction") == "0.5"
-    # Learning from unlabeled images is announced, not faked.
-    assert not dialog.unlabeled_check.isEnabled() and "ranking loss" in dialog.unlabeled_check.toolTip()
+    assert "--unlabeled" not in dialog.engine_args()  # learning from unlabeled images is asked for, not assumed
     assert dialog.command_edit.text().split()[1:4] == ["-m", "engine", "train"]
 
 
@@ -71,6 +70,32 @@ def test_choices_are_remembered_and_engine_defaults_left_out(qtbot, cells, setti
     assert again.model_combo.currentData() == "csrnet" and again.minutes_radio.isChecked()
     assert again.minutes_spin.value() == 7.5 and again.advanced.lr_spin.value() == pytest.approx(0.0002)
     assert not again.resume_radio.isEnabled()  # an empty run folder is not a run
+
+
+def test_unlabeled_images_checkbox_reaches_the_command_line(qtbot, cells, settings):
+    dialog = TrainDialog(Dataset(cells), settings=settings)
+    qtbot.addWidget(dialog)
+    check = dialog.unlabeled_check
+    assert check.isEnabled() and "2 unlabeled" in check.text() and "ranking" in check.toolTip()
+    assert "2 unlabeled (not used)" in dialog.split_label.text()
+    check.setChecked(True)
+    assert "--unlabeled" in dialog.engine_args() and "--unlabeled" in dialog.command_edit.text().split()
+    assert "2 unlabeled (learned from by ranking)" in dialog.split_label.text()
+    dialog.accept()
+    assert "--unlabeled" in dialog.engine_args(dialog.run_dir)
+
+    again = TrainDialog(Dataset(cells), settings=settings)  # the choice is remembered
+    qtbot.addWidget(again)
+    assert again.unlabeled_check.isChecked() and "--unlabeled" in again.engine_args()
+
+
+def test_without_unlabeled_images_the_checkbox_is_off(qtbot, tmp_path, settings):
+    folder = write_synthetic_dataset(tmp_path / "all", images=4, size=(32, 32), counts=(1, 3))
+    settings.setValue("training/last_options", json.dumps({"unlabeled": True}))
+    dialog = TrainDialog(Dataset(folder), settings=settings)
+    qtbot.addWidget(dialog)
+    assert not dialog.unlabeled_check.isEnabled() and "there are none" in dialog.unlabeled_check.text()
+    assert "--unlabeled" not in dialog.engine_args()
 
 
 def _stopped_run(cells, name="20240501-140312-fcrn_a"):
@@ -122,3 +147,18 @@ def test_the_model_for_counting_is_chosen_per_dataset_and_remembered(qtbot, cell
     assert later.selected_checkpoint() == (folder / "best.pt").resolve()
     (folder / "best.pt").unlink()  # a deleted model is not offered any more
     assert later.selected_checkpoint() is None
+
+
+def test_the_monitor_shows_a_run_that_learns_from_unlabeled_images(qtbot):
+    from crowdgui.training.monitor import TrainingMonitor
+
+    monitor = TrainingMonitor()
+    qtbot.addWidget(monitor)
+    monitor.begin("unet", "python -m engine train D --unlabeled")
+    monitor.handle_event({"type": "start", "total": 8, "unit": "steps", "epochs": 2, "unlabeled_images": 3})
+    monitor.handle_event({"type": "progress", "loss": 5.0, "rank_loss": 0.25, "done": 4, "total": 8, "epoch": 1,
+                          "step": 4})
+    monitor.handle_event({"type": "epoch", "epoch": 1, "loss": 4.5, "rank_loss": 0.125, "val_mae": 1.5,
+                          "val_rmse": 2.0})
+    assert monitor.curves.losses == [5.0] and monitor.curves.maes == [1.5]
+    assert "ranking loss 0.125" in monitor.log.toPlainText()

@@ -35,6 +35,20 @@ def test_saved_options_survive_bad_values():
     assert broken.lr is None and broken.sigma_mode == "fixed"
 
 
+def test_unlabeled_option_becomes_the_engine_flag_the_engine_understands():
+    import argparse
+
+    from engine.commands import train as train_command
+
+    args = TrainOptions(unlabeled=True).engine_args("D", "R")
+    assert args.count("--unlabeled") == 1 and "--unlabeled" not in TrainOptions().engine_args("D", "R")
+    parser = argparse.ArgumentParser()
+    train_command.add_arguments(parser)
+    assert train_command.build_config(parser.parse_args(args[1:])).unlabeled is True
+    assert train_command.build_config(parser.parse_args(TrainOptions().engine_args("D", "R")[1:])).unlabeled is False
+    assert TrainOptions.from_dict(TrainOptions(unlabeled=True).to_dict()).unlabeled is True
+
+
 def test_resume_args_name_the_run_folder():
     assert resume_args("D", "D/crowdgui_runs/x", "fcrn_a", "cpu") == [
         "train", "D", "--model", "fcrn_a", "--out", "D/crowdgui_runs/x", "--resume", "--device", "cpu"]
