@@ -2,7 +2,8 @@
 
 Correcting a good proposal costs a click per mistake instead of a click per object. The proposals come from the
 density map: :func:`engine.localize.find_points` keeps as many of its peaks as the map's integral says there
-are objects (so the proposals agree with the predicted count), inside the image.
+are objects, inside the image, and :func:`engine.blob_split.split_merged_blobs` adds the objects whose blobs
+merged with a neighbour's (one peak for two touching cells), so the proposals agree with the predicted count.
 
 When the image already has confirmed points, the proposals only cover what is missing: every confirmed point
 cancels at most one proposal, the one :func:`engine.metrics.match_points` pairs it with within the cancel
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.blob_split import split_merged_blobs
 from engine.localize import find_points
 from engine.metrics import match_points
 
@@ -55,6 +57,7 @@ def proposals_from_density(density: np.ndarray, stride: int, image_size: tuple[i
     density = np.asarray(density)
     count = float(density.sum(dtype=np.float64))
     found = find_points(density, stride, image_size=image_size)  # round(count) points at most, inside
+    found = split_merged_blobs(density, stride, found, image_size=image_size)  # touching objects: one each
     confirmed = np.asarray([] if confirmed is None else confirmed, dtype=np.float64).reshape(-1, 2)
     matched, _ = match_points(found, confirmed, radius)
     keep = np.ones(len(found), dtype=bool)
