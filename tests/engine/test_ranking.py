@@ -38,6 +38,17 @@ def test_every_crop_lies_in_the_image_and_contains_the_next(size):
             assert np.all(np.diff(sides[:, 0]) <= 0)
 
 
+def test_containment_holds_for_random_image_sizes_and_settings():
+    rng = np.random.default_rng(11)
+    for _ in range(2000):
+        width, height = (int(v) for v in rng.integers(1, 400, 2))
+        settings = RankSettings(crops=int(rng.integers(2, 9)), scale=float(rng.uniform(0.3, 0.95)),
+                                central=float(rng.uniform(1, 8)), largest_fraction=float(rng.uniform(0.1, 1)))
+        boxes = nested_boxes(width, height, rng, settings, input_size=int(rng.integers(8, 300)))
+        assert np.all(boxes[:, :2] >= 0) and np.all(boxes[:, 2] <= width) and np.all(boxes[:, 3] <= height)
+        assert all(contains(boxes[i], boxes[i + 1]) for i in range(len(boxes) - 1))
+
+
 def test_crop_sizes_follow_the_scale_factor_and_the_anchor_is_central():
     rng = np.random.default_rng(0)
     settings = RankSettings(max_side=10_000)
