@@ -13,6 +13,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from crowdgui.panels.image_list import STATE_ROLE
 from engine.dataset import read_sidecar, sidecar_path
 from tests.gui.conftest import click, widget_pos
 
@@ -61,7 +62,7 @@ def test_proposals_from_the_sidecar_are_drawn_and_counted_apart(window):
     assert "3 points" in text and "2 proposed" in text
     # The list: a "proposed" state with the number; the image is not counted as annotated.
     name_index, count_index = _row(win, "cells_001.png")
-    assert name_index.data(Qt.ItemDataRole.UserRole + 1) == "proposed"
+    assert name_index.data(STATE_ROLE) == "proposed"
     assert count_index.data() == "3 (+2)"
     assert "2 proposed points" in name_index.data(Qt.ItemDataRole.ToolTipRole)
     assert win.image_list.summary.text().startswith("0 of 3 annotated · 3 points · 1 with proposals")
@@ -85,7 +86,7 @@ def test_accept_all_makes_them_points_and_undo_brings_them_back(qtbot, window, p
     np.testing.assert_allclose(saved["points"], np.vstack([CONFIRMED, PROPOSED]))
     assert "proposed" not in saved
     assert win.image_list.summary.text().startswith("1 of 3 annotated · 5 points")
-    assert _row(win, "cells_001.png")[0].data(Qt.ItemDataRole.UserRole + 1) == "done"
+    assert _row(win, "cells_001.png")[0].data(STATE_ROLE) == "done"
 
     win.undo_action.trigger()
     np.testing.assert_allclose(win.session.points.points, CONFIRMED)
