@@ -24,6 +24,18 @@ from engine.localize import MAX_UPSAMPLED_PIXELS
 KMEANS_ITERATIONS = 20
 
 
+def locate_objects(density: np.ndarray, stride: int = 1, *,
+                   image_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Object locations from a density map: find_points' peaks plus the objects of merged blobs.
+
+    What ``propose`` proposes and what ``evaluate`` scores, so the localisation figures describe the proposals.
+    """
+    from engine.localize import find_points
+
+    peaks = find_points(density, stride, image_size=image_size)
+    return split_merged_blobs(density, stride, peaks, image_size=image_size)
+
+
 def split_merged_blobs(density: np.ndarray, stride: int, peaks: np.ndarray, *,
                        image_size: tuple[int, int] | None = None, threshold: float = 0.05) -> np.ndarray:
     """``peaks`` plus the objects hidden in merged blobs, as an (N, 2) float array; N <= round(density.sum()).

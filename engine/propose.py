@@ -21,8 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.blob_split import split_merged_blobs
-from engine.localize import find_points
+from engine.blob_split import locate_objects
 from engine.metrics import match_points
 
 
@@ -56,8 +55,7 @@ def proposals_from_density(density: np.ndarray, stride: int, image_size: tuple[i
     """Proposals from a density map already predicted (``image_size`` is (width, height))."""
     density = np.asarray(density)
     count = float(density.sum(dtype=np.float64))
-    found = find_points(density, stride, image_size=image_size)  # round(count) points at most, inside
-    found = split_merged_blobs(density, stride, found, image_size=image_size)  # touching objects: one each
+    found = locate_objects(density, stride, image_size=image_size)  # round(count) points at most, inside
     confirmed = np.asarray([] if confirmed is None else confirmed, dtype=np.float64).reshape(-1, 2)
     matched, _ = match_points(found, confirmed, radius)
     keep = np.ones(len(found), dtype=bool)

@@ -1,7 +1,8 @@
 """``python -m engine evaluate DATASET --checkpoint CKPT``: how well a model counts an annotated split.
 
-Reports MAE, RMSE, GAME(0-3) and localisation precision/recall/F1 (predicted peaks matched one-to-one to the
-annotated points within --radius pixels), plus every image's error. With ``--events jsonl`` the same appear as
+Reports MAE, RMSE, GAME(0-3) and localisation precision/recall/F1 (predicted object locations - the map's
+peaks with merged blobs split, the points ``propose`` proposes - matched one-to-one to the annotated points
+within --radius pixels), plus every image's error. With ``--events jsonl`` the same appear as
 one ``result`` event per image and a ``done`` event with the summary; in text mode a table is printed.
 """
 
@@ -42,10 +43,10 @@ def default_radius(record: dict) -> float:
 
 
 def run(args, events) -> int:
+    from engine.blob_split import locate_objects  # the points propose would propose, merged blobs split
     from engine.count_io import StreamingCsv, format_count
     from engine.dataset import Dataset
     from engine.infer import count_images, model_stride
-    from engine.localize import find_points
     from engine.metrics import Evaluation
 
     if not check_model_arguments(args, events):
@@ -86,7 +87,7 @@ def run(args, events) -> int:
                 skipped += 1
                 events.warning(f"{name}: {result.error} (skipped)", path=str(result.path))
             else:
-                item = _score(evaluation, dataset, name, result, stride, find_points)
+                item = _score(evaluation, dataset, name, result, stride, locate_objects)
                 score = item.localization
                 fields = dict(image=name, path=str(result.path), count=item.count,
                               annotated_count=item.annotated_count, error=item.error,
@@ -117,10 +118,10 @@ def run(args, events) -> int:
     return 0
 
 
-def _score(evaluation, dataset, name, result, stride, find_points):
+def _score(evaluation, dataset, name, result, stride, locate_objects):
     """Add one counted image to the evaluation (its predicted points found in its density map)."""
     image_size = (result.width, result.height)
-    predicted_points = find_points(result.density, stride, image_size=image_size)
+    predicted_points = locate_objects(result.density, stride, image_size=image_size)
     return evaluation.add(name, result.density, stride, dataset.load_points(name), image_size, predicted_points)
 
 

@@ -267,3 +267,26 @@ def test_a_real_architecture_runs_end_to_end(tmp_path, capsys):
         assert entry.proposed == len(result["points"]) and not entry.annotated
         assert result["written"] == bool(result["points"]) == entry.sidecar.exists()
     assert os.listdir(data)  # the synthetic images are still there
+
+
+def test_evaluate_scores_the_proposed_points_with_precision_recall_f1_at_its_radius(red_checkpoint, tmp_path,
+                                                                                     capsys):
+    # Pairs of side-by-side objects share a cell at stride 4: one density peak each, two objects each.
+    left = spread_pixels(4, 64, 48, spacing=14)
+    pairs = np.vstack([left, left + [1, 0]])
+    folder = tmp_path / "pairs"
+    write_red_image(folder, "p.png", pairs, annotated_points=pixel_centres(pairs), split="test")
+    write_red_image(folder, "q.png", pairs)
+    code, events = propose(capsys, folder, red_checkpoint, "--no-write")
+    proposed = _results(events)["q.png"]["points"]
+    assert code == 0 and len(proposed) == 8 and len(match_points(proposed, pixel_centres(pairs), 4.0)[0]) == 8
+    code = main(["evaluate", str(folder), "--checkpoint", str(red_checkpoint), "--split", "test",
+                 "--events", "jsonl"])
+    done = _events(capsys.readouterr().out)[-1]
+    assert code == 0 and done["type"] == "done" and done["radius"] == 4.0  # 2 x sigma 2
+    assert (done["tp"], done["fp"], done["fn"]) == (8, 0, 0)
+    assert done["precision"] == done["recall"] == done["f1"] == 1.0
+    code = main(["evaluate", str(folder), "--checkpoint", str(red_checkpoint), "--split", "test", "--radius", "0.1",
+                 "--events", "jsonl"])
+    done = _events(capsys.readouterr().out)[-1]
+    assert (done["radius"], done["tp"], done["fp"], done["fn"]) == (0.1, 0, 8, 8) and done["f1"] == 0.0
