@@ -195,6 +195,8 @@ def unlabeled_stacks(dataset, config, sizes: dict, warn) -> RankingStacks | None
     unlabeled image, ``warn``s and returns None: the run trains on the annotated images alone.
     """
     if not config.unlabeled:
+        if config.rank_weight is not None or config.rank_batch is not None:
+            warn("the ranking weight and stacks per step apply only with --unlabeled: ignored")
         return None
     names = dataset.images_in("unlabeled")
     if not names:

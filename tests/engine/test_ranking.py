@@ -153,7 +153,8 @@ def test_without_unlabeled_images_it_warns_and_trains_plainly(tmp_path):
 
 def test_the_ranking_term_changes_the_training_and_plain_runs_carry_no_ranking(partly_annotated, tmp_path):
     plain, ranked = ListSink(), ListSink()
-    fit(tiny_config(partly_annotated, tmp_path / "plain", epochs=1, unlabeled=False), plain)
+    fit(tiny_config(partly_annotated, tmp_path / "plain", epochs=1, unlabeled=False, rank_weight=3.0), plain)
+    assert any("only with --unlabeled" in w["message"] for w in plain.of_type("warning"))
     fit(tiny_config(partly_annotated, tmp_path / "ranked", epochs=1, rank_weight=100.0), ranked)
     assert "rank_loss" not in plain.of_type("progress")[-1]
     # The unlabeled crops share the forward pass and add their gradient: the same seed trains differently.
