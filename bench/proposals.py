@@ -14,7 +14,11 @@ matched one-to-one to the true points within the cancel radius (engine.metrics.m
 
 A proposal farther than the radius from its object counts as one delete and one add (a drag would do, so this
 slightly overstates the fixing cost). Prints per-image lines, localisation precision/recall/F1 at that radius
-and the totals with the ratio clicks / from-scratch.
+and the totals with the ratio clicks / from-scratch, and the same totals for the density peaks alone (before
+engine.blob_split splits merged blobs).
+
+``--confirmed F``: a random fraction F of each image's objects is confirmed first (clicked within 2 px of the
+true point); the proposals must then cover only the others, and the figures are about those.
 """
 
 from __future__ import annotations
@@ -49,12 +53,16 @@ def main() -> None:
                         help="holds (or receives) the imported vgg dataset and the training run")
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget without --checkpoint")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (training and proposing)")
+    parser.add_argument("--confirmed", type=float, default=0.0,
+                        help="fraction of each image's objects already confirmed (default 0)")
     args = parser.parse_args()
 
+    import numpy as np
     import torch
 
-    from engine.infer import load_counter
-    from engine.propose import propose_points
+    from engine.infer import load_counter, model_stride, predict_density
+    from engine.localize import find_points
+    from engine.propose import cancel_radius, proposals_from_density
 
     torch.set_num_threads(args.threads)
     work = args.work or Path(tempfile.mkdtemp(prefix="crowdgui-proposals-"))
@@ -68,28 +76,39 @@ def main() -> None:
 
     dataset = Dataset(dataset_dir)
     test = dataset.images_in("test")
-    total, clicks, scratch, seconds = LocalizationScore(), 0, 0, 0.0
-    radius = None
-    print(f"{'image':<12} {'true':>5} {'count':>7} {'proposed':>8} {'deletes':>7} {'adds':>5} {'clicks':>6}")
+    stride = model_stride(model, record)
+    radius = cancel_radius(record, stride)
+    rng = np.random.default_rng(0)
+    total, peaks_only, clicks, scratch, seconds = LocalizationScore(), LocalizationScore(), 0, 0, 0.0
+    print(f"{'image':<12} {'true':>5} {'conf.':>5} {'count':>7} {'proposed':>8} {'deletes':>7} {'adds':>5} "
+          f"{'clicks':>6}")
     for name in test:
         truth = dataset.load_points(name)
+        chosen = rng.random(len(truth)) < args.confirmed
+        confirmed = truth[chosen] + rng.uniform(-2, 2, size=(int(chosen.sum()), 2))
+        missing = truth[~chosen]
         image = read_image(dataset.entry(name).path)
         started = time.perf_counter()
-        proposal = propose_points(model, record, image)
+        density = predict_density(model, record, image)
+        proposal = proposals_from_density(density, stride, (image.shape[1], image.shape[0]), confirmed, radius)
         seconds += time.perf_counter() - started
-        radius = proposal.radius
-        score = localization_score(proposal.points, truth, proposal.radius)
+        score = localization_score(proposal.points, missing, radius)
         total += score
+        peaks = find_points(density, stride, image_size=(image.shape[1], image.shape[0]))
+        peaks_only += localization_score(peaks, truth, radius) if not args.confirmed else LocalizationScore()
         clicks += score.fp + score.fn
-        scratch += len(truth)
-        print(f"{name:<12} {len(truth):5d} {proposal.count:7.1f} {len(proposal.points):8d} {score.fp:7d} "
-              f"{score.fn:5d} {score.fp + score.fn:6d}")
+        scratch += len(missing)
+        print(f"{name:<12} {len(truth):5d} {len(confirmed):5d} {proposal.count:7.1f} {len(proposal.points):8d} "
+              f"{score.fp:7d} {score.fn:5d} {score.fp + score.fn:6d}")
     print(f"\n{len(test)} test images, radius {radius:g} px (max(2 x sigma, stride)), "
-          f"{seconds / max(1, len(test)):.2f} s per image to propose")
+          f"{seconds / max(1, len(test)):.2f} s per image to propose; {args.confirmed:.0%} confirmed beforehand")
     print(f"localisation: precision {total.precision:.3f}  recall {total.recall:.3f}  F1 {total.f1:.3f}  "
           f"(TP {total.tp}, FP {total.fp}, FN {total.fn})")
     print(f"clicks to fix the proposals: {clicks} ({total.fp} deletes + {total.fn} adds) versus {scratch} from "
           f"scratch: ratio {clicks / scratch:.3f} ({scratch / max(1, clicks):.1f}x fewer)")
+    if not args.confirmed:
+        print(f"density peaks alone (no blob splitting): precision {peaks_only.precision:.3f}  recall "
+              f"{peaks_only.recall:.3f}  F1 {peaks_only.f1:.3f}, clicks {peaks_only.fp + peaks_only.fn}")
 
 
 if __name__ == "__main__":
