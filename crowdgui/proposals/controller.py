@@ -99,7 +99,8 @@ class ProposalsController(QObject):
             window, "Propose Points for All &Unannotated Images…", [], None,
             "Write the model's proposals into every image without points file, to correct one by one")
         self.busy = BusyIndicator(self.cancel_action)
-        window.statusBar().addWidget(self.busy)
+        # A permanent widget: a normal one would be painted over by the status bar's passing messages.
+        window.statusBar().insertPermanentWidget(0, self.busy)
 
         self.propose_action.triggered.connect(self.propose)
         self.cancel_action.triggered.connect(self.cancel)
