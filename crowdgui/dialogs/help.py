@@ -26,6 +26,8 @@ MOUSE_GESTURES = [
     ("Left drag a point", "Move it"),
     ("Right click on a point", "Delete it"),
     ("Shift + left drag, or left drag in Select mode", "Select the points in a box (Ctrl: add to selection)"),
+    ("Proposed point (orange ring)", "As a point (click, drag, right click, Delete); not counted until accepted"),
+    ("Double click on a proposed point", "Accept it: it becomes an ordinary point"),
     ("Wheel", "Zoom around the cursor"),
     ("Middle or right drag, or Space + left drag", "Pan"),
     ("Drop a folder onto the window", "Open it"),
