@@ -56,12 +56,23 @@ def proposals_from_density(density: np.ndarray, stride: int, image_size: tuple[i
     density = np.asarray(density)
     count = float(density.sum(dtype=np.float64))
     found = locate_objects(density, stride, image_size=image_size)  # round(count) points at most, inside
+    points = without_confirmed(found, confirmed, radius)
+    return Proposal(points=points, count=count, stride=int(stride), radius=float(radius),
+                    cancelled=len(found) - len(points))
+
+
+def without_confirmed(proposed, confirmed, radius: float) -> np.ndarray:
+    """``proposed`` minus the points paired one-to-one with a ``confirmed`` point within ``radius`` pixels.
+
+    No torch: the window can apply it to proposals it received (``propose --no-write`` events, whose ``start``
+    event gives the radius) against the points it holds in memory, saved or not.
+    """
+    proposed = np.asarray(proposed, dtype=np.float64).reshape(-1, 2)
     confirmed = np.asarray([] if confirmed is None else confirmed, dtype=np.float64).reshape(-1, 2)
-    matched, _ = match_points(found, confirmed, radius)
-    keep = np.ones(len(found), dtype=bool)
+    matched, _ = match_points(proposed, confirmed, radius)
+    keep = np.ones(len(proposed), dtype=bool)
     keep[matched] = False
-    return Proposal(points=found[keep], count=count, stride=int(stride), radius=float(radius),
-                    cancelled=len(matched))
+    return proposed[keep]
 
 
 def propose_points(model, record: dict, image: np.ndarray, confirmed=None, *, radius: float | None = None,

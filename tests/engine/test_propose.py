@@ -25,7 +25,7 @@ from engine.cli import main
 from engine.dataset import Dataset
 from engine.density import DensitySettings, density_map
 from engine.metrics import match_points
-from engine.propose import cancel_radius, propose_points
+from engine.propose import cancel_radius, propose_points, without_confirmed
 
 RESULT_FIELDS = {"type", "image", "count", "points", "confirmed", "written"}
 SKIPPED_FIELDS = {"type", "image", "count", "skipped", "confirmed", "written"}
@@ -93,6 +93,15 @@ def test_confirmed_points_cancel_nearby_proposals_one_to_one():
     left = np.delete(proposal.points, matched, axis=0)
     assert len(left) == 1 and min(np.hypot(*(left[0] - pair).T)) < 2.0  # ... and one of the pair
     assert len(match_points(proposal.points, grid[:3], radius=10.0)[0]) == 0  # the clicked ones are not
+
+
+def test_without_confirmed_drops_one_proposal_per_confirmed_point():
+    proposed = [[10.0, 10.0], [14.0, 10.0], [50.0, 50.0]]
+    np.testing.assert_array_equal(without_confirmed(proposed, [[12.5, 10.0]], radius=5.0),
+                                  [[10.0, 10.0], [50.0, 50.0]])  # the nearer of the two, and only it
+    np.testing.assert_array_equal(without_confirmed(proposed, [[12.0, 10.0], [12.0, 10.0]], 5.0), [[50.0, 50.0]])
+    np.testing.assert_array_equal(without_confirmed(proposed, None, 5.0), proposed)
+    assert without_confirmed([], [[1.0, 1.0]], 5.0).shape == (0, 2)
 
 
 def test_cancel_radius_is_twice_sigma_but_never_below_the_stride():
