@@ -15,7 +15,9 @@ Which images:
   Always skipped, with the reason: unreadable images, malformed sidecars (never touched), names not in the
   dataset. An image for which the model proposes nothing is not written (an empty sidecar would mean "annotated:
   no objects", which only a person can say); pending proposals it had are then left as they were.
---no-write         nothing on disk changes; the points travel in the events only (what the window uses).
+--no-write         nothing on disk changes; the points travel in the events only (what the window uses; it
+                   can drop proposals near points it holds in memory, saved or not, with
+                   engine.propose.without_confirmed(points, confirmed, radius), the radius from ``start``).
 Writes are atomic (Dataset.save_points); the split and confirmed points in the sidecar are kept.
 
 Events (``--events jsonl``, one JSON object per line):
@@ -26,16 +28,17 @@ Events (``--events jsonl``, one JSON object per line):
             {image, count, skipped, confirmed, written: false}    skipped
             count: the density map's integral (float; null when the model did not run), points: [[x, y], ...]
             proposals rounded to 2 decimals, confirmed: confirmed points the image had (int; null when its
-            sidecar is malformed), skipped: the reason (a string starting with a fixed word: "annotated",
-            "pending proposals", "unreadable image", "malformed sidecar", "not in the dataset", "not written" when
-            the sidecar could not be saved, e.g. a read-only folder).
+            sidecar is malformed or the name is not in the dataset), skipped: the reason (a string starting with a fixed word: "annotated",
+            "pending proposals", "unreadable image", "malformed sidecar", "not in the dataset", "model failed" e.g.
+            out of memory, "not written" when the sidecar could not be saved, e.g. a read-only folder).
   progress  {done, total}
-  warning   {message, path}  per unreadable image or malformed sidecar
-  error     {message}        bad dataset folder or checkpoint, bad options (exit code 1 or 2)
+  warning   {message, path}  per unreadable image, malformed sidecar, model failure or failed write
+  error     {message}        bad dataset folder or checkpoint, bad options (exit code 1 or 2); also after
+                             ``done`` when the model could process none of the images (exit code 1)
   done      {images, proposed, written, points, skipped: {reason: number}, seconds}
             proposed = images the model ran on, points = proposals in total
 Exit code 0 when the run finished (also when every image was skipped); 1 when the dataset or checkpoint cannot be
-used, or when every image that needed the model failed; 2 for bad options.
+used, or when the model could process none of the images it should have; 2 for bad options.
 On a terminal each image gets one line (name, count, number of proposals, confirmed points; or why it was
 skipped) and a summary.
 """
@@ -63,6 +66,7 @@ UNREADABLE = "unreadable image"
 MALFORMED = "malformed sidecar"
 UNKNOWN = "not in the dataset"
 NOT_WRITTEN = "not written"
+MODEL_FAILED = "model failed"
 
 
 def add_arguments(parser) -> None:
@@ -116,7 +120,7 @@ def plan(dataset, names: list[str] | None, replace: bool) -> list[Item]:
 
 def reason_word(reason: str) -> str:
     """The fixed word a skip reason starts with (the key of the done event's ``skipped`` totals)."""
-    for word in (ANNOTATED, PENDING, UNREADABLE, MALFORMED, UNKNOWN, NOT_WRITTEN):
+    for word in (ANNOTATED, PENDING, UNREADABLE, MALFORMED, UNKNOWN, NOT_WRITTEN, MODEL_FAILED):
         if reason.startswith(word):
             return word
     return reason
@@ -184,16 +188,17 @@ class Proposer:
         self.out.summary(summary, self.write)
         events.emit("done", **summary)
         if to_run and self.failed == len(to_run):
-            events.error(f"none of the {len(to_run)} image(s) to propose points for could be read")
+            events.error(f"none of the {len(to_run)} image(s) to propose points for could be processed "
+                         "(unreadable, or the model failed on them)")
             return 1
         return 0
 
     def skip(self, item: Item, reason: str, count: float | None = None) -> None:
         word = reason_word(reason)
         self.skipped[word] = self.skipped.get(word, 0) + 1
-        if word in (UNREADABLE, MALFORMED, NOT_WRITTEN):
+        if word in (UNREADABLE, MALFORMED, NOT_WRITTEN, MODEL_FAILED):
             entry = self.dataset.entry(item.name)
-            path = entry.path if word == UNREADABLE else entry.sidecar
+            path = entry.sidecar if word in (MALFORMED, NOT_WRITTEN) else entry.path
             self.events.warning(f"{item.name} skipped: {reason}", path=str(path))  # the terminal's line too
         else:
             self.out.skipped(item.name, reason)
@@ -204,9 +209,10 @@ class Proposer:
         from engine.dataset import SidecarError
         from engine.propose import proposals_from_density
 
-        if not result.ok:
+        if not result.ok:  # the image could not be decoded, or the forward pass failed (e.g. out of memory)
             self.failed += 1
-            self.skip(item, f"{UNREADABLE}: {result.error}")
+            failed_word = MODEL_FAILED if result.error.startswith("counting failed") else UNREADABLE
+            self.skip(item, f"{failed_word}: {result.error}")
             return
         # The sidecar is read again now, not trusted from the scan: the window may have saved points since.
         try:

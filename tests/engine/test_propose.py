@@ -299,3 +299,34 @@ def test_evaluate_scores_the_proposed_points_with_precision_recall_f1_at_its_rad
                  "--events", "jsonl"])
     done = _events(capsys.readouterr().out)[-1]
     assert (done["radius"], done["tp"], done["fp"], done["fn"]) == (0.1, 0, 8, 8) and done["f1"] == 0.0
+
+
+def test_an_image_that_fails_to_decode_is_skipped_and_the_run_goes_on(red_checkpoint, tmp_path, capsys):
+    folder = tmp_path / "cut"
+    good = write_red_image(folder, "b.png", FIVE)
+    noisy = write_red_image(tmp_path / "noise", "n.png", FIVE)
+    from PIL import Image
+
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(noisy)
+    (folder / "a_cut.png").write_bytes(noisy.read_bytes()[:400])  # a readable header, pixel data cut short
+    code, events = propose(capsys, folder, red_checkpoint)
+    results = _results(events)
+    assert code == 0 and results["a_cut.png"]["skipped"].startswith("unreadable image")
+    assert results["b.png"]["written"] is True and good.with_name("b.png.points.json").exists()
+    assert not (folder / "a_cut.png.points.json").exists()
+
+
+def test_a_run_where_the_model_fails_on_every_image_exits_non_zero(red_checkpoint, folder, capsys, monkeypatch):
+    import engine.infer
+
+    def failing(paths, *args, **kwargs):  # e.g. out of memory on every image
+        for index, path in enumerate(paths):
+            yield engine.infer.CountResult(index, path, error="counting failed: out of memory")
+
+    monkeypatch.setattr(engine.infer, "count_images", failing)
+    before = _snapshot(folder)
+    code, events = propose(capsys, folder, red_checkpoint, "--images", "b.png", "c.png")
+    assert code == 1 and events[-1]["type"] == "error" and "could be processed" in events[-1]["message"]
+    assert _results(events)["b.png"]["skipped"] == "model failed: counting failed: out of memory"
+    assert events[-2]["type"] == "done" and events[-2]["skipped"] == {"model failed": 2}
+    assert _snapshot(folder) == before
