@@ -1,17 +1,37 @@
-"""Reading users' images: any size, grey, RGB, RGBA, 16-bit; never modified.
+"""Reading users' images: any size up to a limit, grey, RGB, RGBA, CMYK, 16-bit; never modified.
 
 Orientation: points refer to the image *as displayed*, i.e. after applying the EXIF orientation tag. Every
 reader in the project (canvas, training, counting) goes through this module, so they all agree.
+
+Size limit: images of at most ``MAX_PIXELS`` pixels open (500 megapixels, e.g. 22000 x 22000). Decoding needs
+about 7 bytes per pixel at its peak (Pillow's 4-byte pixels plus the 3-byte array handed out), so the limit
+keeps one image under ~3.5 GB; bigger ones, and decompression bombs (a small file whose header claims a huge
+image), are refused from their header alone with a message that names the limit. Pillow's own bomb check is
+moved to twice this limit so it never refuses first with its own wording.
+
+Damaged files: ``image_size`` (used by every folder scan) reads the header and also checks that the file
+ends the way its format requires (a JPEG's end-of-image marker after its image data, a PNG's IEND chunk), so
+an image cut short while copying is reported at scan time, not half-way through a training run. Other damage
+is found when the pixels are decoded, and ``read_image`` reports it as ``ImageReadError`` too.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+
+MAX_PIXELS = 500_000_000
+# Pillow warns above its MAX_IMAGE_PIXELS and refuses above twice that; our own check (below) refuses first.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+_ORIENTATION_TAG = 0x0112
+_STRIP_BYTES = 4 << 20  # pixels are converted in bands of rows of about this size (bounded extra memory)
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
 class ImageReadError(Exception):
@@ -32,47 +52,147 @@ def _open(path: Path) -> Image.Image:
     try:
         if path.stat().st_size == 0:
             raise ImageReadError(path, "the file is empty (0 bytes)")
-        image = Image.open(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # _check_size says it better
+            image = Image.open(path)
     except ImageReadError:
         raise
     except FileNotFoundError:
         raise ImageReadError(path, "the file does not exist") from None
+    except IsADirectoryError:
+        raise ImageReadError(path, "this is a folder, not an image file") from None
+    except PermissionError:
+        raise ImageReadError(path, "permission denied: this user may not read the file") from None
     except UnidentifiedImageError:
         raise ImageReadError(path, "not a readable image (unknown or corrupt format)") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(path, f"image is too large to open safely ({exc})") from None
+    except Image.DecompressionBombError:  # only past twice our limit; the header size is not known here
+        limit = Image.MAX_IMAGE_PIXELS / 1e6  # Pillow refuses above twice its limit, which is ours
+        raise ImageReadError(path, f"the header claims more than {2 * limit:g} megapixels; CrowdGUI opens "
+                                   f"images of at most {MAX_PIXELS / 1e6:g} megapixels (a damaged header or a decompression "
+                                   "bomb)") from None
     except OSError as exc:
         raise ImageReadError(path, f"cannot open: {exc}") from None
+    try:
+        _check_size(path, image)
+    except ImageReadError:
+        image.close()
+        raise
     return image
+
+
+def _check_size(path: Path, image: Image.Image) -> None:
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise ImageReadError(path, f"the header claims an empty image ({width} x {height} pixels)")
+    if width * height > MAX_PIXELS:
+        raise ImageReadError(
+            path, f"the image is {width} x {height} pixels ({width * height / 1e6:,.0f} megapixels); CrowdGUI "
+                  f"opens images of at most {MAX_PIXELS / 1e6:g} megapixels (decoding needs about 7 bytes "
+                  "per pixel). Cut it into tiles or scale it down first (or the header is damaged)")
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        orientation = int(image.getexif().get(_ORIENTATION_TAG, 1))
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not make the image unreadable
+        return 1
+    return orientation if 1 <= orientation <= 8 else 1
 
 
 def _oriented_size(image: Image.Image) -> tuple[int, int]:
     width, height = image.size
-    try:
-        orientation = image.getexif().get(0x0112, 1)
-    except Exception:  # a broken EXIF block must not make the image unreadable
-        orientation = 1
-    if orientation in (5, 6, 7, 8):  # rotated by 90 or 270 degrees
+    if _orientation(image) in (5, 6, 7, 8):  # rotated by 90 or 270 degrees
         width, height = height, width
     return width, height
 
 
+# ------------------------------------------------------------------------------ cut-short files
+def _jpeg_scan_start(handle) -> int | None:
+    """Offset of the first start-of-scan (SOS) marker, found by walking the segments; None if malformed."""
+    handle.seek(0)
+    if handle.read(2) != b"\xff\xd8":
+        return None
+    while True:
+        marker = handle.read(2)
+        if len(marker) < 2 or marker[0] != 0xFF:
+            return None
+        while marker[1] == 0xFF:  # fill bytes before a marker
+            byte = handle.read(1)
+            if not byte:
+                return None
+            marker = marker[1:] + byte
+        if marker[1] == 0xDA:
+            return handle.tell() - 2
+        if 0xD0 <= marker[1] <= 0xD7 or marker[1] == 0x01:  # markers without a length
+            continue
+        length = handle.read(2)
+        if len(length) < 2:
+            return None
+        handle.seek(int.from_bytes(length, "big") - 2, 1)
+
+
+def _jpeg_is_complete(handle, size: int) -> bool:
+    """True when an end-of-image marker follows the image data (FF D9 cannot occur inside scan data)."""
+    scan = _jpeg_scan_start(handle)
+    if scan is None:
+        return False
+    tail_start = max(scan, size - 4096)
+    handle.seek(tail_start)
+    if b"\xff\xd9" in handle.read():
+        return True
+    # Rare: data appended after the image (a phone's motion-photo video, a vendor trailer). Walk it once.
+    handle.seek(scan)
+    previous = b""
+    while True:
+        chunk = handle.read(1 << 20)
+        if not chunk:
+            return False
+        if b"\xff\xd9" in previous + chunk:
+            return True
+        previous = chunk[-1:]
+
+
+def _png_is_complete(handle, size: int) -> bool:
+    handle.seek(max(0, size - 4096))
+    return _PNG_END in handle.read()  # IEND is the last chunk; a few stray bytes after it are tolerated
+
+
+def _check_complete(path: Path, image: Image.Image) -> None:
+    checks = {"JPEG": _jpeg_is_complete, "MPO": _jpeg_is_complete, "PNG": _png_is_complete}
+    check = checks.get(image.format or "")
+    if check is None:
+        return
+    with open(path, "rb") as handle:
+        size = handle.seek(0, 2)
+        complete = check(handle, size)
+    if not complete:
+        raise ImageReadError(path, f"the {image.format} file is truncated (it ends before its image data "
+                                   "does; it was probably cut short while being copied or downloaded)")
+
+
 def image_size(path: Path | str) -> tuple[int, int]:
-    """(width, height) as displayed, read from the header only (fast, no pixel decoding)."""
+    """(width, height) as displayed, from the header, after checking the file is not cut short (fast)."""
     path = Path(path)
     with _open(path) as image:
+        _check_complete(path, image)
         return _oriented_size(image)
 
 
-def _to_uint8(array: np.ndarray) -> np.ndarray:
-    """Scale high-bit-depth or float pixels into 0..255 for display and for the networks."""
-    if array.dtype == np.uint8:
-        return array
-    is_float = array.dtype.kind == "f"  # checked before the cast below, which makes every array float
-    array = array.astype(np.float32)
-    lo, hi = float(np.nanmin(array)), float(np.nanmax(array))
+# --------------------------------------------------------------------------------------- pixels
+def _range(image: Image.Image) -> tuple[float, float, bool]:
+    """(lowest, highest, is_float) of a high-bit-depth or float image, for scaling it into 0..255."""
+    lo, hi = image.getextrema()
+    return float(lo), float(hi), image.mode == "F"
+
+
+def _to_uint8(array: np.ndarray, lo: float, hi: float, is_float: bool) -> np.ndarray:
+    """Scale high-bit-depth or float pixels into 0..255 for display and for the networks.
+
+    ``lo``/``hi`` are the whole image's extremes (the image is converted band by band).
+    """
     if not np.isfinite(lo) or not np.isfinite(hi) or hi <= lo:
         return np.zeros(array.shape, dtype=np.uint8)
+    array = array.astype(np.float32)
     if lo >= 0 and hi <= 255 and is_float and hi > 1.0:
         scaled = array
     else:
@@ -80,29 +200,71 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(scaled), 0, 255).astype(np.uint8)
 
 
+def _band_to_rgb(band: Image.Image, scale: tuple[float, float, bool] | None) -> np.ndarray:
+    """One band of rows of the stored image -> (rows, W, 3) uint8."""
+    if scale is not None:
+        array = _to_uint8(np.asarray(band), *scale)
+    elif band.mode in ("RGB", "L"):
+        array = np.asarray(band)
+    elif band.mode == "1":
+        array = np.asarray(band.convert("L"))
+    else:  # RGBA, LA, P, CMYK, YCbCr, LAB ...: Pillow's conversion (alpha dropped, CMYK to RGB)
+        array = np.asarray(band.convert("RGB"))
+    if array.ndim == 2:
+        array = array[:, :, None]
+    return array[:, :, :3] if array.shape[2] >= 3 else array
+
+
+def _oriented_view(out: np.ndarray, orientation: int, top: int, bottom: int) -> np.ndarray:
+    """The part of the displayed image ``out`` where stored rows ``top:bottom`` land, indexed like them.
+
+    Assigning a stored band to this view writes it rotated/mirrored into place: no second full copy.
+    """
+    if orientation in (5, 6, 7, 8):
+        view = out.transpose(1, 0, 2)  # stored (row, column) -> displayed (column, row)
+        if orientation in (6, 7):  # displayed columns run against stored rows
+            view = view[::-1]
+        if orientation in (7, 8):  # displayed rows run against stored columns
+            view = view[:, ::-1]
+    else:
+        view = out
+        if orientation in (3, 4):
+            view = view[::-1]
+        if orientation in (2, 3):
+            view = view[:, ::-1]
+    return view[top:bottom]
+
+
 def read_image(path: Path | str) -> np.ndarray:
     """Decode an image into an (H, W, 3) uint8 RGB array, EXIF orientation applied.
 
-    Grey images are repeated into three channels, alpha is dropped, 16-bit and float images are scaled to
-    their own range. Raises ImageReadError with a plain-words reason for anything unreadable.
+    Grey images are repeated into three channels, alpha is dropped, CMYK is converted, 16-bit and float
+    images are scaled to their own range. Pixels are converted and oriented band by band straight into the
+    returned array, so memory holds Pillow's decoded image and that array, never a third full copy.
+    Raises ImageReadError with a plain-words reason for anything unreadable.
     """
     path = Path(path)
     image = _open(path)
+    width, height = image.size
     try:
         with image:
-            image = ImageOps.exif_transpose(image)
-            if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                array = _to_uint8(np.asarray(image))
-            elif image.mode in ("RGB", "L"):
-                array = np.asarray(image)
-            else:
-                array = np.asarray(image.convert("RGB"))
+            orientation = _orientation(image)
+            image.load()
+            scale = _range(image) if image.mode.startswith(("I", "F")) else None
+            shape = (width, height, 3) if orientation in (5, 6, 7, 8) else (height, width, 3)
+            out = np.empty(shape, dtype=np.uint8)
+            rows = max(1, _STRIP_BYTES // (4 * width))
+            for top in range(0, height, rows):
+                bottom = min(height, top + rows)
+                band = _band_to_rgb(image.crop((0, top, width, bottom)), scale)
+                _oriented_view(out, orientation, top, bottom)[...] = band  # broadcasts grey to RGB
     except ImageReadError:
         raise
-    except (OSError, ValueError, SyntaxError) as exc:  # truncated or damaged pixel data
-        raise ImageReadError(path, f"damaged image data ({exc})") from None
-    if array.ndim == 2:
-        array = np.repeat(array[:, :, None], 3, axis=2)
-    elif array.shape[2] > 3:
-        array = array[:, :, :3]
-    return np.ascontiguousarray(array, dtype=np.uint8)
+    except MemoryError:
+        raise ImageReadError(path, f"not enough memory to decode this {width} x {height} image") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:  # truncated or damaged pixel data
+        reason = str(exc)
+        if "truncated" in reason:
+            raise ImageReadError(path, f"damaged image data: the file is truncated ({reason})") from None
+        raise ImageReadError(path, f"damaged image data ({reason})") from None
+    return out
