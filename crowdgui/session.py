@@ -61,11 +61,13 @@ class AnnotationSession(QObject):
         # Points of images left with unsaved edits (a save failed when switching away), so nothing is lost.
         self._unsaved: dict[str, np.ndarray] = {}
         self._unsaved_proposed: dict[str, np.ndarray] = {}  # their proposals, saved with them
+        self._had_proposals: set[str] = set()  # images shown with proposals since the folder was opened
         self._failure_reported = False
         self._autosave = QTimer(self, singleShot=True, interval=autosave_ms)
         self._autosave.timeout.connect(self.save_dirty)
         self.points.points_changed.connect(self._on_points_changed)
         self.proposed.points_changed.connect(self._on_points_changed)
+        self.proposed.points_changed.connect(self._note_proposals)
 
     # ---------------------------------------------------------------- dataset
     def open_folder(self, folder: Path | str) -> Dataset:
@@ -95,6 +97,7 @@ class AnnotationSession(QObject):
         self._stacks.clear()
         self._unsaved.clear()
         self._unsaved_proposed.clear()
+        self._had_proposals.clear()
         self._failure_reported = False
         self.dataset, self.current_name, self.image = None, None, None
         self.points.reset(None, np.zeros((0, 2)))
@@ -309,7 +312,12 @@ class AnnotationSession(QObject):
 
     def _save(self, name: str, points: np.ndarray) -> bool:
         try:
-            moved_aside = self.dataset.save_points(name, points, proposed=self._proposed_to_save(name))
+            proposed = self._proposed_to_save(name)
+            if self._back_to_no_points_file(name, points, proposed):
+                self.dataset.delete_annotation(name)
+                moved_aside = None
+            else:
+                moved_aside = self.dataset.save_points(name, points, proposed=proposed)
         except OSError as exc:
             self._report_failure(name, exc)
             return False
@@ -319,6 +327,21 @@ class AnnotationSession(QObject):
         self.image_state_changed.emit(name)
         self.saved.emit(name, moved_aside)
         return True
+
+    def _note_proposals(self, _change) -> None:
+        if self.proposed.count and self.current_name is not None:
+            self._had_proposals.add(self.current_name)
+
+    def _back_to_no_points_file(self, name: str, points: np.ndarray, proposed) -> bool:
+        """True when an image that only ever had proposals is left with neither points nor proposals.
+
+        (Proposals discarded or undone before any point was confirmed.) Its points file is then removed rather
+        than written empty: an empty one would mean "annotated: no objects" and put it into training.
+        """
+        if len(points) or proposed is ... or len(proposed) or name not in self._had_proposals:
+            return False
+        entry = self.dataset.entry(name)
+        return not entry.annotated and not entry.count and entry.sidecar_error is None
 
     def _proposed_to_save(self, name: str):
         """The proposals to write with an image's points (``...``: keep what its sidecar holds)."""

@@ -188,3 +188,29 @@ def test_propose_is_disabled_without_a_model_and_says_why(window):
     assert not action.isEnabled()
     assert "Train a model first" in action.toolTip()
     assert window.proposals.propose() is None
+
+
+def test_an_image_that_only_had_proposals_goes_back_to_no_points_file_when_they_are_discarded(
+        qtbot, window, proposed_folder):
+    from crowdgui.undo import SetProposals
+
+    win = window
+    name = "cells_002.png"
+    assert win.session.select(name)
+    sidecar = sidecar_path(proposed_folder / name)
+    win.session.push(SetProposals(win.session.proposed, PROPOSED))  # what "Propose Points" pushes
+    _saved(qtbot, win, name)
+    saved = raw_sidecar(proposed_folder, name)
+    assert saved["points"] == [] and saved["proposed"] == PROPOSED.tolist()
+    win.proposals.discard_action.trigger()
+    _saved(qtbot, win, name)
+    # Not an empty points file: that would say "annotated, no objects" and put the image into training.
+    assert not sidecar.exists()
+    assert win.session.count_of(name) is None
+    assert _row(win, name)[1].data() == "—"
+    win.undo_action.trigger()  # the proposals come back, and with them the pending points file
+    _saved(qtbot, win, name)
+    np.testing.assert_allclose(read_sidecar(sidecar).proposed, PROPOSED)
+    win.undo_action.trigger()  # before any proposal: no points file, as at the start
+    _saved(qtbot, win, name)
+    assert not sidecar.exists()
