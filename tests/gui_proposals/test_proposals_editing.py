@@ -214,3 +214,20 @@ def test_an_image_that_only_had_proposals_goes_back_to_no_points_file_when_they_
     win.undo_action.trigger()  # before any proposal: no points file, as at the start
     _saved(qtbot, win, name)
     assert not sidecar.exists()
+
+
+def test_points_added_while_the_model_ran_cancel_the_proposals_they_cover(window):
+    """The engine compared with the saved points; one the user clicked meanwhile must not get a twin."""
+    from crowdgui.undo import AddPoint
+
+    win, controller = window, window.proposals
+    controller.job_image, controller.job_dataset = "cells_001.png", win.session.dataset.folder
+    controller._points_at_start = win.session.points.points.copy()
+    controller._on_event({"type": "start", "radius": 4.0})
+    win.session.push(AddPoint(win.session.points, 81.0, 70.5))  # clicked while the model ran
+    controller._on_event({"type": "result", "image": "cells_001.png", "count": 3.2, "confirmed": 3,
+                          "written": False, "points": [[80.0, 70.0], [180.0, 120.0], [20.5, 31.0]]})
+    # (80, 70) is the new point's object; (20.5, 31) lies on a point the engine already knew of, and is kept:
+    # the engine cancelled one-to-one against those, so a second proposal there is a second object.
+    np.testing.assert_allclose(win.session.proposed.points, [[180.0, 120.0], [20.5, 31.0]])
+    assert win.undo_action.text() == "&Undo Propose 2 points"
