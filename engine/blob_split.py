@@ -107,14 +107,21 @@ def _objects_per_peak(mass: np.ndarray, wanted: int) -> np.ndarray:
 
 def _weighted_kmeans(xy: np.ndarray, weight: np.ndarray, peak: np.ndarray, k: int) -> np.ndarray:
     """k centres of the weighted pixels: started from the peak and, one by one, the pixel with the largest
-    weight x squared distance to the centres so far (deterministic k-means++), then Lloyd iterations."""
-    centres = [peak]
-    for _ in range(k - 1):
-        nearest = ((xy[:, None] - np.asarray(centres)[None]) ** 2).sum(-1).min(axis=1)
-        centres.append(xy[int(np.argmax(weight * nearest))])
-    centres = np.asarray(centres, dtype=np.float64)
+    weight x squared distance to the centres so far (deterministic k-means++), then Lloyd iterations.
+
+    Memory stays O(pixels) whatever k is (a KD-tree assigns pixels to centres), so a broad low-density region
+    that the integral says holds hundreds of objects cannot build a pixels x k matrix.
+    """
+    from scipy.spatial import cKDTree
+
+    centres = np.empty((k, 2), dtype=np.float64)
+    centres[0] = peak
+    nearest = ((xy - peak) ** 2).sum(axis=1)
+    for index in range(1, k):
+        centres[index] = xy[int(np.argmax(weight * nearest))]
+        nearest = np.minimum(nearest, ((xy - centres[index]) ** 2).sum(axis=1))
     for _ in range(KMEANS_ITERATIONS):
-        label = np.argmin(((xy[:, None] - centres[None]) ** 2).sum(-1), axis=1)
+        _, label = cKDTree(centres).query(xy)
         total = np.bincount(label, weights=weight, minlength=k)
         moved = centres.copy()
         has = total > 0
