@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.dataset.images import is_image_file
 from engine.dataset.sidecar import SidecarError, atomic_write_bytes, read_sidecar, sidecar_path
 from engine.dataset.store import Dataset
 
@@ -45,6 +46,7 @@ class Problem:
     message: str
     path: Path
     skipped: bool
+    reason: str = ""  # the plain-words reason alone (``message`` also names the file)
 
 
 def gather_targets(path: Path | str) -> tuple[list[CountTarget], list[Problem]]:
@@ -61,12 +63,18 @@ def gather_targets(path: Path | str) -> tuple[list[CountTarget], list[Problem]]:
         targets = []
         for entry in dataset:
             if entry.image_error:
-                problems.append(Problem(f"{entry.name}: {entry.image_error} (skipped)", entry.path, True))
+                problems.append(Problem(f"{entry.name}: {entry.image_error} (skipped)", entry.path, True,
+                                        entry.image_error))
                 continue
             if entry.sidecar_error:
                 problems.append(Problem(f"{entry.sidecar.name}: {entry.sidecar_error} (annotation ignored)",
                                         entry.sidecar, False))
             targets.append(CountTarget(entry.name, entry.path, entry.count if entry.annotated else None))
+        # A dataset does not list subfolders, but one named like an image was surely meant to be counted.
+        for child in sorted(path.iterdir()):
+            if child.is_dir() and is_image_file(child) and not child.name.startswith("."):
+                reason = "this is a folder, not an image file"
+                problems.append(Problem(f"{child.name}: {reason} (skipped)", child, True, reason))
         return targets, problems
     if path.is_file():
         annotated = None

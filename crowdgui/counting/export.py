@@ -72,7 +72,7 @@ def save_counts_csv(target: Path, rows: list[CountRow], engine_csv: Path | None)
 def save_overlays(rows: list[CountRow], folder: Path, stride: int, style: OverlayStyle,
                   progress: Callable[[int, int], None]) -> str:
     """One PNG per row: the image, its heatmap blended over it and the count in a corner."""
-    from engine.localize import find_points
+    from engine.blob_split import locate_objects
 
     folder.mkdir(parents=True, exist_ok=True)
     done, skipped = 0, []
@@ -84,7 +84,7 @@ def save_overlays(rows: list[CountRow], folder: Path, stride: int, style: Overla
         image = read_image(row.path)
         cell = row.stride or stride
         size = (image.shape[1], image.shape[0])
-        points = find_points(density, cell, image_size=size) if style.points else None
+        points = locate_objects(density, cell, image_size=size) if style.points else None
         # The same colour scale as the viewer: 0 .. a robust maximum, in objects per image pixel.
         levels = (0.0, robust_max(density) / cell**2)
         picture = render_overlay(image, density, row.count, stride=cell, lut=style.lut, opacity=style.opacity,

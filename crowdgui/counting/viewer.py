@@ -91,10 +91,10 @@ def load_result(row: CountRow, generation: int, with_points: bool) -> LoadedResu
         if row.points_path is not None and row.points_path.is_file():
             loaded.points = read_points_csv(row.points_path)
         else:
-            from engine.localize import find_points
+            from engine.blob_split import locate_objects
 
             height, width = loaded.image.shape[:2]
-            loaded.points = find_points(loaded.density, loaded.stride, image_size=(width, height))
+            loaded.points = locate_objects(loaded.density, loaded.stride, image_size=(width, height))
     return loaded
 
 

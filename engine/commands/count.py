@@ -5,7 +5,8 @@ image,count,annotated_count,error (the last two blank for images without a sidec
 Rows are flushed to ``OUT.partial`` as images finish and the complete file replaces OUT at the end, so a run
 that is killed or cancelled never leaves a half-written OUT (its finished rows are in OUT.partial).
 Events: ``start``; per image ``result`` (image, path, count, seconds, density, stride, annotated_count, error)
-and ``progress``; ``warning`` per skipped file; ``done`` with MAE/RMSE when annotations exist.
+and ``progress``; ``warning`` per skipped file; ``done`` with MAE/RMSE when annotations exist and
+``skipped_files`` (image, reason) for every file not counted.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def run(args, events) -> int:
         write_density_manifest,
     )
     from engine.infer import count_images, model_device, model_stride
-    from engine.localize import find_points
+    from engine.blob_split import locate_objects
     from engine.metrics import mae, rmse
 
     if args.points and args.density_dir is None:
@@ -126,6 +127,8 @@ def run(args, events) -> int:
 
     table = StreamingCsv(args.out, ["image", "count", "annotated_count", "error"])
     started, done, failed = time.perf_counter(), 0, 0
+    # Every image that was not counted, with why: the done event lists them all (the CSV holds counts only).
+    skipped_files = [{"image": p.path.name, "reason": p.reason} for p in problems if p.skipped]
     predicted, annotated = [], []
     try:
         with terminate_as_interrupt():
@@ -135,6 +138,7 @@ def run(args, events) -> int:
                 done += 1
                 if not result.ok:
                     failed += 1
+                    skipped_files.append({"image": target.name, "reason": result.error})
                     events.warning(f"{target.name}: {result.error} (skipped)", path=str(target.path))
                 else:
                     error = None
@@ -148,7 +152,7 @@ def run(args, events) -> int:
                     if args.density_dir is not None:
                         fields["density"] = str(save_density(args.density_dir, target.name, result.density))
                     if args.points:
-                        points = find_points(result.density, stride, image_size=(result.width, result.height))
+                        points = locate_objects(result.density, stride, image_size=(result.width, result.height))
                         fields["points"] = str(save_points_csv(args.density_dir, target.name, points))
                         fields["points_count"] = len(points)
                     events.emit("result", image=target.name, path=str(target.path), count=result.count,
@@ -165,12 +169,12 @@ def run(args, events) -> int:
     counted = done - failed
     if counted == 0:
         table.abandon().unlink(missing_ok=True)
-        events.error(f"none of the {len(targets)} image(s) could be counted; {args.out} was not written")
+        events.error(f"none of the {len(targets)} image(s) could be counted; {args.out} was not written",
+                     skipped_files=skipped_files)
         return 1
     table.commit()
     elapsed = time.perf_counter() - started
-    skipped = failed + sum(problem.skipped for problem in problems)
-    summary = {"counted": counted, "skipped": skipped,
+    summary = {"counted": counted, "skipped": len(skipped_files), "skipped_files": skipped_files,
                "csv": str(args.out), "seconds": round(elapsed, 3),
                "images_per_second": round(counted / elapsed, 3) if elapsed > 0 else None,
                "annotated": len(annotated)}

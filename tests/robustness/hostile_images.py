@@ -89,6 +89,10 @@ def write_image_cases(folder: Path) -> list[ImageCase]:
     Image.fromarray(gradient_rgb(64, 48)).save(buffer, "PNG")
     whole_png = buffer.getvalue()
     add("bad_truncated.png", whole_png[:len(whole_png) * 2 // 3], error="truncated", detected_at_scan=True)
+    corrupt = bytearray(jpeg_bytes(gradient_rgb(256, 192)))
+    scan = corrupt.index(b"\xff\xda")
+    corrupt[scan + 400:scan + 460] = b"\xc4\xff" * 30  # markers in the middle of the image data
+    add("bad_corrupt.jpg", bytes(corrupt), error="damaged image data")  # whole file: found only by decoding
     add("bad_text.png", b"this is a shopping list, not a picture\n" * 20, error="not a readable image",
         detected_at_scan=True)
     add("bad_bomb.png", png_claiming(100_000, 100_000), error="megapixels", detected_at_scan=True)
