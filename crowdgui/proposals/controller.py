@@ -26,7 +26,7 @@ from crowdgui.proposals.batch import BatchProposer
 from crowdgui.proposals.busy import BusyIndicator
 from crowdgui.proposals.engine_args import propose_one_args
 from crowdgui.undo import AcceptProposals, DeleteProposals, DiscardProposals, MoveProposal, SetProposals
-from engine.metrics import match_points
+from engine.propose import without_confirmed
 
 NO_MODEL = "Train a model first, or choose one in the Models panel (Use for counting)"
 
@@ -48,16 +48,6 @@ def _tooltip(action: QAction, why_not: str | None = None) -> str:
     keys = action.shortcuts()
     text = f"{name}  ({keys[0].toString()})" if keys else name
     return f"{text}\n{why_not}" if why_not else text
-
-
-def cancel_against(proposals: np.ndarray, points: np.ndarray, radius: float) -> np.ndarray:
-    """Drop each proposal one of ``points`` already covers (one-to-one within ``radius``, as the engine does)."""
-    if not len(proposals) or not len(points):
-        return proposals
-    matched, _ = match_points(proposals, points, radius)
-    keep = np.ones(len(proposals), dtype=bool)
-    keep[matched] = False
-    return proposals[keep]
 
 
 class ProposalsController(QObject):
@@ -211,7 +201,8 @@ class ProposalsController(QObject):
             # Points the user added while the model ran were not in the sidecar it compared with.
             start = {tuple(p) for p in self._points_at_start.tolist()}
             added = np.asarray([p for p in session.points.points.tolist() if tuple(p) not in start])
-            proposals = cancel_against(proposals, added.reshape(-1, 2), self._radius)
+            # (Only those: the engine already cancelled one-to-one against the saved ones.)
+            proposals = without_confirmed(proposals, added.reshape(-1, 2), self._radius)
             if len(proposals) or session.proposed.count:
                 session.push(SetProposals(session.proposed, proposals))
         elif ((len(proposals) or session.proposed_count_of(name))
