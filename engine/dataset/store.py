@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import remove_stale_temp_files
 from engine.dataset.images import ImageReadError, image_size, is_image_file
 from engine.dataset.sidecar import (
     SIDECAR_SUFFIX,
@@ -85,6 +86,9 @@ class Dataset:
         self.entries: list[ImageEntry] = []
         self._by_name: dict[str, ImageEntry] = {}
         self.settings = self._load_settings()
+        # Writers killed mid-save (a crash, kill -9, power cut) leave hidden ``.NAME.*.tmp`` files; they are
+        # never listed, and old ones are deleted here so they do not pile up.
+        remove_stale_temp_files(self.folder)
         self.rescan()
 
     # ----------------------------------------------------------------- listing
