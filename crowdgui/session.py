@@ -79,9 +79,10 @@ class AnnotationSession(QObject):
         self.close_dataset()
         self.dataset = dataset
         self.dataset_opened.emit(dataset)
-        first = next((e.name for e in dataset.entries if e.usable), None)
-        if first is not None:
-            self.select(first)
+        # The first image that really decodes: damage inside a file shows only when its pixels are read.
+        for entry in dataset.entries:
+            if entry.usable and self.select(entry.name):
+                break
         if self.current_name is None:
             self.current_image_changed.emit("")
         return dataset
