@@ -12,6 +12,7 @@ the user names, and records in the checkpoint which one happened.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -101,8 +102,14 @@ class CSRNet(nn.Module):
             raise ValueError(f"pretrained weights file {path} does not exist")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:  # PyTorch's long advice ends in "load it unsafely": not ours
+            from engine.checkpoint import blocked_global
+
+            raise ValueError(f"{path.name}: refused — the file contains Python objects other than weights"
+                             f"{blocked_global(exc)}, which could run code when loaded; it was not loaded") from None
         except Exception as exc:
-            raise ValueError(f"{path.name}: not a readable weights file ({exc})") from None
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"{path.name}: not a readable weights file ({first})") from None
         if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
             state = state["state_dict"]
         if not isinstance(state, dict):
