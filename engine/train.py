@@ -424,4 +424,9 @@ class _Run:
                 "rng_torch": torch.get_rng_state(), "best_score": self.best_score,
                 "best_metrics": {k: v for k, v in self.best_metrics.items() if v is not None},
             }
-        return save_checkpoint(path, record)
+        try:
+            return save_checkpoint(path, record)
+        except OSError as exc:  # a full disk, a vanished network drive: the file was written atomically
+            kept = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} was written"
+            raise TrainingError(f"cannot save {path}: {exc.strerror or exc}. Training stopped; {kept}. Free "
+                                "some space and continue the run with --resume.") from None

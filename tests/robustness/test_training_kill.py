@@ -1,0 +1,71 @@
+"""A training run killed with SIGKILL mid-epoch: last.pt is the complete file of the last finished epoch, and
+``--resume`` continues the step count from it. An epoch is made long enough (``samples_per_epoch``) for a
+progress event to arrive inside it; the kill follows that event.
+"""
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from test_training_faults import ROOT, engine_env, saved_step
+
+from engine.synthetic import write_synthetic_dataset
+from engine.train import LAST_FILE
+
+STEPS_PER_EPOCH = 80  # samples_per_epoch 160 / batch 2: a few seconds, so progress events arrive inside it
+
+START_RUN = r"""
+import sys
+from engine.events import JsonlSink
+from engine.train import TrainConfig, fit
+fit(TrainConfig(dataset=sys.argv[1], out=sys.argv[2], model="unet", model_config={"width": 4}, epochs=3,
+                crop=32, batch=2, device="cpu", threads=1, samples_per_epoch=int(sys.argv[3])), JsonlSink())
+"""
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    return write_synthetic_dataset(tmp_path / "cells", images=6, size=(64, 64), counts=(5, 15), seed=2)
+
+
+def test_a_run_killed_mid_epoch_resumes_from_its_last_checkpoint(dataset, tmp_path):
+    run = tmp_path / "run"
+    child = subprocess.Popen([sys.executable, "-c", START_RUN, str(dataset), str(run), str(2 * STEPS_PER_EPOCH)],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=engine_env(),
+                             cwd=ROOT)
+    killed_at = None
+    try:
+        for line in child.stdout:
+            event = json.loads(line)
+            # A progress event inside epoch 2: epoch 1's last.pt is on disk and steps have gone past it.
+            if event["type"] == "progress" and event["epoch"] == 2 and event["step"] % STEPS_PER_EPOCH:
+                child.send_signal(signal.SIGKILL)  # no handler, no clean-up: like a power cut
+                killed_at = event["step"]
+                break
+    finally:
+        child.kill()
+        child.wait(30)
+    assert killed_at is not None and killed_at > STEPS_PER_EPOCH, "the run ended before a mid-epoch kill"
+    assert child.returncode == -signal.SIGKILL
+    assert saved_step(run / LAST_FILE) == STEPS_PER_EPOCH  # the complete epoch-1 file, not a half of epoch 2
+
+    resumed = subprocess.run([sys.executable, "-m", "engine", "train", str(dataset), "--out", str(run), "--resume",
+                              "--epochs", "2", "--events", "jsonl"], check=False,
+                             capture_output=True, text=True, env=engine_env(), cwd=ROOT, timeout=300)
+    events = [json.loads(line) for line in resumed.stdout.splitlines() if line.strip()]
+    assert resumed.returncode == 0, resumed.stdout[-1500:] + resumed.stderr[-1500:]
+    start = next(e for e in events if e["type"] == "start")
+    assert start["resumed_from_step"] == STEPS_PER_EPOCH
+    steps = [e["step"] for e in events if e["type"] == "progress"]
+    assert steps and steps[0] > STEPS_PER_EPOCH and steps == sorted(steps)  # counting on, not from zero
+    done = next(e for e in events if e["type"] == "done")
+    assert done["steps"] == 2 * STEPS_PER_EPOCH and done["epochs"] == 2
+    assert saved_step(run / LAST_FILE) == 2 * STEPS_PER_EPOCH
+
+
