@@ -39,6 +39,7 @@ from crowdgui.panels.point_style import PointStyleWidget
 from crowdgui.panels.status_bar import StatusFields
 from crowdgui.panels.welcome import WelcomePanel
 from crowdgui.preferences import Preferences
+from crowdgui.recovery import SessionJournal, offer_recovery
 from crowdgui.session import AUTOSAVE_DELAY_MS, AnnotationSession
 from crowdgui.undo import AddPoint, ClearPoints, DeletePoints, MovePoint
 
@@ -56,6 +57,8 @@ class MainWindow(QMainWindow):
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         self.preferences = Preferences(settings)
         self.session = AnnotationSession(self, autosave_ms=autosave_ms)
+        self.recovery = SessionJournal(self.session)  # unsaved edits survive a crash (crowdgui/recovery.py)
+        self.recovery_box: QMessageBox | None = None  # the offer to restore them, when a folder opened with some
         self.last_message: QMessageBox | None = None  # the latest message box (tests read it)
 
         self.canvas = ImageCanvas()
@@ -251,6 +254,7 @@ class MainWindow(QMainWindow):
         self.pages.setCurrentWidget(self.canvas)
         self._summarise(dataset)
         self._update_enabled()
+        self.recovery_box = offer_recovery(self, self.recovery, self.show_notice)
         return True
 
     def open_demo(self) -> None:
