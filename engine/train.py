@@ -236,7 +236,11 @@ class _Run:
         self._setup()
         self._start_weights()
         config = self.config
-        atomic_write_bytes(self.out / CONFIG_FILE, (json.dumps(config.to_json(), indent=2) + "\n").encode())
+        try:
+            atomic_write_bytes(self.out / CONFIG_FILE, (json.dumps(config.to_json(), indent=2) + "\n").encode())
+        except OSError as exc:  # e.g. a full disk: nothing of the run was changed yet
+            raise TrainingError(f"cannot write {self.out / CONFIG_FILE}: {exc.strerror or exc}. Nothing was "
+                                "changed in the run folder; free some space and try again.") from None
         self.session_start, self.session_steps, self.val_seconds = time.monotonic(), 0, 0.0
         self.session_val_seconds, self.last_val_end = 0.0, self.session_start
         self.meter = ProgressMeter(self.log, PROGRESS_INTERVAL_S)

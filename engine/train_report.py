@@ -24,16 +24,35 @@ class RunLog(EventSink):
         self._file = open(Path(folder) / METRICS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self._lines = JsonlSink(self._file)
 
-    def emit(self, type: str, **fields) -> None:  # noqa: A002 - the event's wire name
-        self._lines.emit(type, **fields)
+    def emit(self, type: str, **fields) -> None:
+        self._record(type, fields)
         self.sink.emit(type, **fields)
 
-    def record_only(self, type: str, **fields) -> None:  # noqa: A002
+    def record_only(self, type: str, **fields) -> None:
         """Write to metrics.jsonl without telling the caller's sink (which will hear of it otherwise)."""
-        self._lines.emit(type, **fields)
+        self._record(type, fields)
+
+    def _record(self, type: str, fields: dict) -> None:
+        # The history is a convenience: a full disk must not hide the run's own events and messages.
+        if self._file is None:
+            return
+        try:
+            self._lines.emit(type, **fields)
+        except OSError as exc:
+            self._drop_file()
+            self.sink.warning(f"cannot write the run's history ({METRICS_FILE}): {exc.strerror or exc}; "
+                              "its events from here on are not in it")
+
+    def _drop_file(self) -> None:
+        handle, self._file = self._file, None
+        try:
+            handle.close()
+        except OSError:
+            pass
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._drop_file()
 
 
 class ProgressMeter:

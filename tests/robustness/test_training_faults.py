@@ -157,3 +157,25 @@ def test_last_pt_is_replaced_in_one_rename_so_a_reader_never_sees_half_a_file(da
     fit(tiny_config(dataset, run, epochs=2), ListSink())
     assert seen == [4, 8]  # one complete file per epoch, each put in place by a rename
     assert saved_step(run / LAST_FILE) == 8
+
+
+def test_a_history_file_that_cannot_be_written_does_not_hide_the_runs_messages(tmp_path):
+    """On a full disk metrics.jsonl fails too; the caller must still hear every event, the error above all."""
+    from engine.train_report import RunLog
+
+    class FullStream:
+        def write(self, _text):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def flush(self):
+            pass
+
+    sink = ListSink()
+    log = RunLog(tmp_path, sink)
+    log._lines.stream = FullStream()
+    log.emit("start", command="train")
+    log.error("cannot save last.pt: No space left on device")
+    log.record_only("error", message="recorded only")
+    log.close()
+    assert [e["type"] for e in sink.events] == ["warning", "start", "error"]
+    assert "metrics.jsonl" in sink.events[0]["message"] and "No space left" in sink.events[0]["message"]
