@@ -29,7 +29,7 @@ from engine.data import (
     WholeImages,
     labelled_images,
 )
-from engine.dataset import Dataset
+from engine.dataset import Dataset, ImageReadError
 from engine.dataset.sidecar import atomic_write_bytes
 from engine.density import DensitySettings
 from engine.device import cpu_threads, pick_device
@@ -68,6 +68,11 @@ def fit(config: TrainConfig, events: EventSink,
     except TrainingError as exc:
         log.error(str(exc))
         raise
+    except ImageReadError as exc:  # damage a folder scan cannot see shows only when the pixels are decoded
+        message = (f"{exc}. Training stopped; move that image out of the folder (or replace it) and continue "
+                   f"with --resume: the checkpoints already saved are intact")
+        log.error(message)
+        raise TrainingError(message) from None
     except BaseException as exc:  # the command line reports it; the run's history must show it ended too
         log.record_only("error", message=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         raise

@@ -179,3 +179,31 @@ def test_a_history_file_that_cannot_be_written_does_not_hide_the_runs_messages(t
     log.close()
     assert [e["type"] for e in sink.events] == ["warning", "start", "error"]
     assert "metrics.jsonl" in sink.events[0]["message"] and "No space left" in sink.events[0]["message"]
+
+
+def test_an_image_damaged_inside_stops_training_with_its_name_and_resume_works_once_it_is_gone(tmp_path):
+    """The folder scan cannot see damage inside a complete-looking JPEG; decoding it during training can."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from hostile_images import write_image_cases
+
+    from engine.dataset.sidecar import Annotation, sidecar_path, write_sidecar
+
+    folder = write_synthetic_dataset(tmp_path / "cells", images=4, size=(64, 64), counts=(5, 15), seed=2)
+    run = tmp_path / "run"
+    fit(tiny_config(folder, run, val_fraction=0.0), ListSink())
+    before = (run / "last.pt").read_bytes()
+    write_image_cases(tmp_path / "hostile")
+    damaged = folder / "zz_damaged.jpg"
+    damaged.write_bytes((tmp_path / "hostile" / "bad_corrupt.jpg").read_bytes())
+    write_sidecar(sidecar_path(damaged), Annotation(damaged.name, 256, 192, [[10.0, 10.0]]))
+    sink = ListSink()
+    with pytest.raises(TrainingError) as raised:
+        fit(tiny_config(folder, run, epochs=2, resume=True, val_fraction=0.0, samples_per_epoch=40), sink)
+    message = str(raised.value)
+    assert message.startswith("zz_damaged.jpg: damaged image data") and "--resume" in message
+    assert sink.of_type("error")[-1]["message"] == message
+    assert (run / "last.pt").read_bytes() == before
+
+    damaged.unlink()
+    sidecar_path(damaged).unlink()
+    assert fit(tiny_config(folder, run, epochs=2, resume=True, val_fraction=0.0), ListSink()).epochs == 2
