@@ -308,8 +308,8 @@ class MainWindow(QMainWindow):
         elif problems:
             self.show_notice(
                 "warning", f"{len(problems)} file(s) have problems: unreadable images are skipped, "
-                           f"unreadable point files are kept aside. {usable} of {len(dataset)} images can be "
-                           "annotated.", "Details…",
+                           "unreadable point files are kept aside, points outside their image are kept but not "
+                           f"used. {usable} of {len(dataset)} images can be annotated.", "Details…",
                 lambda: self._show_problems(problems))
         else:
             self.notice_bar.hide()

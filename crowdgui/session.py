@@ -18,6 +18,7 @@ from PySide6.QtGui import QUndoCommand, QUndoGroup, QUndoStack
 from crowdgui.points_model import PointsModel
 from engine.dataset import Dataset, ImageEntry, ImageReadError, SidecarError, read_image
 from engine.dataset.sidecar import points_outside
+from engine.dataset.store import OUTSIDE_POLICY
 
 AUTOSAVE_DELAY_MS = 1500
 
@@ -213,7 +214,8 @@ class AnnotationSession(QObject):
             return np.zeros((0, 2))
         outside = points_outside(points, entry.width, entry.height)
         if outside:
-            self.notice.emit("warning", f"{outside} point(s) of {entry.name} lie outside the image.")
+            self.notice.emit("warning", f"{outside} point(s) of {entry.name} lie outside the image: "
+                                        f"{OUTSIDE_POLICY}.")
         return points
 
     def _load_proposed(self, entry: ImageEntry) -> np.ndarray:

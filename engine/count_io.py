@@ -20,8 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.dataset.images import is_image_file
-from engine.dataset.sidecar import SidecarError, atomic_write_bytes, read_sidecar, sidecar_path
+from engine.dataset.images import ImageReadError, image_size, is_image_file
+from engine.dataset.sidecar import (
+    SidecarError,
+    atomic_write_bytes,
+    points_outside,
+    read_sidecar,
+    sidecar_path,
+)
 from engine.dataset.store import Dataset
 
 DENSITY_SUFFIX = ".density.npy"
@@ -69,7 +75,14 @@ def gather_targets(path: Path | str) -> tuple[list[CountTarget], list[Problem]]:
             if entry.sidecar_error:
                 problems.append(Problem(f"{entry.sidecar.name}: {entry.sidecar_error} (annotation ignored)",
                                         entry.sidecar, False))
-            targets.append(CountTarget(entry.name, entry.path, entry.count if entry.annotated else None))
+            annotated = entry.count if entry.annotated else None
+            if annotated is not None and entry.outside:
+                # Compared with a count of the image, so only the points inside it count.
+                annotated -= entry.outside
+                problems.append(Problem(f"{entry.sidecar.name}: {entry.outside} of {entry.count} point(s) lie "
+                                        "outside the image; the annotated count leaves them out", entry.sidecar,
+                                        False))
+            targets.append(CountTarget(entry.name, entry.path, annotated))
         # A dataset does not list subfolders, but one named like an image was surely meant to be counted.
         for child in sorted(path.iterdir()):
             if child.is_dir() and is_image_file(child) and not child.name.startswith("."):
@@ -80,9 +93,20 @@ def gather_targets(path: Path | str) -> tuple[list[CountTarget], list[Problem]]:
         annotated = None
         if sidecar_path(path).is_file():
             try:
-                annotated = read_sidecar(sidecar_path(path)).count
+                annotation = read_sidecar(sidecar_path(path))
             except SidecarError as exc:
                 problems.append(Problem(f"{exc} (annotation ignored)", sidecar_path(path), False))
+            else:
+                annotated = annotation.count
+                try:
+                    outside = points_outside(annotation.points, *image_size(path))
+                except ImageReadError:
+                    outside = 0  # the count of the image fails with its own message
+                if outside:
+                    annotated -= outside
+                    problems.append(Problem(f"{sidecar_path(path).name}: {outside} of {annotation.count} point(s) "
+                                            "lie outside the image; the annotated count leaves them out",
+                                            sidecar_path(path), False))
         return [CountTarget(path.name, path, annotated)], problems
     raise FileNotFoundError(f"{path}: no such image or folder")
 

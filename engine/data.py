@@ -61,11 +61,15 @@ class ImageCache:
 
 
 def labelled_images(dataset: Dataset, names: list[str]) -> tuple[list, list[np.ndarray]]:
-    """(image paths, point arrays) of ``names``; images whose sidecar cannot be read are an error."""
+    """(image paths, point arrays) of ``names``; images whose sidecar cannot be read are an error.
+
+    Points outside an image are left out (a density map cannot hold them, and padding a small image would
+    otherwise pull them into a crop); training warns about them through ``Dataset.problems``.
+    """
     paths, points = [], []
     for name in names:
         paths.append(dataset.entry(name).path)
-        points.append(np.asarray(dataset.load_points(name), dtype=np.float64).reshape(-1, 2))
+        points.append(np.asarray(dataset.load_points_inside(name), dtype=np.float64).reshape(-1, 2))
     return paths, points
 
 

@@ -73,6 +73,11 @@ def run(args, events) -> int:
     stride = model_stride(model, record)
     radius = args.radius if args.radius is not None else default_radius(record)
     events.emit("start", command=NAME, total=len(names), split=args.split, radius=radius)
+    for name in names:
+        entry = dataset.entry(name)
+        if entry.outside:
+            events.warning(f"{name}: {entry.outside} of {entry.count} point(s) lie outside the image; scored "
+                           "without them", path=str(entry.sidecar))
 
     evaluation = Evaluation(radius=radius)
     table = StreamingCsv(args.out, ["image", "count", "annotated_count", "error", "game1", "game2", "game3",
@@ -122,7 +127,9 @@ def _score(evaluation, dataset, name, result, stride, locate_objects):
     """Add one counted image to the evaluation (its predicted points found in its density map)."""
     image_size = (result.width, result.height)
     predicted_points = locate_objects(result.density, stride, image_size=image_size)
-    return evaluation.add(name, result.density, stride, dataset.load_points(name), image_size, predicted_points)
+    # Points outside the image are not in any density map: scored without them (warned about at the start).
+    return evaluation.add(name, result.density, stride, dataset.load_points_inside(name), image_size,
+                          predicted_points)
 
 
 def print_report(evaluation, summary: dict, stream) -> None:

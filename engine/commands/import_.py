@@ -54,7 +54,10 @@ def describe(summary: ImportSummary) -> str:
         f"  annotated: {summary.annotated}   points: {summary.points}   unlabeled: {summary.unlabeled}",
     ]
     if summary.dropped_points:
-        lines.append(f"  points not imported (outside the image or not numbers): {summary.dropped_points}")
+        lines.append(f"  points not imported (not numbers: NaN or infinity): {summary.dropped_points}")
+    if summary.outside_points:
+        lines.append(f"  points outside their image (imported; left out of training and counts): "
+                     f"{summary.outside_points}")
     lines.append(f"  skipped: {len(summary.skipped)}")
     for path, reason in summary.skipped[:SHOWN_SKIPPED]:
         lines.append(f"    {Path(path).name}: {reason}")

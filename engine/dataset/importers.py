@@ -4,8 +4,10 @@ The source is never changed: each image is hard-linked into the output folder wh
 file system, or else copied (to a temporary name, then renamed), and its points are written as a sidecar
 with the image's real size. What is imported equals what the source holds, point for point, except:
 
-- points outside the image ([0, width) x [0, height)) or not finite are dropped, with a warning that says how
-  many (they cannot be drawn, trained on or counted; a dataset that has them usually has them by mistake);
+- points that are not finite numbers (NaN, infinity) are dropped, with a warning that says how many (a sidecar,
+  being JSON, cannot hold them). Points outside the image ([0, width) x [0, height)) are imported as they
+  are, with a warning: CrowdGUI never deletes a point; the dataset lists them among its problems and leaves
+  them out of density maps, training, evaluation and annotated counts (see engine/dataset/store.py);
 - a file that cannot be read (image or annotation) is skipped with its reason, and the import goes on;
 - an image already present in the output folder is left alone (never overwritten) and reported;
 - an image that has no annotation file is copied without a sidecar, i.e. unlabeled, and reported.
@@ -25,7 +27,8 @@ from engine.atomic import atomic_path
 from engine.dataset.formats import FORMATS, AnnotationError, Discovery, SourceItem
 from engine.dataset.formats.common import IMAGE_FOLDERS, existing_folders
 from engine.dataset.images import ImageReadError, image_size, is_image_file
-from engine.dataset.sidecar import Annotation, read_sidecar, sidecar_path, write_sidecar
+from engine.dataset.sidecar import Annotation, points_outside, read_sidecar, sidecar_path, write_sidecar
+from engine.dataset.store import OUTSIDE_POLICY
 from engine.events import EventSink, ListSink
 
 SHOWN_NAMES = 5  # how many names a grouped warning lists before "and N more"
@@ -47,14 +50,16 @@ class ImportSummary:
     annotated: int = 0
     unlabeled: int = 0
     points: int = 0
-    dropped_points: int = 0  # outside the image or not finite
+    dropped_points: int = 0  # not finite (NaN or infinity): not imported
+    outside_points: int = 0  # outside the image: imported, flagged
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
         return {"format": self.format, "source": self.source, "out": self.out, "images": self.images,
                 "annotated": self.annotated, "unlabeled": self.unlabeled, "points": self.points,
-                "dropped_points": self.dropped_points, "skipped": len(self.skipped),
+                "dropped_points": self.dropped_points, "outside_points": self.outside_points,
+                "skipped": len(self.skipped),
                 "skipped_files": [{"path": p, "reason": r} for p, r in self.skipped],
                 "seconds": round(self.seconds, 3)}
 
@@ -107,9 +112,8 @@ def link_or_copy(source: Path, target: Path, link: bool = True) -> str:
     return "copied"
 
 
-def _inside_image(points: np.ndarray, width: int, height: int) -> np.ndarray:
-    x, y = points[:, 0], points[:, 1]
-    return np.isfinite(x) & np.isfinite(y) & (x >= 0) & (y >= 0) & (x < width) & (y < height)
+def _finite(points: np.ndarray) -> np.ndarray:
+    return np.isfinite(points[:, 0]) & np.isfinite(points[:, 1])
 
 
 def _names(paths: list[str]) -> str:
@@ -185,7 +189,7 @@ def _import_one(item: SourceItem, out: Path, taken: set, link: bool, events: Eve
         width, height = image_size(item.image)
     except ImageReadError as exc:
         return f"image unreadable: {exc.reason}"
-    points, dropped = None, 0
+    points, dropped, outside = None, 0, 0
     if item.labeled:
         notes: list[str] = []
         try:
@@ -196,12 +200,16 @@ def _import_one(item: SourceItem, out: Path, taken: set, link: bool, events: Eve
             return f"annotation {item.annotation.name} unreadable: {type(exc).__name__}: {exc}"
         for note in notes:
             events.warning(f"{item.annotation.name}: {note}", path=str(item.annotation))
-        keep = _inside_image(points, width, height)
+        keep = _finite(points)
         dropped = int(len(points) - keep.sum())
         if dropped:
-            events.warning(f"{name}: {dropped} of {len(points)} point(s) lie outside the {width}x{height} "
-                           "image (or are not numbers) and were not imported", path=str(item.annotation))
+            events.warning(f"{name}: {dropped} of {len(points)} point(s) are not numbers (NaN or infinity) and "
+                           "were not imported", path=str(item.annotation))
             points = points[keep]
+        outside = points_outside(points, width, height)
+        if outside:
+            events.warning(f"{name}: {outside} of {len(points)} point(s) lie outside the {width}x{height} "
+                           f"image: {OUTSIDE_POLICY}", path=str(item.annotation))
     target = out / name
     try:
         how = link_or_copy(item.image, target, link)
@@ -218,11 +226,12 @@ def _import_one(item: SourceItem, out: Path, taken: set, link: bool, events: Eve
         summary.annotated += 1
         summary.points += len(points)
         summary.dropped_points += dropped
+        summary.outside_points += outside
     else:
         summary.unlabeled += 1
     summary.images += 1
     events.emit("result", image=name, annotated=points is not None,
-                count=None if points is None else int(len(points)), dropped=dropped, stored=how,
+                count=None if points is None else len(points), dropped=dropped, outside=outside, stored=how,
                 source=str(item.image), annotation=str(item.annotation) if item.annotation else None)
     return None
 

@@ -120,18 +120,24 @@ def write_sidecar(path: Path | str, annotation: Annotation) -> None:
 def read_sidecar(path: Path | str) -> Annotation:
     """Load and validate a sidecar; raise SidecarError with a plain-words reason for anything wrong."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        # A folder, a named pipe (reading would wait forever) or a device is never an annotation.
+        raise SidecarError(path, "not a regular file")
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise SidecarError(path, f"cannot read: {exc.strerror or exc}") from None
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SidecarError(path, f"not valid JSON ({exc})") from None
+        # utf-8-sig: a file re-saved by a Windows editor starts with a byte-order mark; the points are fine.
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, and numbers too long to convert
+        raise SidecarError(path, f"not valid JSON ({_first_line(exc)})") from None
+    except RecursionError:  # "[[[[...": a hostile file must not take the folder scan down
+        raise SidecarError(path, "not valid JSON (nested too deeply)") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
         raise SidecarError(path, "not a CrowdGUI annotation file (missing 'format': 'crowdgui-points')")
     version = data.get("version")
-    if not isinstance(version, int) or version > SCHEMA_VERSION or version < 1:
+    if isinstance(version, bool) or not isinstance(version, int) or version > SCHEMA_VERSION or version < 1:
         raise SidecarError(
             path, f"schema version {version!r} is not supported (this CrowdGUI reads up to {SCHEMA_VERSION})"
         )
@@ -139,8 +145,10 @@ def read_sidecar(path: Path | str) -> Annotation:
         width, height = int(data["width"]), int(data["height"])
         image = str(data["image"])
         raw_points = data["points"]
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise SidecarError(path, f"missing or invalid field {exc}") from None
+    if width < 1 or height < 1:
+        raise SidecarError(path, f"image size {width} x {height} is not a size")
     points = _read_points(path, raw_points, "points")
     proposed = _read_points(path, data.get("proposed") or [], "proposed")
     split = data.get("split")
@@ -152,7 +160,11 @@ def read_sidecar(path: Path | str) -> Annotation:
 def _read_points(path: Path, raw, key: str) -> np.ndarray:
     """The finite (N, 2) array of one points list of a sidecar, or SidecarError naming the key."""
     try:
-        points = as_points(raw)
+        # Numbers only: numpy would otherwise turn "1" or true into 1.0 without a word.
+        array = np.asarray(raw) if isinstance(raw, list) and raw else np.zeros((0, 2))
+        if not isinstance(raw, list) or array.dtype.kind not in "iuf":
+            raise TypeError(key)
+        points = as_points(array)
     except (ValueError, TypeError):
         raise SidecarError(path, f"{key} must be a list of [x, y] number pairs") from None
     if points.size and not np.all(np.isfinite(points)):
@@ -160,6 +172,11 @@ def _read_points(path: Path, raw, key: str) -> np.ndarray:
         kind = "point" if key == "points" else "proposed point"
         raise SidecarError(path, f"{bad} {kind}(s) have non-finite coordinates (NaN or infinity)")
     return points
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def points_outside(points: np.ndarray, width: int, height: int) -> int:

@@ -25,12 +25,15 @@ from engine.dataset.sidecar import (
     SidecarError,
     annotation_to_json,
     atomic_write_bytes,
+    points_outside,
     read_sidecar,
     sidecar_path,
 )
 from engine.density import DensitySettings
 
 SETTINGS_FILE = "crowdgui.json"
+# What happens to confirmed points outside their image, in the words every warning uses.
+OUTSIDE_POLICY = "kept in the points file; left out of density maps, training, evaluation and annotated counts"
 SETTINGS_FORMAT = "crowdgui-dataset"
 
 
@@ -66,6 +69,8 @@ class ImageEntry:
     split: str | None = None  # the split written in the sidecar, if any
     image_error: str | None = None  # why the image cannot be read (the image is then skipped)
     sidecar_error: str | None = None  # why the sidecar cannot be trusted (it is then kept aside)
+    outside: int = 0  # confirmed points outside the image: kept in the file, left out of training and scores
+    sidecar_size: tuple[int, int] | None = None  # the (width, height) the sidecar was written for
 
     @property
     def sidecar(self) -> Path:
@@ -113,7 +118,7 @@ class Dataset:
 
     def _refresh_annotation(self, entry: ImageEntry) -> None:
         entry.annotated, entry.count, entry.split, entry.sidecar_error = False, None, None, None
-        entry.proposed = 0
+        entry.proposed, entry.outside, entry.sidecar_size = 0, 0, None
         if not entry.sidecar.exists():
             return
         try:
@@ -128,6 +133,8 @@ class Dataset:
         # Pending proposals keep the image out of training and evaluation: its count is not confirmed yet.
         entry.annotated = not annotation.pending
         entry.count, entry.split, entry.proposed = annotation.count, annotation.split, len(annotation.proposed)
+        entry.outside = points_outside(annotation.points, entry.width, entry.height) if entry.width else 0
+        entry.sidecar_size = (annotation.width, annotation.height)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -150,6 +157,13 @@ class Dataset:
                 found.append(f"{entry.name}: {entry.image_error} (image skipped)")
             if entry.sidecar_error:
                 found.append(f"{entry.sidecar.name}: {entry.sidecar_error} (file kept as it is)")
+            if entry.outside:
+                found.append(f"{entry.sidecar.name}: {entry.outside} of {entry.count} point(s) lie outside the "
+                             f"{entry.width} x {entry.height} image ({OUTSIDE_POLICY})")
+            if entry.usable and entry.sidecar_size and entry.sidecar_size != (entry.width, entry.height):
+                found.append(f"{entry.sidecar.name}: written for a {entry.sidecar_size[0]} x "
+                             f"{entry.sidecar_size[1]} image, but the image is {entry.width} x {entry.height} "
+                             "now (was it resized or replaced? the points may be misplaced)")
         return found
 
     # ------------------------------------------------------------- annotations
@@ -162,6 +176,19 @@ class Dataset:
 
     def load_points(self, name: str) -> np.ndarray:
         return self.load_annotation(name).points
+
+    def load_points_inside(self, name: str) -> np.ndarray:
+        """The image's points that lie inside it: what training, evaluation and annotated counts use.
+
+        Points outside the image are kept in the sidecar (never deleted by CrowdGUI) and listed in
+        :attr:`problems`; a density map cannot hold them, so everything that learns or scores leaves them out.
+        """
+        entry = self.entry(name)
+        points = self.load_points(name)
+        if not entry.width or not len(points):
+            return points
+        x, y = points[:, 0], points[:, 1]
+        return points[(x >= 0) & (y >= 0) & (x < entry.width) & (y < entry.height)]
 
     def load_proposed(self, name: str) -> np.ndarray:
         """The image's pending model-proposed points (empty when none). Raises SidecarError for a bad sidecar."""

@@ -180,18 +180,21 @@ def test_explicit_format_gives_the_same_result(tmp_path, capsys, kind):
     _assert_dataset_equals(tmp_path / "out", truth)
 
 
-def test_points_outside_the_image_are_dropped_with_a_warning(tmp_path, capsys):
+def test_points_outside_the_image_are_kept_and_flagged_and_non_numbers_dropped(tmp_path, capsys):
     src = tmp_path / "src"
     _image(src / "a.jpg")
     inside = [[0.0, 0.0], [W - 0.001, H - 0.001], [10.0, 10.0]]
     outside = [[-0.5, 3.0], [W, 5.0], [5.0, H + 10.0]]
-    scipy.io.savemat(src / "a_ann.mat", {"annPoints": np.array(inside + outside)})
+    scipy.io.savemat(src / "a_ann.mat", {"annPoints": np.array(inside + outside + [[np.nan, 1.0]])})
     code, events = _run(capsys, "import", src, "--out", tmp_path / "out")
     assert code == 0
     warnings = [e["message"] for e in events if e["type"] == "warning"]
-    assert any("3 of 6 point(s) lie outside" in message for message in warnings)
-    assert read_sidecar(sidecar_path(tmp_path / "out" / "a.jpg")).points.tolist() == inside
-    assert [e for e in events if e["type"] == "done"][0]["dropped_points"] == 3
+    assert any("1 of 7 point(s) are not numbers" in message for message in warnings)
+    assert any("3 of 6 point(s) lie outside" in message and "kept in the points file" in message
+               for message in warnings)
+    assert read_sidecar(sidecar_path(tmp_path / "out" / "a.jpg")).points.tolist() == inside + outside
+    done = [e for e in events if e["type"] == "done"][0]
+    assert done["dropped_points"] == 1 and done["outside_points"] == 3
 
 
 def test_bad_files_are_skipped_with_reasons_and_the_import_goes_on(tmp_path, capsys):
