@@ -166,3 +166,30 @@ def test_killed_mid_stream_the_journal_holds_a_prefix_of_the_clicks(tmp_path):
     assert np.array_equal(points[:3], read_sidecar(sidecar_path(folder / "a.png")).points)
     assert np.array_equal(points[3:], clicks[:recovered])
     print(f"stream: {added} clicks printed before the kill, {recovered} recovered, {added - recovered} lost")
+
+
+def test_unsaved_proposals_are_journaled_and_restored_with_the_points(qtbot, tmp_path, open_window):
+    """Proposals live in the same undo stack and sidecar as the points: they come back together."""
+    from crowdgui.undo import SetProposals
+
+    folder = harness.make_dataset(tmp_path / "data", first_points=2)
+    first = open_window(folder)
+    session = first.session
+    session.push(SetProposals(session.proposed, [[7.0, 8.0], [9.0, 10.0]]))
+    session.push(AddPoint(session.points, 1.0, 1.0))
+    first.recovery.flush()
+    # The first window is left as a killed process leaves it: journal written, sidecar not.
+    first.recovery._written.clear()
+    first.session.close_dataset()
+    assert read_sidecar(sidecar_path(folder / "a.png")).proposed.size == 0
+
+    second = open_window(folder, autosave_ms=50)
+    assert "a.png: 3 points (its points file holds 2; 2 proposed)" in second.recovery_box.text()
+    [restore] = [b for b in second.recovery_box.buttons() if b.text() == "Restore"]
+    restore.click()
+    assert second.session.proposed.points.tolist() == [[7.0, 8.0], [9.0, 10.0]]
+    qtbot.waitUntil(lambda: not second.session.dirty_names(), timeout=5000)
+    saved = read_sidecar(sidecar_path(folder / "a.png"))
+    assert len(saved.points) == 3 and saved.proposed.tolist() == [[7.0, 8.0], [9.0, 10.0]]
+    second.session.undo_group.undo()  # one step takes both back
+    assert second.session.proposed.count == 0 and second.session.points.count == 2
