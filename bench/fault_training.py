@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from engine.checkpoint import CheckpointError, load_checkpoint
 from engine.synthetic import write_synthetic_dataset
 
-EPOCHS = 12
+EPOCHS = 60  # long enough that every kill lands inside the run
 STEPS_PER_EPOCH = 40  # samples_per_epoch 80 / batch 2
 START_RUN = r"""
 import sys
@@ -97,9 +97,10 @@ def kills(dataset: Path, work: Path, count: int, rng: random.Random) -> bool:
             finished = saved_step(run / "last.pt") is not None and \
                 int(load_checkpoint(run / "last.pt")["training_state"]["epoch"]) >= EPOCHS
     final = load_checkpoint(run / "last.pt")["training_state"]
+    strays = len(list(run.glob(".*.tmp")))  # a resumed session removes a killed write's temporary file
     print(f"kills: {tried} tried, last.pt intact after {intact}; finished at epoch {final['epoch']}, "
-          f"step {final['step']} (expected {EPOCHS * STEPS_PER_EPOCH})")
-    return intact == tried and final["step"] == EPOCHS * STEPS_PER_EPOCH
+          f"step {final['step']} (expected {EPOCHS * STEPS_PER_EPOCH}); stray temporary files left: {strays}")
+    return intact == tried and final["step"] == EPOCHS * STEPS_PER_EPOCH and strays == 0
 
 
 def disk_full(dataset: Path, work: Path) -> bool:

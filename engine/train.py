@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from engine.atomic import remove_stale_temp_files
 from engine.data import (
     DEFAULT_CACHE_BYTES,
     CropSettings,
@@ -62,6 +63,9 @@ def fit(config: TrainConfig, events: EventSink,
     """
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    # A run folder has one writer, this run: temporary files in it are those of a killed session's
+    # checkpoint writes (up to a checkpoint's size each), whatever their age.
+    remove_stale_temp_files(out, min_age_s=0)
     log = RunLog(out, events)
     try:
         return _Run(config, log, stop_requested or (lambda: False)).run()

@@ -55,6 +55,10 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_checkpoint(dataset, tmp_pa
     assert child.returncode == -signal.SIGKILL
     assert saved_step(run / LAST_FILE) == STEPS_PER_EPOCH  # the complete epoch-1 file, not a half of epoch 2
 
+    # A kill during a checkpoint write leaves its temporary file (as big as a checkpoint): resuming removes it.
+    stray = run / ".last.pt.k1ll3d_x.tmp"
+    stray.write_bytes((run / LAST_FILE).read_bytes()[:1000])
+
     resumed = subprocess.run([sys.executable, "-m", "engine", "train", str(dataset), "--out", str(run), "--resume",
                               "--epochs", "2", "--events", "jsonl"], check=False,
                              capture_output=True, text=True, env=engine_env(), cwd=ROOT, timeout=300)
@@ -67,5 +71,6 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_checkpoint(dataset, tmp_pa
     done = next(e for e in events if e["type"] == "done")
     assert done["steps"] == 2 * STEPS_PER_EPOCH and done["epochs"] == 2
     assert saved_step(run / LAST_FILE) == 2 * STEPS_PER_EPOCH
+    assert not stray.exists()
 
 
