@@ -215,24 +215,25 @@ def _band_to_rgb(band: Image.Image, scale: tuple[float, float, bool] | None) -> 
     return array[:, :, :3] if array.shape[2] >= 3 else array
 
 
-def _oriented_view(out: np.ndarray, orientation: int, top: int, bottom: int) -> np.ndarray:
-    """The part of the displayed image ``out`` where stored rows ``top:bottom`` land, indexed like them.
+# What Pillow must do to a stored band to turn it as the EXIF orientation says (as ImageOps.exif_transpose).
+_TURN = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+         5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+         8: Image.Transpose.ROTATE_90}
 
-    Assigning a stored band to this view writes it rotated/mirrored into place: no second full copy.
+
+def _bands(width: int, height: int, orientation: int, lines: int):
+    """(box of the stored image, first and end displayed row) for each band, covering the whole image.
+
+    Orientations 5-8 swap the axes: their bands are columns of the stored image, which become whole rows of
+    the displayed one, so every band is written into one contiguous block of the result.
     """
-    if orientation in (5, 6, 7, 8):
-        view = out.transpose(1, 0, 2)  # stored (row, column) -> displayed (column, row)
-        if orientation in (6, 7):  # displayed columns run against stored rows
-            view = view[::-1]
-        if orientation in (7, 8):  # displayed rows run against stored columns
-            view = view[:, ::-1]
-    else:
-        view = out
-        if orientation in (3, 4):
-            view = view[::-1]
-        if orientation in (2, 3):
-            view = view[:, ::-1]
-    return view[top:bottom]
+    swapped = orientation in (5, 6, 7, 8)
+    extent = width if swapped else height  # stored columns (swapped) or rows, = displayed rows
+    reversed_rows = orientation in (3, 4, 7, 8)  # displayed rows run against the stored ones
+    for start in range(0, extent, lines):
+        end = min(extent, start + lines)
+        box = (start, 0, end, height) if swapped else (0, start, width, end)
+        yield box, *((extent - end, extent - start) if reversed_rows else (start, end))
 
 
 def read_image(path: Path | str) -> np.ndarray:
@@ -253,11 +254,12 @@ def read_image(path: Path | str) -> np.ndarray:
             scale = _range(image) if image.mode.startswith(("I", "F")) else None
             shape = (width, height, 3) if orientation in (5, 6, 7, 8) else (height, width, 3)
             out = np.empty(shape, dtype=np.uint8)
-            rows = max(1, _STRIP_BYTES // (4 * width))
-            for top in range(0, height, rows):
-                bottom = min(height, top + rows)
-                band = _band_to_rgb(image.crop((0, top, width, bottom)), scale)
-                _oriented_view(out, orientation, top, bottom)[...] = band  # broadcasts grey to RGB
+            lines = max(1, _STRIP_BYTES // (4 * (height if orientation in (5, 6, 7, 8) else width)))
+            for box, first, end in _bands(width, height, orientation, lines):
+                band = image.crop(box)
+                if orientation in _TURN:
+                    band = band.transpose(_TURN[orientation])
+                out[first:end] = _band_to_rgb(band, scale)  # broadcasts grey to RGB
     except ImageReadError:
         raise
     except MemoryError:
