@@ -179,10 +179,14 @@ class EpochSampler(torch.utils.data.Sampler):
     """Yields one epoch's shuffled sample indices, offset by ``epoch x samples`` so the index tells the epoch.
 
     The order depends only on (seed, epoch); ``skip`` leaves out the first samples (a resumed epoch).
+    With ``world`` processes (torchrun), process ``rank`` takes every ``world``-th index of that one order, so
+    when each takes batches of B / world, step k of all processes together trains on exactly the B crops that
+    step k of a single process with batch B trains on (``skip`` then counts samples of all processes).
     """
 
-    def __init__(self, samples: int, seed: int = 0):
+    def __init__(self, samples: int, seed: int = 0, rank: int = 0, world: int = 1):
         self.samples, self.seed = int(samples), int(seed)
+        self.rank, self.world = int(rank), int(world)
         self.epoch, self.skip = 0, 0
 
     def set_epoch(self, epoch: int, skip: int = 0) -> None:
@@ -190,8 +194,8 @@ class EpochSampler(torch.utils.data.Sampler):
 
     def __iter__(self):
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        order = torch.randperm(self.samples, generator=generator)[self.skip:]
+        order = torch.randperm(self.samples, generator=generator)[self.skip:][self.rank::self.world]
         return iter((order + self.epoch * self.samples).tolist())
 
     def __len__(self) -> int:
-        return self.samples - self.skip
+        return len(range(self.rank, max(self.samples - self.skip, 0), self.world))

@@ -5,6 +5,10 @@ back), ``metrics.jsonl`` (every event, one JSON object per line, for the GUI's h
 every epoch and on stop, with the training state needed to resume) and ``best.pt`` (the lowest validation MAE,
 or the lowest training loss when there are no validation images).
 
+Under ``torchrun`` (engine/distributed.py) every process runs ``fit``: ``--batch`` crops per process, a global
+batch of batch x processes, the learning rate scaled by sqrt(processes) (Adam's square-root rule), and rank 0
+alone reports events and writes the run folder; its checkpoints are the same as a single process's.
+
 ``--epochs`` and ``--minutes`` are totals for the run, counted across resumes. The configuration and result
 types live in engine/train_config.py (no torch there); the plain epoch/evaluate steps in engine/train_loop.py.
 """
@@ -34,6 +38,7 @@ from engine.dataset import Dataset, ImageReadError
 from engine.dataset.sidecar import atomic_write_bytes
 from engine.density import DensitySettings
 from engine.device import cpu_threads, pick_device
+from engine.distributed import RankLog, World
 from engine.events import EventSink
 from engine.models import get_model
 from engine.preprocess import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION
@@ -62,13 +67,19 @@ def fit(config: TrainConfig, events: EventSink,
     Raises TrainingError (after an ``error`` event) for bad input and for a loss that stops being finite.
     """
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    # A run folder has one writer, this run: temporary files in it are those of a killed session's
-    # checkpoint writes (up to a checkpoint's size each), whatever their age.
-    remove_stale_temp_files(out, min_age_s=0)
-    log = RunLog(out, events)
     try:
-        return _Run(config, log, stop_requested or (lambda: False)).run()
+        world = World.from_env()  # torchrun's ranks, or a world of one
+    except ValueError as exc:
+        events.error(str(exc))
+        raise TrainingError(str(exc)) from None
+    out.mkdir(parents=True, exist_ok=True)
+    if world.is_main:  # rank 0 alone writes the run folder (another rank could delete its temp files)
+        # A run folder has one writer, this run: temporary files in it are those of a killed session's
+        # checkpoint writes (up to a checkpoint's size each), whatever their age.
+        remove_stale_temp_files(out, min_age_s=0)
+    log = RunLog(out, events) if world.is_main else RankLog(world.rank)
+    try:
+        return _Run(config, log, stop_requested or (lambda: False), world).run()
     except TrainingError as exc:
         log.error(str(exc))
         raise
@@ -82,13 +93,17 @@ def fit(config: TrainConfig, events: EventSink,
         raise
     finally:
         log.close()
+        world.close()
 
 
 class _Run:
     """One call of ``fit``: set-up, the epoch loop, checkpoints. Attributes are the run's live state."""
 
-    def __init__(self, config: TrainConfig, log: RunLog, stop_requested: Callable[[], bool]):
+    def __init__(self, config: TrainConfig, log: RunLog, stop_requested: Callable[[], bool],
+                 world: World | None = None):
         self.config, self.log, self.stop_requested = config, log, stop_requested
+        self.world = world or World()
+        self.session_crops = 0  # crops this process trained on in this session (reported per rank)
         self.out = Path(config.out)
         self.epoch, self.epoch_step, self.step = 0, 0, 0  # epochs done, steps into the current one, total
         self.elapsed_before = 0.0  # training seconds of earlier sessions of this run (resume)
@@ -100,7 +115,7 @@ class _Run:
         config = self.config
         torch.manual_seed(config.seed)  # before the model is built: its initial weights come from this
         try:
-            self.device = pick_device(config.device)
+            self.device = self.world.start(pick_device(config.device))
             self.model = get_model(config.model, **config.model_config)
         except Exception as exc:  # DeviceError, unknown model, bad width ...: one plain message
             raise TrainingError(str(exc).strip("'\"")) from None
@@ -108,7 +123,12 @@ class _Run:
         defaults = getattr(model_cls, "training_defaults", {})
         default_lr = defaults.get("lr_pretrained" if config.pretrained else "lr", defaults.get("lr", 1e-3))
         config.lr = float(config.lr or default_lr)
-        config.batch = int(config.batch or defaults.get("batch", 8))
+        config.batch = int(config.batch or defaults.get("batch", 8))  # per process
+        self.global_batch = config.batch * self.world.size
+        # config.lr is the rate for one process's batch; a global batch of N times that takes sqrt(N) times
+        # the rate (the square-root rule for Adam: Malladi et al. 2022), config.json keeps the base rate.
+        self.lr = config.lr * math.sqrt(self.world.size)
+        self.model = self.world.prepare_model(self.model, config.batch)
         multiple = math.lcm(int(self.model.input_multiple), int(model_cls.stride))
         crop = int(config.crop or defaults.get("crop", 128))
         config.crop = max(multiple, multiple * round(crop / multiple))
@@ -132,8 +152,8 @@ class _Run:
         self.model.to(self.device)
         if self.precision.channels_last:
             self.model.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
-        self.schedule = LRSchedule(config.lr)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr)
+        self.schedule = LRSchedule(self.lr)
 
     def _setup_data(self) -> None:
         config = self.config
@@ -159,14 +179,16 @@ class _Run:
         except Exception as exc:
             raise TrainingError(f"cannot read the annotations: {exc}") from None
         sizes = {e.name: (e.width, e.height) for e in dataset}
-        batch = config.batch
-        steps = max(4, math.ceil((config.samples_per_epoch or len(self.train_names)) / batch))
+        batch, world = config.batch, self.world
+        steps = max(4, math.ceil((config.samples_per_epoch or len(self.train_names)) / self.global_batch))
         self.steps_per_epoch = steps
         crops = TrainingCrops(train_paths, train_points, [sizes[n] for n in self.train_names],
                               CropSettings(config.crop, tuple(config.scale_range), config.flip),
-                              type(self.model).stride, self.density, samples=steps * batch, seed=config.seed,
+                              type(self.model).stride, self.density, samples=steps * self.global_batch,
+                              seed=config.seed,
                               cache_bytes=DEFAULT_CACHE_BYTES // max(1, config.workers))  # one cache each
-        self.sampler = EpochSampler(steps * batch, seed=config.seed)
+        self.sampler = EpochSampler(steps * self.global_batch, seed=config.seed, rank=world.rank,
+                                    world=world.size)
         # Never fork after torch ran: workers are spawned, and live across epochs (the index tells the epoch).
         spawn = {"multiprocessing_context": "spawn", "persistent_workers": True} if config.workers else {}
         pin = self.device.type == "cuda"
@@ -175,7 +197,9 @@ class _Run:
                                                         pin_memory=pin, **spawn)
         whole = WholeImages(val_paths, val_points, [sizes[n] for n in self.val_names],
                             self.model.input_multiple)
-        self.val_loader = torch.utils.data.DataLoader(whole, batch_size=1, num_workers=0, pin_memory=pin)
+        # Each process validates its own whole images (no padding duplicates): the errors are summed over them.
+        self.val_loader = torch.utils.data.DataLoader(whole, batch_size=1, num_workers=0, pin_memory=pin,
+                                                      sampler=range(world.rank, len(whole), world.size))
         self.train_counts_per_pixel = [len(p) / (sizes[n][0] * sizes[n][1])
                                        for n, p in zip(self.train_names, train_points)]
         try:  # learning from unlabeled images (--unlabeled): None when not asked or there are none
@@ -229,12 +253,17 @@ class _Run:
             raise TrainingError(f"cannot resume: {path} does not fit this model's configuration ({exc})") \
                 from None
         self.schedule.load_state_dict(state["scheduler"])
-        self.schedule.base_lr = self.config.lr  # the run's lr, or a new one given on the command line
+        self.schedule.base_lr = self.lr  # the run's lr, or a new one given on the command line
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["rng_torch"])
         self.epoch, self.epoch_step = int(state["epoch"]), int(state["epoch_step"])
         self.step = int(state["step"])
+        saved_batch = int(state.get("global_batch", (record.get("train_summary") or {}).get("batch", 0)))
+        if saved_batch and saved_batch != self.global_batch and self.epoch_step:
+            # Another global batch (processes x --batch): continue the epoch at the same crop, rounded down.
+            self.epoch_step = min(self.epoch_step * saved_batch // self.global_batch, self.steps_per_epoch)
+            self.step = self.epoch * self.steps_per_epoch + self.epoch_step
         self.elapsed_before = float(state["elapsed_s"])
         self.best_score = float(state["best_score"])
         self.best_metrics, self.last_metrics = dict(state["best_metrics"]), dict(record.get("metrics") or {})
@@ -245,11 +274,15 @@ class _Run:
         self._setup()
         self._start_weights()
         config = self.config
-        try:
-            atomic_write_bytes(self.out / CONFIG_FILE, (json.dumps(config.to_json(), indent=2) + "\n").encode())
-        except OSError as exc:  # e.g. a full disk: nothing of the run was changed yet
-            raise TrainingError(f"cannot write {self.out / CONFIG_FILE}: {exc.strerror or exc}. Nothing was "
-                                "changed in the run folder; free some space and try again.") from None
+        # DDP broadcasts rank 0's weights; after the resume, so rank 0 cannot overwrite last.pt before all read it.
+        self.train_model = self.world.wrap(self.model)
+        if self.world.is_main:
+            try:
+                atomic_write_bytes(self.out / CONFIG_FILE,
+                                   (json.dumps(config.to_json(), indent=2) + "\n").encode())
+            except OSError as exc:  # e.g. a full disk: nothing of the run was changed yet
+                raise TrainingError(f"cannot write {self.out / CONFIG_FILE}: {exc.strerror or exc}. Nothing was "
+                                    "changed in the run folder; free some space and try again.") from None
         self.session_start, self.session_steps, self.val_seconds = time.monotonic(), 0, 0.0
         self.session_val_seconds, self.last_val_end = 0.0, self.session_start
         self.meter = ProgressMeter(self.log, PROGRESS_INTERVAL_S)
@@ -258,7 +291,8 @@ class _Run:
                       total=round(config.minutes * 60) if by_time else config.epochs * self.steps_per_epoch,
                       unit="seconds" if by_time else "steps", epochs=config.epochs, minutes=config.minutes,
                       steps_per_epoch=self.steps_per_epoch, train_images=len(self.train_names),
-                      val_images=len(self.val_names), batch=config.batch, crop=config.crop, lr=config.lr,
+                      val_images=len(self.val_names), batch=config.batch, crop=config.crop, lr=self.lr,
+                      world_size=self.world.size, global_batch=self.global_batch,
                       unlabeled_images=len(self.rank_stacks) if self.rank_stacks is not None else 0,
                       rank_weight=config.rank_weight if self.rank_stacks is not None else None,
                       threads=torch.get_num_threads() if self.device.type == "cpu" else None,
@@ -274,15 +308,21 @@ class _Run:
         result = TrainResult(best if best.exists() else None, last if last.exists() else None, self.epoch,
                              self.step, self.best_metrics.get("val_mae"), self.best_metrics.get("val_rmse"),
                              stopped, round(self._elapsed(), 1))
-        self.log.emit("done", **asdict(result))
+        # Every rank's own count of steps and crops (all-reduced): shows that all of them trained.
+        self.log.emit("done", **asdict(result), world_size=self.world.size,
+                      rank_steps=[int(v) for v in self.world.gather(self.session_steps)],
+                      rank_crops=[int(v) for v in self.world.gather(self.session_crops)])
         return result
 
     def _loop(self) -> str:
         while self.config.epochs is None or self.epoch < self.config.epochs:
-            if self.stop_requested():
+            stop, spent = self.world.agree(  # every rank takes the same branch
+                self.stop_requested(),
+                self.config.minutes is not None and self._elapsed() >= self.config.minutes * 60)
+            if stop:
                 self._save(self.out / LAST_FILE, self.last_metrics, with_state=True)
                 return "stop requested"
-            if self.config.minutes is not None and self._elapsed() >= self.config.minutes * 60:
+            if spent:
                 return "time budget"  # a resumed run whose budget was already spent
             reason = self._train_epoch()
             if reason == "stop requested":
@@ -296,7 +336,7 @@ class _Run:
 
     def _train_epoch(self) -> str | None:
         """Train the rest of the current epoch; returns why it stopped early, or None."""
-        self.sampler.set_epoch(self.epoch, skip=self.epoch_step * self.config.batch)
+        self.sampler.set_epoch(self.epoch, skip=self.epoch_step * self.global_batch)
         self.schedule.apply(self.optimizer, self._progress())
         self._epoch_losses: list[float] = []
         self._epoch_rank_losses: list[float] = []
@@ -308,28 +348,32 @@ class _Run:
         def on_step(_step_in_epoch: int, loss: float, images: int, rank_loss: float | None = None) -> bool:
             nonlocal reason
             self.epoch_step, self.step = self.epoch_step + 1, self.step + 1
-            self.session_steps += 1
+            self.session_steps, self.session_crops = self.session_steps + 1, self.session_crops + images
             self._epoch_losses.append(loss)
             if rank_loss is not None:
                 self._epoch_rank_losses.append(rank_loss)
             self.schedule.apply(self.optimizer, self._progress())
-            self._report_progress(loss, images, final=self.epoch_step >= self.steps_per_epoch,
-                                  rank_loss=rank_loss)
-            if self.stop_requested():
+            self._report_progress(loss, images * self.world.size,
+                                  final=self.epoch_step >= self.steps_per_epoch, rank_loss=rank_loss)
+            # Leave time for the final validation inside the budget. Agreed: no rank may go on alone.
+            stop, over = self.world.agree(self.stop_requested(), budget is not None
+                                          and self._elapsed() + self.val_seconds >= budget)
+            if stop:
                 reason = "stop requested"
-            elif budget is not None and self._elapsed() + self.val_seconds >= budget:
-                reason = "time budget"  # leave time for the final validation inside the budget
+            elif over:
+                reason = "time budget"
             return reason is not None
 
         try:
-            train_one_epoch(self.model, self.train_loader, self.optimizer, self.precision, scaler=self.scaler,
-                            average=self.average, on_step=on_step, ranking=self.ranking)
+            train_one_epoch(self.train_model, self.train_loader, self.optimizer, self.precision,
+                            scaler=self.scaler, average=self.average, on_step=on_step, ranking=self.ranking,
+                            mean_loss=self.world.mean_loss)
         except NonFiniteLoss as exc:
             kept = (f"the last good checkpoint is {self.out / LAST_FILE} (epoch {self.epoch})"
                     if (self.out / LAST_FILE).exists() else "no checkpoint had been written yet")
             raise TrainingError(
                 f"the training loss became {exc.value} at epoch {self.epoch + 1}, step {self.step + 1}: "
-                f"training stopped. The learning rate ({self.config.lr:g}) is probably too high for "
+                f"training stopped. The learning rate ({self.lr:g}) is probably too high for "
                 f"{self.config.model}; try a lower --lr. Nothing was saved from the failed step: {kept}"
             ) from None
         return reason
@@ -345,9 +389,10 @@ class _Run:
         # Validation may take at most about VAL_TIME_SHARE of the time (big images, small epochs): when the
         # last one took longer than that share of the training since, this epoch is not validated.
         due = last_epoch or started - self.last_val_end >= self.val_seconds * (1 / VAL_TIME_SHARE - 1)
+        due = self.world.agree(due)[0]  # each rank's clock differs; all validate, or none
         if self.val_names and due:
             result = evaluate(self._counting_model(), self.val_loader, self.precision, DEFAULT_DENSITY_SCALE,
-                              should_stop=self.stop_requested)
+                              should_stop=self.stop_requested, combine=self.world.all_sum)
             if result is None:
                 self._save(self.out / LAST_FILE, self.last_metrics, with_state=True)
                 return False
@@ -408,6 +453,8 @@ class _Run:
     def _save(self, path: Path, metrics: dict, with_state: bool) -> Path:
         from engine.checkpoint import save_checkpoint
 
+        if not self.world.is_main:  # rank 0 writes; every rank holds the same weights
+            return path
         config, model = self.config, self._counting_model()
         record = {
             "arch": config.model, "model_config": dict(model.config), "stride": int(type(model).stride),
@@ -421,6 +468,7 @@ class _Run:
                 "lr": config.lr, "batch": config.batch, "crop": config.crop, "seed": config.seed,
                 "unlabeled_images": len(self.rank_stacks) if self.rank_stacks is not None else 0,
                 "rank_weight": config.rank_weight if self.rank_stacks is not None else None,
+                "world_size": self.world.size,
             },
             "metrics": {k: v for k, v in metrics.items() if v is not None},
             # Plain contiguous CPU tensors: the file loads anywhere, whatever memory format training used.
@@ -432,6 +480,7 @@ class _Run:
                 "average_updates": self.average.updates if self.average is not None else 0,
                 "epoch": self.epoch, "epoch_step": self.epoch_step, "step": self.step,
                 "elapsed_s": self._elapsed(), "optimizer": self.optimizer.state_dict(),
+                "global_batch": self.global_batch,
                 "scheduler": self.schedule.state_dict(),
                 "scaler": self.scaler.state_dict() if self.scaler is not None else None,
                 "rng_torch": torch.get_rng_state(), "best_score": self.best_score,

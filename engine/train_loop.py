@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from engine.distributed import unwrap
 from engine.ranking import RankingTerm
 
 
@@ -52,13 +53,16 @@ def density_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def train_one_epoch(model, loader, optimizer, precision: Precision, *, scaler=None,
                     average: WeightAverage | None = None,
                     on_step: Callable[[int, float, int], bool] | None = None,
-                    ranking: RankingTerm | None = None) -> dict:
+                    ranking: RankingTerm | None = None,
+                    mean_loss: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict:
     """Train over ``loader`` (batches of image, target, count) once; returns {"loss", "steps", "stopped"}.
 
     ``average``, when given, is updated after every step. ``on_step(step_in_epoch, loss, batch_size)`` is
     called after every step; returning True stops the epoch there. A model with ``forward_with_aux(images,
     counts) -> (density, aux_loss)`` (engine/models/cmtl.py) gets its auxiliary loss added. Raises
-    :class:`NonFiniteLoss` before applying a step whose loss is not finite.
+    :class:`NonFiniteLoss` before applying a step whose loss is not finite. ``mean_loss`` (several processes,
+    engine/distributed.py) turns the step's losses into their means over the processes before that check, so
+    they all see a NaN on any of them and stop together; the losses reported are then the global batch's.
 
     ``ranking`` (unlabeled images, engine/ranking.py) adds ``weight x ranking loss`` of one stack batch per
     step; then ``on_step`` also gets ``rank_loss=`` and the result a "rank_loss" mean.
@@ -83,12 +87,16 @@ def train_one_epoch(model, loader, optimizer, precision: Precision, *, scaler=No
         loss = density_loss(output, targets)
         if aux is not None:
             loss = loss + aux.float()
-        value = float(loss.detach())
         extra = {}
+        parts = [loss.detach().float()]
         if stacks is not None:
             rank = ranking.loss(rank_output)
-            extra["rank_loss"] = float(rank.detach())
+            parts.append(rank.detach().float())
             loss = loss + ranking.weight * rank
+        parts = torch.stack(parts) if mean_loss is None else mean_loss(torch.stack(parts))
+        value = float(parts[0])
+        if stacks is not None:
+            extra["rank_loss"] = float(parts[1])
         if not math.isfinite(value) or not math.isfinite(extra.get("rank_loss", 0.0)):
             raise NonFiniteLoss(value if not math.isfinite(value) else extra["rank_loss"], steps)
         optimizer.zero_grad(set_to_none=True)
@@ -118,25 +126,31 @@ def _epoch_result(total: float, rank_total: float, steps: int, ranking, stopped:
 
 @torch.no_grad()
 def evaluate(model, loader, precision: Precision, density_scale: float,
-             should_stop: Callable[[], bool] | None = None) -> dict | None:
+             should_stop: Callable[[], bool] | None = None,
+             combine: Callable[[list[float]], list[float]] | None = None) -> dict | None:
     """Count every image of ``loader`` (batches of one whole image); returns {"mae", "rmse", "images"}.
 
     Returns None when ``should_stop()`` turned true before the end (the numbers would be partial).
+    ``combine`` (several processes, each with its own share of the images) sums [absolute errors, squared
+    errors, images, stopped] over the processes; it is called once, also by a process that stopped early.
     """
     model.eval()
-    errors = []
+    errors, stopped = [], False
     for images, counts, _ in loader:
         if should_stop is not None and should_stop():
-            return None
+            stopped = True
+            break
         with precision.autocast():
             output = model(precision.to_device(images))
         predicted = output.float().sum(dim=(1, 2, 3)).cpu() / density_scale
         errors.extend((predicted - counts).tolist())
-    if not errors:
+    totals = [sum(abs(e) for e in errors), sum(e * e for e in errors), len(errors), float(stopped)]
+    absolute, squared, images, stops = combine(totals) if combine is not None else totals
+    if stops:
+        return None
+    if not images:
         return {"mae": None, "rmse": None, "images": 0}
-    mae = sum(abs(e) for e in errors) / len(errors)
-    rmse = math.sqrt(sum(e * e for e in errors) / len(errors))
-    return {"mae": mae, "rmse": rmse, "images": len(errors)}
+    return {"mae": absolute / images, "rmse": math.sqrt(squared / images), "images": int(images)}
 
 
 class WeightAverage:
@@ -159,7 +173,7 @@ class WeightAverage:
     def update(self, model: torch.nn.Module) -> None:
         self.updates += 1
         decay = min(self.max_decay, (1 + self.updates) / (10 + self.updates))
-        current = model.state_dict()
+        current = unwrap(model).state_dict()  # the network's own keys, also when DDP wraps it
         for name, average in self.model.state_dict().items():
             value = current[name].detach()
             if average.dtype.is_floating_point:
