@@ -173,9 +173,9 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
     """Batch norm whose training statistics cover the batches of all ranks, on any device.
 
     ``torch.nn.SyncBatchNorm`` (used on CUDA) accepts GPU tensors only; this is the same computation for
-    Gloo/CPU ranks: per-channel sums, sums of squares and counts are all-reduced with autograd support
-    (``torch.distributed.nn.functional.all_reduce`` sums the gradients back), so forward and backward equal
-    one process's batch norm over the global batch. Parameters, buffers and state_dict keys are
+    Gloo/CPU ranks: per-channel sums, sums of squares and counts are all-reduced by :class:`_SumOverRanks`
+    (whose backward sums the gradients back), so forward and backward equal one process's batch norm over
+    the global batch. Parameters, buffers and state_dict keys are
     BatchNorm2d's, and in eval mode it is plain batch norm (no communication).
     """
 
@@ -183,12 +183,10 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
         if not (self.training and dist.is_available() and dist.is_initialized()
                 and dist.get_world_size() > 1):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
         dims = (0, 2, 3)
         local = torch.cat([x.sum(dims, dtype=torch.float64), (x.double() ** 2).sum(dims),
                            x.new_full((1,), x.numel() / x.shape[1], dtype=torch.float64)])
-        total = all_reduce(local, op=dist.ReduceOp.SUM)
+        total = _SumOverRanks.apply(local)
         channels = x.shape[1]
         count = total[-1]
         mean = total[:channels] / count
@@ -207,6 +205,23 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
         if self.affine:
             y = y * self.weight.view(shape) + self.bias.view(shape)
         return y
+
+
+class _SumOverRanks(torch.autograd.Function):
+    """All-reduce (sum) with a gradient: each rank's input reaches every rank's output, so the gradient
+    of a rank's input is the sum of the output gradients of all ranks."""
+
+    @staticmethod
+    def forward(ctx, tensor):
+        total = tensor.clone(memory_format=torch.contiguous_format)
+        dist.all_reduce(total, op=dist.ReduceOp.SUM)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.clone(memory_format=torch.contiguous_format)
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        return grad
 
 
 def convert_to_global_batchnorm(module: nn.Module) -> nn.Module:
