@@ -25,8 +25,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--device", metavar="auto|cpu|cuda|cuda:N|mps",
                         help="auto (default): CUDA, then Apple MPS, then CPU")
     parser.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last.pt")
-    parser.add_argument("--lr", type=float, help="learning rate (default: the model's)")
-    parser.add_argument("--batch", type=int, help="crops per step (default: the model's)")
+    parser.add_argument("--lr", type=float, help="learning rate (default: the model's); under torchrun, for one "
+                        "process's batch: N processes train at sqrt(N) x this rate")
+    parser.add_argument("--batch", type=int, help="crops per step (default: the model's); under torchrun: crops "
+                        "per step of each process")
     parser.add_argument("--crop", type=int, help="training crop side in pixels (default: the model's)")
     parser.add_argument("--sigma-mode", choices=["fixed", "adaptive"],
                         help="density kernel (default: the dataset's)")
