@@ -21,9 +21,10 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from crowdgui.jobs import EngineJob
+from crowdgui.training.devices import gpu_count
 from crowdgui.training.history import RunHistoryPanel
 from crowdgui.training.monitor import TrainingMonitor
-from crowdgui.training.options import TrainOptions, resume_args
+from crowdgui.training.options import ALL_GPUS, TrainOptions, launch_args, resume_args
 from crowdgui.training.train_dialog import SETTINGS_KEY, TrainDialog
 from engine.runs import RunInfo, list_runs, read_metrics, read_run
 
@@ -152,7 +153,8 @@ class TrainingController(QObject):
         run = dialog.resumed_run()
         title = (f"Resuming {run.model} — {run.name}" if run is not None
                  else f"Training {dialog.options().model} — {dialog.run_dir.name}")
-        return self.start(dialog.engine_args(dialog.run_dir), dialog.run_dir, title)
+        return self.start(dialog.engine_args(dialog.run_dir), dialog.run_dir, title,
+                          device=dialog.device_combo.currentData())
 
     def resume(self, run: RunInfo | None = None) -> EngineJob | None:
         """Continue ``run`` (default: the newest resumable run of the open dataset) with ``--resume``."""
@@ -163,15 +165,20 @@ class TrainingController(QObject):
             run = next((candidate for candidate in self.runs if candidate.can_resume), None)
             if run is None:
                 return None
-        args = resume_args(self.dataset_folder, run.folder, run.model, self._last_device())
-        return self.start(args, run.folder, f"Resuming {run.model} — {run.name}")
+        device = self._last_device()
+        args = resume_args(self.dataset_folder, run.folder, run.model, device)
+        return self.start(args, run.folder, f"Resuming {run.model} — {run.name}", device=device)
 
-    def start(self, args: list[str], run_dir: Path, title: str) -> EngineJob:
-        """Run ``python -m engine <args>`` in the background and watch it in the monitor."""
+    def start(self, args: list[str], run_dir: Path, title: str, device: str = "auto") -> EngineJob:
+        """Run ``python -m engine <args>`` in the background and watch it in the monitor.
+
+        ``device`` is the dialog's choice: for "all GPUs" the command runs through torchrun, one process per GPU.
+        """
         self._save_annotations()
         self.run_dir = Path(run_dir)
         self.job_dataset = self.dataset_folder
-        job = EngineJob.engine(args, parent=self, cancel_grace_ms=CANCEL_GRACE_MS)
+        python_args = launch_args(args, device, gpu_count() if device == ALL_GPUS else 1)
+        job = EngineJob([*python_args, "--events", "jsonl"], parent=self, cancel_grace_ms=CANCEL_GRACE_MS)
         job.event_received.connect(self._on_event)
         job.log_line.connect(self.monitor.append_log)
         job.finished.connect(self._on_finished)

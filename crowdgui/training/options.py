@@ -12,6 +12,11 @@ from pathlib import Path
 
 BUDGETS = ("epochs", "minutes")
 SIGMA_MODES = ("fixed", "adaptive")
+# TrainOptions.device for "every GPU of this machine": one engine process per GPU, started by torchrun.
+ALL_GPUS = "all-gpus"
+# torchrun's grace after Cancel's SIGTERM before it kills its processes; below the window's own grace
+# (controller.CANCEL_GRACE_MS), so torchrun never outlives the window's patience and leaves orphans.
+TORCHRUN_SHUTDOWN_S = 50
 
 
 @dataclass
@@ -42,7 +47,7 @@ class TrainOptions:
             args += ["--minutes", _number(self.minutes)]
         else:
             args += ["--epochs", str(int(self.epochs))]
-        args += ["--device", self.device, "--val-fraction", _number(self.val_fraction)]
+        args += ["--device", engine_device(self.device), "--val-fraction", _number(self.val_fraction)]
         for flag, value in (("--lr", self.lr), ("--batch", self.batch), ("--crop", self.crop),
                             ("--width", self.width)):
             if value is not None:
@@ -94,7 +99,25 @@ class TrainOptions:
 
 def resume_args(dataset: Path | str, run_dir: Path | str, model: str, device: str = "auto") -> list[str]:
     """Continue a stopped run where its last checkpoint left off (the run folder keeps the rest of its config)."""
-    return ["train", str(dataset), "--model", model, "--out", str(run_dir), "--resume", "--device", device]
+    return ["train", str(dataset), "--model", model, "--out", str(run_dir), "--resume", "--device",
+            engine_device(device)]
+
+
+def engine_device(device: str) -> str:
+    """The engine's ``--device`` for a dialog choice (every process of ALL_GPUS uses its own CUDA device)."""
+    return "cuda" if device == ALL_GPUS else device
+
+
+def launch_args(command_args: list[str], device: str, gpus: int) -> list[str]:
+    """The arguments after ``python`` that run ``python -m engine <command_args>`` on ``device``.
+
+    ALL_GPUS with ``gpus`` > 1 goes through torchrun, one process per GPU; rank 0 prints the JSON events the
+    window reads, and torchrun passes Cancel's SIGTERM on to every process.
+    """
+    if device == ALL_GPUS and gpus > 1:
+        return ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={gpus}",
+                f"--shutdown-timeout={TORCHRUN_SHUTDOWN_S}", "-m", "engine", *command_args]
+    return ["-m", "engine", *command_args]
 
 
 def _number(value: float) -> str:

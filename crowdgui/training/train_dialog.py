@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from crowdgui.training.advanced import AdvancedOptions
-from crowdgui.training.devices import device_choices
-from crowdgui.training.options import TrainOptions, resume_args, split_counts
+from crowdgui.training.devices import gpu_count, training_device_choices
+from crowdgui.training.options import TrainOptions, launch_args, resume_args, split_counts
 from engine.dataset import Dataset
 from engine.runs import STAMP_FORMAT, RunInfo, new_run_dir, runs_folder
 
@@ -110,7 +110,7 @@ class TrainDialog(QDialog):
 
         # ---- device
         self.device_combo = QComboBox()
-        for value, label in device_choices():
+        for value, label in training_device_choices():
             self.device_combo.addItem(label, value)
 
         self.model_box = QGroupBox("Model")
@@ -242,6 +242,10 @@ class TrainDialog(QDialog):
                                        / f"{datetime.now().strftime(STAMP_FORMAT)}-{self.options().model}")
         return self.options().engine_args(self.dataset.folder, run_dir)
 
+    def python_args(self, run_dir: Path | str | None = None) -> list[str]:
+        """What follows ``python`` to run :meth:`engine_args` on the chosen device (all GPUs: through torchrun)."""
+        return launch_args(self.engine_args(run_dir), self.device_combo.currentData(), gpu_count())
+
     # ---------------------------------------------------------------- refresh
     def _refresh(self) -> None:
         resuming = self.is_resume
@@ -277,7 +281,7 @@ class TrainDialog(QDialog):
         self.problem_label.setVisible(bool(problem))
         self.buttons.button(QDialogButtonBox.Ok).setEnabled(resuming or counts["train"] > 0)
         self.command_edit.setText(" ".join(shlex.quote(part) for part in
-                                           [Path(sys.executable).name, "-m", "engine", *self.engine_args()]))
+                                           [Path(sys.executable).name, *self.python_args()]))
         self.command_edit.setCursorPosition(0)
 
     # ----------------------------------------------------------------- accept
