@@ -139,20 +139,29 @@ class RankingStacks(torch.utils.data.Dataset):
 
 
 class StepSampler(torch.utils.data.Sampler):
-    """Endless item indices from ``start_step x batch`` on: batch t of the loader is the stack for step t."""
+    """Endless item indices from ``start_step x batch`` on: batch t of the loader is the stack for step t.
 
-    def __init__(self, batch: int, start_step: int = 0):
+    With ``world`` processes (torchrun) each step has ``world x batch`` stacks, and process ``rank`` takes its
+    own ``batch`` of them: together they see the stacks one process with ``world x batch`` would.
+    """
+
+    def __init__(self, batch: int, start_step: int = 0, rank: int = 0, world: int = 1):
         self.batch, self.start_step = int(batch), int(start_step)
+        self.rank, self.world = int(rank), int(world)
 
     def __iter__(self):
-        return itertools.count(self.start_step * self.batch)
+        if self.world == 1:
+            return itertools.count(self.start_step * self.batch)
+        return (((step * self.world + self.rank) * self.batch + item)
+                for step in itertools.count(self.start_step) for item in range(self.batch))
 
 
 def ranking_loader(stacks: RankingStacks, batch: int, start_step: int = 0, workers: int = 0,
-                   pin_memory: bool = False):
+                   pin_memory: bool = False, rank: int = 0, world: int = 1):
     """An endless iterator of (batch, crops, 3, S, S) tensors, the first one for training step ``start_step``."""
     spawn = {"multiprocessing_context": "spawn"} if workers else {}  # never fork after torch ran
-    loader = torch.utils.data.DataLoader(stacks, batch_size=int(batch), sampler=StepSampler(batch, start_step),
+    sampler = StepSampler(batch, start_step, rank, world)
+    loader = torch.utils.data.DataLoader(stacks, batch_size=int(batch), sampler=sampler,
                                          num_workers=workers, pin_memory=pin_memory, **spawn)
     return iter(loader)
 
@@ -213,7 +222,12 @@ def unlabeled_stacks(dataset, config, sizes: dict, warn) -> RankingStacks | None
                          seed=config.seed, cache_bytes=DEFAULT_CACHE_BYTES // workers)
 
 
-def ranking_term(stacks: RankingStacks, config, start_step: int, pin_memory: bool = False) -> RankingTerm:
-    """The ranking term of a run whose next training step is ``start_step`` (0, or where a resume starts)."""
-    batches = ranking_loader(stacks, config.rank_batch, start_step, int(config.workers or 0), pin_memory)
+def ranking_term(stacks: RankingStacks, config, start_step: int, pin_memory: bool = False,
+                 rank: int = 0, world: int = 1) -> RankingTerm:
+    """The ranking term of a run whose next training step is ``start_step`` (0, or where a resume starts).
+
+    ``rank`` of ``world`` processes (torchrun) draws its own ``config.rank_batch`` stacks of each step.
+    """
+    batches = ranking_loader(stacks, config.rank_batch, start_step, int(config.workers or 0), pin_memory,
+                             rank, world)
     return RankingTerm(batches, config.rank_weight)

@@ -341,7 +341,8 @@ class _Run:
         self._epoch_losses: list[float] = []
         self._epoch_rank_losses: list[float] = []
         if self.rank_stacks is not None and self.ranking is None:
-            self.ranking = ranking_term(self.rank_stacks, self.config, self.step, self.device.type == "cuda")
+            self.ranking = ranking_term(self.rank_stacks, self.config, self.step, self.device.type == "cuda",
+                                        rank=self.world.rank, world=self.world.size)
         reason = None
         budget = self.config.minutes * 60 if self.config.minutes is not None else None
 

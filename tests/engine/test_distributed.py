@@ -6,6 +6,7 @@ next collective), resumes it, and compares the final weights with one process tr
 """
 
 import io
+import itertools
 import json
 import math
 import os
@@ -22,6 +23,7 @@ from engine.checkpoint import load_checkpoint, load_model
 from engine.data import EpochSampler
 from engine.distributed import RankLog, World
 from engine.events import ListSink
+from engine.ranking import StepSampler
 from engine.synthetic import write_synthetic_dataset
 from engine.train import TrainConfig, fit
 
@@ -51,6 +53,17 @@ def test_each_step_of_the_ranks_together_trains_on_the_crops_of_one_process_step
             together = sorted(i for crops in per_rank for i in crops[2 * step:2 * step + 2])
             assert together == sorted(whole[6 * step:6 * step + 6])
         assert min(whole) >= 2 * 48  # the index still carries the epoch
+
+
+def test_unlabeled_stacks_of_a_step_are_shared_out_like_the_crops():
+    single = StepSampler(batch=6, start_step=5)
+    ranks = [StepSampler(batch=2, start_step=5, rank=r, world=3) for r in range(3)]
+    whole = list(itertools.islice(single, 6 * 4))
+    per_rank = [list(itertools.islice(sampler, 2 * 4)) for sampler in ranks]
+    for step in range(4):
+        together = sorted(i for items in per_rank for i in items[2 * step:2 * step + 2])
+        assert together == whole[6 * step:6 * step + 6]
+    assert whole[0] == 5 * 6  # a resumed run continues with the stacks of its next step
 
 
 def test_world_comes_from_torchruns_environment():
