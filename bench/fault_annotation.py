@@ -6,7 +6,8 @@
 1. Sidecar saves under kill -9 (``--kills``). Each round starts a fresh writer process that saves version A and version B of one image's points in turn
 (half the rounds through Dataset.save_points, half through atomic_write_bytes with the texts ready, so that
 nearly every kill of those lands in the file-system calls), kills it with SIGKILL after a random delay, and
-reads the sidecar back. Prints how many kills were tried, how often the complete version A or B was found,
+reads the sidecar back. Prints how many kills were tried, how often the complete old version (before the
+interrupted save) or the complete new one was found (and which of A and B),
 and how often the file was corrupt (must be 0), how many kills interrupted a save, and whether the folder
 still scanned cleanly. The harness is tests/robustness/annotation_kill_harness.py (the test runs 20 kills).
 

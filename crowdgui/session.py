@@ -95,6 +95,9 @@ class AnnotationSession(QObject):
         self._autosave.stop()
         for stack in self._stacks.values():
             self.undo_group.removeStack(stack)
+            # A stack destroyed with unsaved edits emits cleanChanged from its destructor, possibly while the
+            # session itself is being destroyed (window closed after "Discard"): nothing may listen by then.
+            stack.blockSignals(True)
             stack.deleteLater()
         self._stacks.clear()
         self._unsaved.clear()

@@ -7,7 +7,7 @@ Size limit: images of at most ``MAX_PIXELS`` pixels open (500 megapixels, e.g. 2
 about 7 bytes per pixel at its peak (Pillow's 4-byte pixels plus the 3-byte array handed out), so the limit
 keeps one image under ~3.5 GB; bigger ones, and decompression bombs (a small file whose header claims a huge
 image), are refused from their header alone with a message that names the limit. Pillow's own bomb check is
-moved to twice this limit so it never refuses first with its own wording.
+set to this limit (it refuses only above twice it, and that refusal is reworded here too).
 
 Damaged files: ``image_size`` (used by every folder scan) reads the header and also checks that the file
 ends the way its format requires (a JPEG's end-of-image marker after its image data, a PNG's IEND chunk), so
@@ -30,7 +30,7 @@ MAX_PIXELS = 500_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 _ORIENTATION_TAG = 0x0112
-_STRIP_BYTES = 4 << 20  # pixels are converted in bands of rows of about this size (bounded extra memory)
+_STRIP_BYTES = 4 << 20  # pixels are converted in bands of about this size (bounded extra memory)
 _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 

@@ -54,6 +54,8 @@ class KillCounts:
     tried: int = 0
     saw_a: int = 0
     saw_b: int = 0
+    saw_old: int = 0  # the version on disk before the interrupted save began
+    saw_new: int = 0  # the version the interrupted save was writing (the rename had happened)
     corrupt: int = 0
     during_save: int = 0  # the child had started a save and not finished it when it was killed
     stray_temp_files: int = 0  # temporary files left beside the sidecar, in all rounds together
@@ -66,8 +68,9 @@ class KillCounts:
         return self.saw_a + self.saw_b
 
     def line(self) -> str:
-        return (f"kills tried {self.tried}, complete version A {self.saw_a}, complete version B {self.saw_b}, "
-                f"corrupt {self.corrupt}, kills inside a save {self.during_save}, stray temp files "
+        return (f"kills tried {self.tried}, complete old version {self.saw_old}, complete new version "
+                f"{self.saw_new} (A {self.saw_a}, B {self.saw_b}), corrupt {self.corrupt}, kills inside a save "
+                f"{self.during_save}, stray temp files "
                 f"{self.stray_temp_files}, broken scans {self.scan_broken}")
 
 
@@ -102,14 +105,20 @@ def run_kills(folder: Path, rounds: int, n_points: int, max_delay_s: float = 0.3
         counts.by_mode[mode] = counts.by_mode.get(mode, 0) + 1
         if tail and tail[-1].startswith("begin"):
             counts.during_save += 1
+        # Step k writes B when k is odd, A when even (see _child); the step in progress, or the last one done.
+        step = int(tail[-1][5:] if tail[-1].startswith("begin") else tail[-1][3:]) if tail else 0
+        new = b if step % 2 else a
         try:
             points = read_sidecar(sidecar).points
         except Exception as exc:  # noqa: BLE001 (anything unreadable is exactly what this looks for)
             points, reason = None, f"unreadable: {exc}"
-        if points is not None and np.array_equal(points, a):
-            counts.saw_a += 1
-        elif points is not None and np.array_equal(points, b):
-            counts.saw_b += 1
+        if points is not None and (np.array_equal(points, a) or np.array_equal(points, b)):
+            counts.saw_a += np.array_equal(points, a)
+            counts.saw_b += np.array_equal(points, b)
+            if np.array_equal(points, new) or not (tail and tail[-1].startswith("begin")):
+                counts.saw_new += 1
+            else:
+                counts.saw_old += 1
         else:
             counts.corrupt += 1
             counts.problems.append(f"round {round_}: " + (reason if points is None else

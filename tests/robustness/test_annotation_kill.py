@@ -25,7 +25,7 @@ def test_sidecar_is_complete_old_or_new_after_every_kill(tmp_path):
     assert counts.tried == 20
     assert counts.corrupt == 0, counts.problems
     assert counts.scan_broken == 0, counts.problems
-    assert counts.handled == counts.tried
+    assert counts.handled == counts.tried == counts.saw_old + counts.saw_new
     assert counts.by_mode == {"save": 10, "write": 10}
     # The kills must really interrupt saves, or this test proves nothing.
     assert counts.during_save >= counts.tried // 2

@@ -81,3 +81,16 @@ def test_train_refuses_code_as_pretrained_weights(setup, capsys):
     assert "could run code" in message and "posix.system" in message
     assert "weights_only` set to `False`" not in message  # PyTorch's advice to load it unsafely is not passed on
     assert not marker.exists()
+
+
+def test_train_resume_refuses_a_hostile_last_checkpoint(setup, capsys):
+    root, marker, cases, dataset = setup
+    run = root / "resume_run"
+    run.mkdir()
+    (run / "last.pt").write_bytes(cases["evil_popen.pt"].path.read_bytes())
+    code = main(["train", str(dataset), "--out", str(run), "--resume", "--model", "unet", "--width", "4",
+                 "--epochs", "1", "--device", "cpu", "--events", "jsonl"])
+    message = " ".join(_errors(capsys.readouterr().out))
+    assert code != 0
+    assert "cannot resume" in message and "could run code" in message, message
+    assert not marker.exists()
