@@ -1,12 +1,14 @@
 """A training run killed with SIGKILL mid-epoch: last.pt is the complete file of the last finished epoch, and
-``--resume`` continues the step count from it. An epoch is made long enough (``samples_per_epoch``) for a
-progress event to arrive inside it; the kill follows that event.
+``--resume`` continues the step count from it. The kill comes a moment after epoch 1's end event, and an
+epoch is long enough (``samples_per_epoch``; ~3 s on an idle 2-core CPU, longer under load) for that moment to
+fall inside epoch 2 — progress events are too sparse (one a second) to aim at on an idle machine.
 """
 
 import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,8 @@ from test_training_faults import ROOT, engine_env, saved_step
 from engine.synthetic import write_synthetic_dataset
 from engine.train import LAST_FILE
 
-STEPS_PER_EPOCH = 80  # samples_per_epoch 160 / batch 2: a few seconds, so progress events arrive inside it
+STEPS_PER_EPOCH = 300  # samples_per_epoch 600 / batch 2
+KILL_DELAY_S = 0.5  # after epoch 1 ended: well inside epoch 2, well after its first steps
 
 START_RUN = r"""
 import sys
@@ -43,15 +46,16 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_checkpoint(dataset, tmp_pa
     try:
         for line in child.stdout:
             event = json.loads(line)
-            # A progress event inside epoch 2: epoch 1's last.pt is on disk and steps have gone past it.
-            if event["type"] == "progress" and event["epoch"] == 2 and event["step"] % STEPS_PER_EPOCH:
+            # Epoch 1's last.pt is on disk when its epoch event is written; epoch 2 is then under way.
+            if event["type"] == "epoch" and event["epoch"] == 1:
+                time.sleep(KILL_DELAY_S)
                 child.send_signal(signal.SIGKILL)  # no handler, no clean-up: like a power cut
                 killed_at = event["step"]
                 break
     finally:
         child.kill()
         child.wait(30)
-    assert killed_at is not None and killed_at > STEPS_PER_EPOCH, "the run ended before a mid-epoch kill"
+    assert killed_at == STEPS_PER_EPOCH, "the run ended before the kill"
     assert child.returncode == -signal.SIGKILL
     assert saved_step(run / LAST_FILE) == STEPS_PER_EPOCH  # the complete epoch-1 file, not a half of epoch 2
 
