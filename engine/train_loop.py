@@ -78,12 +78,9 @@ def train_one_epoch(model, loader, optimizer, precision: Precision, *, scaler=No
         with precision.autocast():
             if with_aux:
                 output, aux = model.forward_with_aux(images, counts)
-                rank_output = model(stacks) if stacks is not None else None
-            elif stacks is not None:  # one pass: batch-norm statistics over labelled and unlabeled crops
-                output, rank_output = model(torch.cat([images, stacks])).split([len(images), len(stacks)])
-                aux = None
             else:
                 output, aux = model(images), None
+            rank_output = ranking.forward(model, stacks) if stacks is not None else None
         loss = density_loss(output, targets)
         if aux is not None:
             loss = loss + aux.float()

@@ -151,13 +151,23 @@ def test_without_unlabeled_images_it_warns_and_trains_plainly(tmp_path):
     assert events.of_type("epoch") and all("rank_loss" not in e for e in events.of_type("epoch"))
 
 
+def test_with_weight_zero_the_labelled_training_is_exactly_plain_training(partly_annotated, tmp_path):
+    plain, unweighted = ListSink(), ListSink()
+    fit(tiny_config(partly_annotated, tmp_path / "plain", epochs=1, unlabeled=False), plain)
+    fit(tiny_config(partly_annotated, tmp_path / "zero", epochs=1, rank_weight=0.0), unweighted)
+    # The unlabeled crops touch neither the batch-norm statistics nor (at weight 0) the weights.
+    assert [e["loss"] for e in unweighted.of_type("epoch")] == [e["loss"] for e in plain.of_type("epoch")]
+    assert [e["val_mae"] for e in unweighted.of_type("epoch")] == [e["val_mae"] for e in plain.of_type("epoch")]
+    assert "rank_loss" in unweighted.of_type("epoch")[0]
+
+
 def test_the_ranking_term_changes_the_training_and_plain_runs_carry_no_ranking(partly_annotated, tmp_path):
     plain, ranked = ListSink(), ListSink()
     fit(tiny_config(partly_annotated, tmp_path / "plain", epochs=1, unlabeled=False, rank_weight=3.0), plain)
     assert any("only with --unlabeled" in w["message"] for w in plain.of_type("warning"))
     fit(tiny_config(partly_annotated, tmp_path / "ranked", epochs=1, rank_weight=100.0), ranked)
     assert "rank_loss" not in plain.of_type("progress")[-1]
-    # The unlabeled crops share the forward pass and add their gradient: the same seed trains differently.
+    # The ranking gradient changes the weights: the same seed trains differently.
     assert plain.of_type("epoch")[0]["loss"] != ranked.of_type("epoch")[0]["loss"]
 
 
