@@ -147,8 +147,13 @@ class ImageFilter(QSortFilterProxyModel):
         self.setFilterKeyColumn(0)
 
     def set_mode(self, mode: str) -> None:
-        self.mode = mode
-        self.invalidateFilter()
+        if hasattr(self, "beginFilterChange"):  # Qt 6.10+, where invalidateFilter() is deprecated
+            self.beginFilterChange()
+            self.mode = mode
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.mode = mode
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, source_row, source_parent) -> bool:
         if not super().filterAcceptsRow(source_row, source_parent):
