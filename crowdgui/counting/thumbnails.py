@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image, ImageOps
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
+
+from engine.dataset import read_thumbnail
 
 
 def thumbnail_image(path: Path | str, size: int) -> QImage:
     """A QImage of at most size x size pixels (QImage, not QPixmap: it may be made off the GUI thread)."""
-    with Image.open(path) as image:
-        image.draft("RGB", (size * 2, size * 2))  # JPEG: decode at a reduced scale, much faster
-        image = ImageOps.exif_transpose(image).convert("RGB")
-        image.thumbnail((size, size))
-        data = image.tobytes()
-        qimage = QImage(data, image.width, image.height, image.width * 3, QImage.Format.Format_RGB888)
-        return qimage.copy()  # own the pixels: ``data`` goes away with this function
+    pixels = read_thumbnail(path, size)  # the engine's rules: 16-bit scaled to its range, EXIF turned
+    height, width = pixels.shape[:2]
+    qimage = QImage(pixels.data, width, height, width * 3, QImage.Format.Format_RGB888)
+    return qimage.copy()  # own the pixels: ``pixels`` goes away with this function
 
 
 class _Signals(QObject):

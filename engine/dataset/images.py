@@ -270,3 +270,29 @@ def read_image(path: Path | str) -> np.ndarray:
             raise ImageReadError(path, f"damaged image data: the file is truncated ({reason})") from None
         raise ImageReadError(path, f"damaged image data ({reason})") from None
     return out
+
+
+def read_thumbnail(path: Path | str, size: int) -> np.ndarray:
+    """A small (h, w, 3) uint8 RGB picture of the image, at most ``size`` x ``size``, as read_image shows it.
+
+    The same rules as read_image (EXIF orientation applied; 16-bit and float scaled to the whole image's own
+    range, where Pillow's plain RGB conversion would clip them to white; the same size limit), but JPEGs are
+    decoded at a reduced scale, so a big photo costs little. Raises ImageReadError like read_image.
+    """
+    path = Path(path)
+    image = _open(path)
+    try:
+        with image:
+            orientation = _orientation(image)
+            image.draft("RGB", (size * 2, size * 2))  # JPEG only: decode at 1/2..1/8 scale
+            image.load()
+            scale = _range(image) if image.mode.startswith(("I", "F")) else None
+            small = image.convert("I") if image.mode.startswith("I;") else image  # Pillow cannot resize I;16
+            small.thumbnail((size, size))  # in place
+            if orientation in _TURN:
+                small = small.transpose(_TURN[orientation])
+            return np.ascontiguousarray(np.broadcast_to(_band_to_rgb(small, scale), (small.height, small.width, 3)))
+    except ImageReadError:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
+        raise ImageReadError(path, f"damaged image data ({exc})") from None

@@ -27,7 +27,7 @@ from hostile_images import (
     write_image_cases,
 )
 
-from engine.dataset import Dataset, ImageReadError, image_size, read_image
+from engine.dataset import Dataset, ImageReadError, image_size, read_image, read_thumbnail
 from engine.dataset import images as images_module
 
 
@@ -53,6 +53,29 @@ def test_every_case_opens_with_its_size_or_is_refused_in_words(cases):
                     reader(path)
                 assert case.error in raised.value.reason, (case.name, raised.value.reason)
                 assert str(raised.value).startswith(case.name + ": ")
+
+
+def test_thumbnails_show_what_read_image_shows_small(cases):
+    """16-bit images are not clipped to white, turned JPEGs are turned, bad files are refused in words."""
+    folder, all_cases = cases
+    for case in all_cases:
+        path = folder / case.name
+        if not case.good:
+            with pytest.raises(ImageReadError):
+                read_thumbnail(path, 36)
+            continue
+        full = read_image(path).astype(np.float64)
+        small = read_thumbnail(path, 36)
+        assert small.dtype == np.uint8 and small.ndim == 3 and small.shape[2] == 3, case.name
+        assert max(small.shape[:2]) <= 36, case.name
+        full_aspect, small_aspect = full.shape[1] / full.shape[0], small.shape[1] / small.shape[0]
+        assert abs(np.log(small_aspect / full_aspect)) < 0.2, case.name  # turned as displayed
+        # Quadrant means agree: the same picture, the same way up, the same brightness.
+        for quadrant in ((0, 0), (0, 1), (1, 0), (1, 1)):
+            def mean(a):
+                h, w = a.shape[0] // 2, a.shape[1] // 2
+                return a[quadrant[0] * h:(quadrant[0] + 1) * h, quadrant[1] * w:(quadrant[1] + 1) * w].mean()
+            assert abs(mean(small.astype(np.float64)) - mean(full)) < 12, (case.name, quadrant)
 
 
 def test_a_folder_scan_lists_every_bad_file_with_its_reason_and_keeps_the_good_ones(cases):
