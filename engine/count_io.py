@@ -5,6 +5,8 @@
 - :class:`StreamingCsv`: rows are appended and flushed to ``OUT.partial`` as images finish, and the finished
   file replaces ``OUT`` in one rename. A run killed half-way leaves ``OUT`` untouched (the previous results,
   if any) and ``OUT.partial`` holding every row finished so far.
+- :func:`write_skipped_csv`: ``OUT`` with ``.skipped.csv`` for ``.csv`` lists the files not counted, with why,
+  so the table alone never silently misses an image.
 - Density maps (``NAME.density.npy``, float32 objects per cell at the model's stride, written atomically) with
   a ``densities.json`` manifest giving the stride; predicted points as ``NAME.points.csv`` (x,y pixels).
 """
@@ -144,6 +146,30 @@ class StreamingCsv:
         if not self._handle.closed:
             self._handle.close()
         return self.partial
+
+
+def skipped_csv_path(out: Path | str) -> Path:
+    """``counts.csv`` -> ``counts.skipped.csv`` (beside the counts table)."""
+    out = Path(out)
+    stem = out.name[:-4] if out.name.lower().endswith(".csv") else out.name
+    return out.with_name(stem + ".skipped.csv")
+
+
+def write_skipped_csv(out: Path | str, skipped_files: list[dict]) -> Path | None:
+    """Write ``image,reason`` rows for the files not counted beside ``out``; None when none was skipped.
+
+    A previous run's list is removed when nothing was skipped, so the file never describes an older run.
+    """
+    path = skipped_csv_path(out)
+    if not skipped_files:
+        path.unlink(missing_ok=True)
+        return None
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["image", "reason"])
+    writer.writerows([item["image"], item["reason"]] for item in skipped_files)
+    atomic_write_bytes(path, text.getvalue().encode("utf-8"))
+    return path
 
 
 def format_count(value: float | None) -> str | None:

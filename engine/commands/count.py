@@ -6,7 +6,8 @@ Rows are flushed to ``OUT.partial`` as images finish and the complete file repla
 that is killed or cancelled never leaves a half-written OUT (its finished rows are in OUT.partial).
 Events: ``start``; per image ``result`` (image, path, count, seconds, density, stride, annotated_count, error)
 and ``progress``; ``warning`` per skipped file; ``done`` with MAE/RMSE when annotations exist and
-``skipped_files`` (image, reason) for every file not counted.
+``skipped_files`` (image, reason) for every file not counted, also written to ``OUT.skipped.csv``
+(``counts.csv`` -> ``counts.skipped.csv``; ``skipped_csv`` in ``done``, null and no file when none was).
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def run(args, events) -> int:
         save_density,
         save_points_csv,
         write_density_manifest,
+        write_skipped_csv,
     )
     from engine.infer import count_images, model_device, model_stride
     from engine.blob_split import locate_objects
@@ -127,7 +129,7 @@ def run(args, events) -> int:
 
     table = StreamingCsv(args.out, ["image", "count", "annotated_count", "error"])
     started, done, failed = time.perf_counter(), 0, 0
-    # Every image that was not counted, with why: the done event lists them all (the CSV holds counts only).
+    # Every image that was not counted, with why: the done event and OUT.skipped.csv list them all.
     skipped_files = [{"image": p.path.name, "reason": p.reason} for p in problems if p.skipped]
     predicted, annotated = [], []
     try:
@@ -173,9 +175,11 @@ def run(args, events) -> int:
                      skipped_files=skipped_files)
         return 1
     table.commit()
+    skipped_csv = write_skipped_csv(args.out, skipped_files)
     elapsed = time.perf_counter() - started
     summary = {"counted": counted, "skipped": len(skipped_files), "skipped_files": skipped_files,
-               "csv": str(args.out), "seconds": round(elapsed, 3),
+               "csv": str(args.out), "skipped_csv": str(skipped_csv) if skipped_csv else None,
+               "seconds": round(elapsed, 3),
                "images_per_second": round(counted / elapsed, 3) if elapsed > 0 else None,
                "annotated": len(annotated)}
     if annotated:

@@ -84,6 +84,18 @@ def test_the_count_command_counts_every_good_file_and_lists_every_bad_one(red_ch
         assert words in reasons[name], (name, reasons[name])
         assert f"{name}: " in warnings and words in warnings
     assert not (tmp_path / "counts.csv.partial").exists()
+    # The bad files are listed beside the table too, for whoever opens only the folder.
+    with open(tmp_path / "counts.skipped.csv", newline="", encoding="utf-8") as handle:
+        listed = {row["image"]: row["reason"] for row in csv.DictReader(handle)}
+    assert listed == reasons and done["skipped_csv"] == str(tmp_path / "counts.skipped.csv")
+
+    # A later run with nothing to skip removes the old list rather than leave it describing another run.
+    for name in bad:
+        (folder / name).rmdir() if (folder / name).is_dir() else (folder / name).unlink()
+    code = main(["count", str(folder), "--checkpoint", str(red_checkpoint), "--out", str(out), "--events", "jsonl"])
+    done = next(e for e in _events(capsys.readouterr().out) if e["type"] == "done")
+    assert code == 0 and done["skipped"] == 0 and done["skipped_csv"] is None
+    assert not (tmp_path / "counts.skipped.csv").exists()
 
 
 def test_count_images_yields_an_error_result_for_damage_found_only_by_decoding(red_checkpoint, mixed_folder):
