@@ -113,9 +113,16 @@ class TrainingMonitor(QWidget):
         self.stat_mae = _Stat("Val. MAE (best)")
         self.stat_rmse = _Stat("Val. RMSE")
         self.stat_eta = _Stat("Time left")
+        # Only for runs that also learn from unlabeled images; a log axis could not plot its frequent zeros.
+        self.stat_rank = _Stat("Ranking loss")
+        self.stat_rank.setToolTip("The hinge loss on nested crops of the unlabeled images (mean over the last "
+                                  "steps). 0: every crop already counts no more than the crop around it, so "
+                                  "the unlabeled images have nothing to correct just now.")
+        self.stat_rank.hide()
         stats = QHBoxLayout()
         stats.setSpacing(28)
-        for stat in (self.stat_epoch, self.stat_loss, self.stat_mae, self.stat_rmse, self.stat_eta):
+        for stat in (self.stat_epoch, self.stat_loss, self.stat_rank, self.stat_mae, self.stat_rmse,
+                     self.stat_eta):
             stats.addWidget(stat)
         stats.addStretch(1)
 
@@ -198,8 +205,10 @@ class TrainingMonitor(QWidget):
         self._best_mae = None
         self._steps_seen = 0
         self._epochs_total = epochs_total
-        for stat in (self.stat_epoch, self.stat_loss, self.stat_mae, self.stat_rmse, self.stat_eta):
+        for stat in (self.stat_epoch, self.stat_loss, self.stat_rank, self.stat_mae, self.stat_rmse,
+                     self.stat_eta):
             stat.set("–")
+        self.stat_rank.hide()
         self.progress.setRange(0, 0)  # busy until the engine says how many steps there are
         self.progress.setFormat("Starting…")
         self.log.clear()
@@ -247,6 +256,7 @@ class TrainingMonitor(QWidget):
             self.progress.setFormat("%p%")
             if event.get("epochs"):
                 self._epochs_total = int(event["epochs"])
+            self.stat_rank.setVisible(bool(event.get("unlabeled_images")) and event.get("rank_weight") != 0)
             described = ", ".join(f"{key} {event[key]}" for key in ("model", "device", "train_images",
                                                                       "val_images") if key in event)
             self.append_log(f"started{': ' + described if described else ''}")
@@ -277,6 +287,8 @@ class TrainingMonitor(QWidget):
             self._steps_seen += 1
             step = event.get("step")
             self.curves.add_loss(step if step is not None else self._steps_seen, event["loss"])
+        if event.get("rank_loss") is not None:
+            self.stat_rank.set(_fmt(event["rank_loss"]))
         if "eta_s" in event:
             self.stat_eta.set(format_duration(event.get("eta_s")))
 

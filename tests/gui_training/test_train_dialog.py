@@ -162,3 +162,8 @@ def test_the_monitor_shows_a_run_that_learns_from_unlabeled_images(qtbot):
                           "val_rmse": 2.0})
     assert monitor.curves.losses == [5.0] and monitor.curves.maes == [1.5]
     assert "ranking loss 0.125" in monitor.log.toPlainText()
+    assert monitor.stat_rank.isVisibleTo(monitor) and monitor.stat_rank.value.text() == "0.25"
+    # A run without unlabeled images has no ranking loss to show.
+    monitor.begin("unet", "python -m engine train D")
+    monitor.handle_event({"type": "start", "total": 8, "unit": "steps", "epochs": 2, "unlabeled_images": 0})
+    assert not monitor.stat_rank.isVisibleTo(monitor)
