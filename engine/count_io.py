@@ -31,6 +31,7 @@ from engine.dataset.sidecar import (
     sidecar_path,
 )
 from engine.dataset.store import Dataset
+from engine.localize import rounded_inside
 
 DENSITY_SUFFIX = ".density.npy"
 POINTS_SUFFIX = ".points.csv"  # not ".points.json": a density folder may be the image folder itself
@@ -204,12 +205,15 @@ def save_density(folder: Path | str, name: str, density: np.ndarray) -> Path:
     return path
 
 
-def save_points_csv(folder: Path | str, name: str, points: np.ndarray) -> Path:
-    """Save predicted points as ``NAME.points.csv`` with an ``x,y`` header (image pixels), atomically."""
+def save_points_csv(folder: Path | str, name: str, points: np.ndarray, image_size: tuple[int, int]) -> Path:
+    """Save predicted points as ``NAME.points.csv`` with an ``x,y`` header (image pixels), atomically.
+
+    Two decimals, every point inside the (width, height) image (engine.localize.rounded_inside).
+    """
     text = io.StringIO()
     writer = csv.writer(text)
     writer.writerow(["x", "y"])
-    writer.writerows([[f"{x:.2f}", f"{y:.2f}"] for x, y in np.asarray(points).reshape(-1, 2)])
+    writer.writerows([[f"{x:.2f}", f"{y:.2f}"] for x, y in rounded_inside(points, image_size)])
     path = Path(folder) / f"{name}{POINTS_SUFFIX}"
     atomic_write_bytes(path, text.getvalue().encode("utf-8"))
     return path

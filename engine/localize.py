@@ -73,13 +73,28 @@ def find_points(density: np.ndarray, stride: int = 1, *, count: int | None = Non
     return _suppress_close(points, wanted, min_distance)
 
 
+def rounded_inside(points: np.ndarray, image_size: tuple[int, int], decimals: int = 2) -> np.ndarray:
+    """Points rounded to ``decimals`` for a file, still inside the image [0, width) x [0, height).
+
+    Plain rounding would carry a point refined up to the image's far edge (x = width - 1e-12) onto x = width,
+    which is outside by the engine's convention and would be flagged when the file is read back.
+    """
+    step = 10.0 ** -decimals
+    points = np.round(np.asarray(points, dtype=np.float64).reshape(-1, 2), decimals)
+    points[:, 0] = np.clip(points[:, 0], 0.0, round(image_size[0] - step, decimals))
+    points[:, 1] = np.clip(points[:, 1], 0.0, round(image_size[1] - step, decimals))
+    return points
+
+
 def _subpixel_offsets(fine: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Peak position inside its pixel from a parabola through the pixel and its two neighbours, per axis.
 
     It also centres a peak that sits on a two-pixel plateau (a cell centre falls on a pixel edge whenever a
     map is upsampled by an even factor): the parabola puts the top half-way between the equal pixels.
+    Outside the map nothing is known: a mirrored neighbour keeps a peak on the border at its pixel's centre
+    (repeating the edge pixel would make a plateau and push the peak half a pixel out, onto the map's edge).
     """
-    padded = np.pad(fine, 1, mode="edge")
+    padded = np.pad(fine, 1, mode="reflect")
     r, c = rows + 1, cols + 1
 
     def vertex(before, centre, after):

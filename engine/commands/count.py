@@ -155,7 +155,8 @@ def run(args, events) -> int:
                         fields["density"] = str(save_density(args.density_dir, target.name, result.density))
                     if args.points:
                         points = locate_objects(result.density, stride, image_size=(result.width, result.height))
-                        fields["points"] = str(save_points_csv(args.density_dir, target.name, points))
+                        fields["points"] = str(save_points_csv(args.density_dir, target.name, points,
+                                                                (result.width, result.height)))
                         fields["points_count"] = len(points)
                     events.emit("result", image=target.name, path=str(target.path), count=result.count,
                                 seconds=round(result.seconds, 4), stride=stride, width=result.width,

@@ -207,6 +207,7 @@ class Proposer:
 
     def propose(self, item: Item, result) -> None:
         from engine.dataset import SidecarError
+        from engine.localize import rounded_inside
         from engine.propose import proposals_from_density
 
         if not result.ok:  # the image could not be decoded, or the forward pass failed (e.g. out of memory)
@@ -231,7 +232,7 @@ class Proposer:
                 return
         proposal = proposals_from_density(result.density, self.stride, (result.width, result.height),
                                           annotation.points, self.radius)
-        points = proposal.points.round(2)
+        points = rounded_inside(proposal.points, (result.width, result.height))
         written = False
         if self.write and len(points):
             try:

@@ -24,6 +24,7 @@ from count_fixtures import (
 from engine.cli import main
 from engine.dataset import Dataset
 from engine.density import DensitySettings, density_map
+from engine.localize import rounded_inside
 from engine.metrics import match_points
 from engine.propose import cancel_radius, propose_points, without_confirmed
 
@@ -330,3 +331,37 @@ def test_a_run_where_the_model_fails_on_every_image_exits_non_zero(red_checkpoin
     assert _results(events)["b.png"]["skipped"] == "model failed: counting failed: out of memory"
     assert events[-2]["type"] == "done" and events[-2]["skipped"] == {"model failed": 2}
     assert _snapshot(folder) == before
+
+
+def test_objects_on_the_last_pixels_are_proposed_and_saved_inside_the_image(tmp_path, capsys):
+    """A peak refined up to the image's far edge must not be rounded onto it: x = width is outside the image,
+    and the accepted points would be flagged as a problem when the folder is opened again."""
+    with red_counter_registered():
+        red_checkpoint = red_counter_checkpoint(tmp_path / "red1.pt", stride=1, density_scale=50.0, sigma=2.0)
+        _propose_and_count_the_corners(red_checkpoint, tmp_path, capsys)
+
+
+def _propose_and_count_the_corners(red_checkpoint, tmp_path, capsys):
+    folder = tmp_path / "edges"
+    corners = np.array([[63, 47], [63, 0], [0, 47], [63, 20], [30, 47]])
+    write_red_image(folder, "corners.png", corners)
+    code, events = propose(capsys, folder, red_checkpoint)
+    assert code == 0
+    saved = json.loads((folder / "corners.png.points.json").read_text(encoding="utf-8"))["proposed"]
+    assert len(saved) == len(corners)
+    assert all(0 <= x < 64 and 0 <= y < 48 for x, y in saved), saved
+    assert Dataset(folder).problems == []
+
+    code = main(["count", str(folder), "--checkpoint", str(red_checkpoint), "--out", str(tmp_path / "c.csv"),
+                 "--density-dir", str(tmp_path / "maps"), "--points", "--events", "jsonl"])
+    capsys.readouterr()
+    rows = (tmp_path / "maps" / "corners.png.points.csv").read_text().splitlines()[1:]
+    located = np.array([[float(v) for v in row.split(",")] for row in rows])
+    assert code == 0 and len(located) == len(corners)
+    assert (located >= 0).all() and (located[:, 0] < 64).all() and (located[:, 1] < 48).all(), located
+
+
+def test_rounded_inside_keeps_points_off_the_far_edges():
+    points = np.array([[np.nextafter(64.0, 0), 47.999], [0.004, 12.346], [-1e-9, 3.0]])
+    rounded = rounded_inside(points, (64, 48))
+    np.testing.assert_array_equal(rounded, [[63.99, 47.99], [0.0, 12.35], [0.0, 3.0]])
