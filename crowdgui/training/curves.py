@@ -7,6 +7,7 @@ annotating user frame time, so points are collected in plain lists and pushed to
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QHBoxLayout, QWidget
@@ -18,8 +19,27 @@ MAE_COLOR = "#f0883e"
 RMSE_COLOR = "#a371f7"
 
 
-def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget(background=None)
+class LossAxis(pg.AxisItem):
+    """A log axis labelled 1, 2, 5 x 10^n in plain numbers (500, 1k, 2k): pyqtgraph labels every minor tick
+    (9·10², 8·10², 7·10² ...), which overlap when the loss spans less than a decade."""
+
+    def logTickStrings(self, values, scale, spacing):
+        labels = []
+        for value in 10 ** np.asarray(values, dtype=float) * scale:
+            mantissa = value / 10 ** np.floor(np.log10(value)) if value > 0 else 0
+            labels.append(_plain(value) if round(mantissa, 6) in (1, 2, 5) else "")
+        return labels
+
+
+def _plain(value: float) -> str:
+    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= factor:
+            return f"{value / factor:g}{suffix}"
+    return f"{value:g}"
+
+
+def _plot(title: str, x_label: str, y_label: str, left: pg.AxisItem | None = None) -> pg.PlotWidget:
+    plot = pg.PlotWidget(background=None, axisItems={"left": left} if left is not None else None)
     plot.setTitle(title, size="9pt")
     plot.setLabel("bottom", x_label)
     plot.setLabel("left", y_label)
@@ -37,7 +57,7 @@ class TrainingCurves(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.loss_plot = _plot("Training loss", "step", "loss (log scale)")
+        self.loss_plot = _plot("Training loss", "step", "loss (log scale)", left=LossAxis("left"))
         # A loss falls by orders of magnitude (and spikes early): only a log axis keeps the whole run readable.
         self.loss_plot.setLogMode(y=True)
         self.val_plot = _plot("Validation error (counts per image)", "epoch", "error")

@@ -167,3 +167,16 @@ def test_the_monitor_shows_a_run_that_learns_from_unlabeled_images(qtbot):
     monitor.begin("unet", "python -m engine train D")
     monitor.handle_event({"type": "start", "total": 8, "unit": "steps", "epochs": 2, "unlabeled_images": 0})
     assert not monitor.stat_rank.isVisibleTo(monitor)
+
+
+def test_the_loss_axis_labels_only_1_2_5_in_plain_numbers(qtbot):
+    """pyqtgraph's log axis labels every minor tick (9·10², 8·10² ...), which overlap within one decade."""
+    import math
+
+    from crowdgui.training.curves import TrainingCurves
+
+    curves = TrainingCurves()
+    qtbot.addWidget(curves)
+    axis = curves.loss_plot.getAxis("left")
+    values = [math.log10(v) for v in (400, 500, 700, 1000, 2000, 0.05, 3e6)]
+    assert axis.logTickStrings(values, 1.0, 1.0) == ["", "500", "", "1k", "2k", "0.05", ""]
