@@ -10,11 +10,16 @@ only does after saving or after the user agreed to drop what could not be saved.
 When a folder opens, journal files left behind are edits that never reached the sidecar: the process died.
 :func:`offer_recovery` lists them (image, point counts) in a message box: Restore pushes them as one undoable
 step per image (then they are autosaved like any edit); Discard deletes them and says what was lost.
+
+A window holds ``recovery/window.lock`` (a QLockFile: process id and host inside, stale once that process is
+gone) while it has journal files. A folder opened while another live window holds it is not offered that
+window's journal (its edits are not crash leftovers) and the user is warned that both windows save the same
+files. Nothing is written when a folder merely opens, and nothing is left once everything is saved.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QLockFile, QObject, QTimer
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from crowdgui.session import AnnotationSession
@@ -22,6 +27,7 @@ from crowdgui.undo import ReplacePoints
 from engine.dataset.recovery import RecoveryJournal, UnsavedEdits
 
 JOURNAL_DELAY_MS = 250
+LOCK_NAME = "window.lock"
 SHOWN = 12  # images listed in the message box before "and N more"
 
 
@@ -34,6 +40,8 @@ class SessionJournal(QObject):
         self.journal: RecoveryJournal | None = None
         self.found: list[UnsavedEdits] = []  # left by a previous process, not yet restored or discarded
         self.problems: list[str] = []
+        self.other_window: str | None = None  # "process N on HOST" when a live window journals this folder too
+        self._lock: QLockFile | None = None
         self.writes = 0  # journal files written (tests and the benchmark read it)
         self._pending: set[str] = set()  # images whose journal may be out of date
         self._written: set[str] = set()  # images with a journal file this session wrote
@@ -65,6 +73,7 @@ class SessionJournal(QObject):
                 if name in self._written:
                     self.journal.remove(name)
                     self._written.discard(name)
+                    self._release_if_clean()
                 continue
             if name == session.current_name:
                 points, proposed = session.points.points, session.proposed.points
@@ -78,17 +87,46 @@ class SessionJournal(QObject):
                 continue  # a safety net only: a folder that cannot take it cannot take the save either
             self._written.add(name)
             self.writes += 1
+            if self._lock is None:
+                self._take_lock()
 
     def _on_saved(self, name: str, _moved_aside) -> None:
         self._pending.discard(name)
         if self.journal is not None and name in self._written:
             self.journal.remove(name)
             self._written.discard(name)
+            self._release_if_clean()
 
     # ------------------------------------------------------------ open / close
     def _on_opened(self, dataset) -> None:
         self.journal = RecoveryJournal(dataset.folder)
-        self.found, self.problems = self.journal.pending(dataset.names())
+        self.other_window = self._held_by_another_window()
+        if self.other_window is None:
+            self.found, self.problems = self.journal.pending(dataset.names())
+            self._release_if_clean()  # a dead window's lock taken over: kept only once we journal again
+
+    def _take_lock(self) -> bool:
+        """Hold this folder's journal lock (a dead window's stale lock is taken over); False if another has it."""
+        lock = QLockFile(str(self.journal.folder / LOCK_NAME))
+        lock.setStaleLockTime(0)  # stale only when its process is gone, however long a window stays open
+        if lock.tryLock(0):
+            self._lock = lock
+            return True
+        return False
+
+    def _release_if_clean(self) -> None:
+        if not self._written and self._lock is not None:
+            self._lock.unlock()
+            self._lock = None
+
+    def _held_by_another_window(self) -> str | None:
+        if not (self.journal.folder / LOCK_NAME).exists() or self._take_lock():
+            return None
+        probe = QLockFile(str(self.journal.folder / LOCK_NAME))
+        if probe.tryLock(0) or probe.error() != QLockFile.LockError.LockFailedError:
+            return None  # unreadable or not ours to judge (permissions): journal as usual
+        info = probe.getLockInfo()  # (pid, host, application); pid 0 when the file cannot be read
+        return f"process {info[0]} on {info[1]}" if info and info[0] else "another process"
 
     def _on_closed(self) -> None:
         # The window closes a folder only after saving, or after the user chose to drop what failed to save.
@@ -98,6 +136,9 @@ class SessionJournal(QObject):
                 self.journal.remove(name)
         self._pending.clear()
         self._written.clear()
+        if self._lock is not None:
+            self._lock.unlock()
+        self._lock, self.other_window = None, None
         self.journal, self.found, self.problems = None, [], []
 
     # --------------------------------------------------------- restore / discard
@@ -152,6 +193,9 @@ def offer_recovery(parent: QWidget, journal: SessionJournal, notify) -> QMessage
     The box is window-modal and returned without waiting (tests press its buttons). ``notify(level, text)``
     shows the outcome (the window's notice bar).
     """
+    if journal.other_window:
+        notify("warning", f"This folder is also open in another CrowdGUI window ({journal.other_window}). Both "
+                          "save to the same points files: edit each image in one window only.")
     if journal.problems:
         notify("warning", "Some recovery files of this folder cannot be read and were set aside: "
                           + "; ".join(journal.problems))

@@ -2,8 +2,11 @@
 
 The edits are made in a real MainWindow in a child process (tests/robustness/recovery_child.py), which is
 killed once the recovery journal holds them and long before its autosave; then a new window opens the folder.
+The killed window's journal lock is stale and taken over; a live window's lock keeps its journal from being
+offered to a second window on the same folder.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -101,4 +104,26 @@ def test_two_unsaved_images_are_both_restored(qtbot, tmp_path, open_window):
     qtbot.waitUntil(lambda: not window.session.dirty_names(), timeout=10000)
     for name in ("a.png", "b.png"):
         assert np.array_equal(_saved(folder, name), np.array(state[name]["points"])), name
-    assert not any(RecoveryJournal(folder).folder.iterdir())
+    assert not list(RecoveryJournal(folder).folder.glob("*.unsaved.npz"))
+
+
+def test_a_folder_open_in_another_live_window_is_not_offered_its_edits(qtbot, tmp_path, open_window):
+    """Window A's journal is not a crash leftover while A lives: B warns instead of offering A's points."""
+    folder = harness.make_dataset(tmp_path / "data", first_points=2)
+    first = open_window(folder)
+    assert not (RecoveryJournal(folder).folder / "window.lock").exists()  # opening alone writes nothing
+    first.session.select("b.png")
+    first._add_point(11.0, 12.0)
+    first.recovery.flush()  # journaled (and locked) now, long before its autosave
+    assert RecoveryJournal(folder).path_for("b.png").exists()
+
+    second = open_window(folder)
+    assert second.recovery_box is None and second.recovery.found == []
+    notice = second.notice_bar.text_label.text()
+    assert "also open in another CrowdGUI window" in notice and f"process {os.getpid()}" in notice
+    assert RecoveryJournal(folder).path_for("b.png").exists()  # A's journal untouched
+    second.close()
+
+    first.close()  # saves and releases the lock
+    third = open_window(folder)
+    assert third.recovery_box is None and "another CrowdGUI window" not in third.notice_bar.text_label.text()
