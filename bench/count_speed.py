@@ -71,16 +71,19 @@ def make_images(folder: Path, count: int, size: tuple[int, int]) -> list[Path]:
 
 def bare_model_seconds(model, record, paths: list[Path], batch: int, max_pixels: int) -> float:
     """Forward passes only, on input batches already normalised on the device, grouped as count_images
-    groups them (same padded size, at most ``batch`` images and ``max_pixels`` pixels)."""
+    groups them (same padded size, at most ``batch`` images and ``max_pixels`` pixels), each image inside the
+    same mirrored margin (engine.preprocess.with_context): the model's work is exactly the pipeline's."""
     import torch
 
     from engine.dataset import read_image
     from engine.infer import forward, input_alignment, model_device, network_input, padded_shape
+    from engine.preprocess import context_margin, with_context
 
     align, device = input_alignment(model, record), model_device(model)
+    margin = context_margin(align)
     groups: list[tuple[tuple[int, int], list[np.ndarray]]] = []
     for path in paths:
-        image = read_image(path)
+        image = with_context(read_image(path), margin, align)
         shape = padded_shape(image.shape[0], image.shape[1], align)
         per_pass = max(1, min(batch, max_pixels // (shape[0] * shape[1])))
         if groups and groups[-1][0] == shape and len(groups[-1][1]) < per_pass:

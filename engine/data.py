@@ -22,7 +22,13 @@ from PIL import Image
 
 from engine.dataset import Dataset, read_image
 from engine.density import DensitySettings, density_map, point_sigmas
-from engine.preprocess import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION, normalize_image, pad_to_multiple
+from engine.preprocess import (
+    DEFAULT_DENSITY_SCALE,
+    DEFAULT_NORMALIZATION,
+    context_margin,
+    normalize_image,
+    with_context,
+)
 
 # Decoded images are kept in memory while their total stays under this many bytes (per loader process).
 DEFAULT_CACHE_BYTES = 1 << 30
@@ -153,26 +159,33 @@ class TrainingCrops(torch.utils.data.Dataset):
 
 
 class WholeImages(torch.utils.data.Dataset):
-    """Whole images for validation, zero-padded (after normalisation) to the model's input multiple.
+    """Whole images for validation, seen as counting sees them (engine.infer): with a mirrored margin
+    (engine.preprocess.with_context) and sides that are multiples of lcm(input multiple, stride).
 
-    item -> (image (3, H', W') float32, true count float32, index). Batch them one at a time: sizes differ.
+    item -> (image (3, H', W') float32, true count float32, index, cells), ``cells`` = (first, rows, columns):
+    the output cells ``[first, first + rows) x [first, first + columns)`` are the image's own, the rest is
+    margin. Batch them one at a time: sizes differ.
     """
 
     def __init__(self, paths: list, points: list[np.ndarray], sizes: list[tuple[int, int]],
                  input_multiple: int, normalization: dict = DEFAULT_NORMALIZATION,
-                 cache_bytes: int = DEFAULT_CACHE_BYTES):
+                 cache_bytes: int = DEFAULT_CACHE_BYTES, stride: int = 1):
         self.images = ImageCache(paths, sizes, cache_bytes)
         self.counts = [float(len(p)) for p in points]
-        self.input_multiple = int(input_multiple)
+        self.stride = int(stride)
+        self.align = math.lcm(max(1, int(input_multiple)), self.stride)
+        self.margin = context_margin(self.align)
         self.normalization = normalization
 
     def __len__(self) -> int:
         return len(self.counts)
 
     def __getitem__(self, index: int):
-        array = normalize_image(self.images.get(index), self.normalization)
-        array = pad_to_multiple(array, self.input_multiple)
-        return torch.from_numpy(np.ascontiguousarray(array)), torch.tensor(self.counts[index]), index
+        image = self.images.get(index)
+        height, width = image.shape[:2]
+        array = normalize_image(with_context(image, self.margin, self.align), self.normalization)
+        cells = torch.tensor([self.margin // self.stride, -(-height // self.stride), -(-width // self.stride)])
+        return torch.from_numpy(np.ascontiguousarray(array)), torch.tensor(self.counts[index]), index, cells
 
 
 class EpochSampler(torch.utils.data.Sampler):

@@ -9,8 +9,10 @@ this module's defaults, so an old checkpoint counts the way it was trained. Two 
     for result in count_images(paths, "best.pt", "auto"):    # one CountResult per image, as they finish
         print(result.path, result.count, result.error)
 
-Images bigger than ``max_pixels`` (input pixels per forward pass, the memory bound) are cut into overlapping
-tiles (engine/tiles.py); the stitched map equals the whole-image map up to float rounding.
+Every image is seen with a margin of mirrored pixels around it (engine.preprocess.with_context), so objects
+at its edges are counted with context rather than against the convolutions' zero padding. Images bigger
+than ``max_pixels`` (input pixels per forward pass, the memory bound) are cut into overlapping tiles
+(engine/tiles.py) of that mirrored image; the stitched map equals the whole-image map up to float rounding.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 import torch
 
 from engine.prefetch import DecodedImage, prefetch_images
+from engine.preprocess import context_margin, mirrored_window, with_context
 from engine.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS, Tile, plan_tiles, round_up
 
 # The receptive radius is where all but this fraction of the input gradient's mass lies: beyond it an input
@@ -165,13 +168,16 @@ def predict_tiled(model: torch.nn.Module, record: dict, image: np.ndarray, max_p
                   batch_size: int = DEFAULT_BATCH, channels_last: bool = False) -> np.ndarray:
     """The density of an image of any size with bounded memory: overlapping tiles, centres kept, stitched.
 
-    Memory is the uint8 image, the output map and one batch of tile windows; the whole normalised image is
-    never built. A window reaching past the image is zero-padded after normalising, as the whole image is.
+    Memory is the uint8 image, the output map and one batch of tile windows; neither the whole normalised
+    image nor a padded copy of it is ever built. The tiles cover the image with its mirrored margin (as
+    predict_density sees it), each window copying only its own pixels, mirrored where it reaches past the image.
     """
     stride, align = model_stride(model, record), input_alignment(model, record)
+    margin = context_margin(align)
     height, width = image.shape[:2]
-    tiles = plan_tiles(height, width, max_pixels, receptive_margin(model, record), align)
-    stitched = np.zeros((round_up(height, align) // stride, round_up(width, align) // stride), np.float32)
+    full_h, full_w = height + 2 * margin, width + 2 * margin
+    tiles = plan_tiles(full_h, full_w, max_pixels, receptive_margin(model, record), align)
+    stitched = np.zeros((round_up(full_h, align) // stride, round_up(full_w, align) // stride), np.float32)
     by_shape: dict[tuple[int, int], list[Tile]] = {}
     for tile in tiles:
         by_shape.setdefault(tile.window_shape, []).append(tile)
@@ -179,14 +185,14 @@ def predict_tiled(model: torch.nn.Module, record: dict, image: np.ndarray, max_p
         per_pass = max(1, min(batch_size, max_pixels // (shape[0] * shape[1])))
         for start in range(0, len(group), per_pass):
             chunk = group[start:start + per_pass]
-            crops = [image[t.window[0]:t.window[1], t.window[2]:t.window[3]] for t in chunk]
+            crops = [mirrored_window(image, t.window[0] - margin, t.window[1] - margin, t.window[2] - margin,
+                                     t.window[3] - margin) for t in chunk]
             outputs = run_batch(model, record, crops, shape, channels_last)
             for tile, output in zip(chunk, outputs):
                 (wy0, _, wx0, _), (cy0, cy1, cx0, cx1) = tile.window, tile.core
                 stitched[cy0 // stride:cy1 // stride, cx0 // stride:cx1 // stride] = output[
                     (cy0 - wy0) // stride:(cy1 - wy0) // stride, (cx0 - wx0) // stride:(cx1 - wx0) // stride]
-    out_h, out_w = _output_shape(height, width, stride)
-    return stitched[:out_h, :out_w]
+    return image_cells(stitched, height, width, stride, margin)
 
 
 def padded_shape(height: int, width: int, align: int) -> tuple[int, int]:
@@ -203,13 +209,20 @@ def predict_density(model: torch.nn.Module, record: dict, image: np.ndarray, *,
     otherwise.
     """
     stride, align = model_stride(model, record), input_alignment(model, record)
+    margin = context_margin(align)
     height, width = image.shape[:2]
-    shape = padded_shape(height, width, align)
+    shape = padded_shape(height + 2 * margin, width + 2 * margin, align)
     if shape[0] * shape[1] > max_pixels:
         return predict_tiled(model, record, image, max_pixels, batch_size, channels_last)
-    density = run_batch(model, record, [image], shape, channels_last)[0]
+    density = run_batch(model, record, [with_context(image, margin, align)], shape, channels_last)[0]
+    return image_cells(density, height, width, stride, margin)
+
+
+def image_cells(density: np.ndarray, height: int, width: int, stride: int, margin: int) -> np.ndarray:
+    """The cells of a density map predicted with ``margin`` mirrored pixels that belong to the image itself."""
     out_h, out_w = _output_shape(height, width, stride)
-    return np.ascontiguousarray(density[:out_h, :out_w])
+    first = margin // stride
+    return np.ascontiguousarray(density[first:first + out_h, first:first + out_w])
 
 
 # ------------------------------------------------------------------------------------------ streaming
@@ -242,11 +255,10 @@ def count_images(paths: Iterable[Path | str], checkpoint, device: str | torch.de
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     stride, align = model_stride(model, record), input_alignment(model, record)
+    margin = context_margin(align)
     options = {"max_pixels": max_pixels, "batch_size": batch_size, "channels_last": channels_last}
 
     def finish(item: DecodedImage, density: np.ndarray, share: float) -> CountResult:
-        out_h, out_w = _output_shape(item.height, item.width, stride)
-        density = np.ascontiguousarray(density[:out_h, :out_w])
         return CountResult(item.index, item.path, float(density.sum(dtype=np.float64)), density,
                            item.seconds + share, None, item.width, item.height)
 
@@ -257,25 +269,27 @@ def count_images(paths: Iterable[Path | str], checkpoint, device: str | torch.de
         except (RuntimeError, MemoryError) as exc:
             return CountResult(item.index, item.path, seconds=item.seconds, width=item.width,
                                height=item.height, error=f"counting failed: {_first_line(exc)}")
-        return finish(item, density, time.perf_counter() - started)
+        return finish(item, density, time.perf_counter() - started)  # already the image's cells
 
     def run(pending: list[DecodedImage], shape: tuple[int, int]) -> list[CountResult]:
         if len(pending) == 1:
             return [alone(pending[0])]
         started = time.perf_counter()
         try:
-            outputs = run_batch(model, record, [item.image for item in pending], shape, channels_last)
+            inputs = [with_context(item.image, margin, align) for item in pending]
+            outputs = run_batch(model, record, inputs, shape, channels_last)
         except (RuntimeError, MemoryError):  # e.g. out of memory: retry one by one, each may still succeed
             return [alone(item) for item in pending]
         share = (time.perf_counter() - started) / len(pending)
-        return [finish(item, output, share) for item, output in zip(pending, outputs)]
+        return [finish(item, image_cells(output, item.height, item.width, stride, margin), share)
+                for item, output in zip(pending, outputs)]
 
     pending: list[DecodedImage] = []
     pending_shape = (0, 0)
     decoded = prefetch_images(paths, depth=max(prefetch, batch_size))
     try:
         for item in decoded:
-            shape = padded_shape(item.height, item.width, align)
+            shape = padded_shape(item.height + 2 * margin, item.width + 2 * margin, align)
             pixels = shape[0] * shape[1]
             per_pass = max(1, min(batch_size, max_pixels // max(1, pixels)))
             if pending and (item.error is not None or shape != pending_shape or len(pending) >= per_pass):

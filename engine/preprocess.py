@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.tiles import round_up
+
 # ImageNet statistics: pretrained VGG front ends (CSRNet) expect them, and they are harmless from scratch.
 DEFAULT_NORMALIZATION = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 
@@ -30,3 +32,55 @@ def pad_to_multiple(array: np.ndarray, multiple: int) -> np.ndarray:
     if not pad_h and not pad_w:
         return array
     return np.pad(array, [(0, 0)] * (array.ndim - 2) + [(0, pad_h), (0, pad_w)])
+
+
+# Mirrored pixels added around every image the network counts (validation, evaluate, count, propose): near an
+# image's edge a convolution otherwise reads zeros, which the network answers with spurious or misplaced
+# objects. U-Net's overlap-tile strategy (Ronneberger et al. 2015) extrapolates missing context the same way.
+# Measured on VGG cells, 20 test images, same checkpoints (0 / 16 / 32 pixels): a U-Net trained on 64 images,
+# MAE 3.99 / 3.67 / 3.77, false positives within 8 px of the edge 34 / 10 / 31, clicks to correct its
+# proposals 328 / 303 / 361; one trained on 10 images, MAE 4.72 / 4.52 / 4.60, edge false positives
+# 189 / 60 / 39, clicks 718 / 545 / 500. 16 pixels cost 25% more input at 256 x 256 (7% at 1024 x 768).
+# Training crops are unchanged: they are cut from inside images. (python bench/edge_context.py)
+CONTEXT_PIXELS = 16
+
+
+def context_margin(align: int, pixels: int | None = None) -> int:
+    """The mirrored margin in pixels: ``pixels`` (default CONTEXT_PIXELS) rounded up to ``align``, so the
+    margin is a whole number of output cells and pooling grids stay aligned with the image's."""
+    pixels = CONTEXT_PIXELS if pixels is None else pixels
+    return round_up(pixels, align) if pixels > 0 else 0
+
+
+def mirror_indices(start: int, stop: int, size: int) -> np.ndarray:
+    """Indices ``start .. stop-1`` of an axis of ``size`` extended by mirroring: ... 2 1 | 0 1 ... n-1 | n-2 ...
+
+    The edge pixel is not repeated (numpy's "reflect"), and a margin wider than the axis mirrors again.
+    """
+    index = np.arange(start, stop)
+    if size == 1:
+        return np.zeros_like(index)
+    period = 2 * (size - 1)
+    index = np.mod(index, period)
+    return np.where(index >= size, period - index, index)
+
+
+def mirrored_window(image: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    """Rows ``y0..y1-1`` and columns ``x0..x1-1`` of an (H, W, ...) image extended by mirroring past its edges.
+
+    Only the window is copied (and not even that when it lies inside the image), so a tile of a huge image
+    never costs a padded copy of the whole image.
+    """
+    height, width = image.shape[:2]
+    if 0 <= y0 and y1 <= height and 0 <= x0 and x1 <= width:
+        return image[y0:y1, x0:x1]
+    return image[np.ix_(mirror_indices(y0, y1, height), mirror_indices(x0, x1, width))]
+
+
+def with_context(image: np.ndarray, margin: int, align: int) -> np.ndarray:
+    """The network input of an (H, W, 3) image: ``margin`` mirrored pixels on every side, and more mirrored
+    pixels at the bottom and right up to multiples of ``align``. Its density map's cells
+    ``[margin / stride, margin / stride + ceil(H / stride))`` (likewise for columns) belong to the image."""
+    height, width = image.shape[:2]
+    return mirrored_window(image, -margin, round_up(height + 2 * margin, align) - margin,
+                           -margin, round_up(width + 2 * margin, align) - margin)

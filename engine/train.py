@@ -196,7 +196,7 @@ class _Run:
                                                         drop_last=True, num_workers=config.workers,
                                                         pin_memory=pin, **spawn)
         whole = WholeImages(val_paths, val_points, [sizes[n] for n in self.val_names],
-                            self.model.input_multiple)
+                            self.model.input_multiple, stride=self.model.stride)
         # Each process validates its own whole images (no padding duplicates): the errors are summed over them.
         self.val_loader = torch.utils.data.DataLoader(whole, batch_size=1, num_workers=0, pin_memory=pin,
                                                       sampler=range(world.rank, len(whole), world.size))

@@ -125,7 +125,8 @@ def _epoch_result(total: float, rank_total: float, steps: int, ranking, stopped:
 def evaluate(model, loader, precision: Precision, density_scale: float,
              should_stop: Callable[[], bool] | None = None,
              combine: Callable[[list[float]], list[float]] | None = None) -> dict | None:
-    """Count every image of ``loader`` (batches of one whole image); returns {"mae", "rmse", "images"}.
+    """Count every image of ``loader`` (batches of one engine.data.WholeImages item); returns {"mae", "rmse",
+    "images"}.
 
     Returns None when ``should_stop()`` turned true before the end (the numbers would be partial).
     ``combine`` (several processes, each with its own share of the images) sums [absolute errors, squared
@@ -133,13 +134,15 @@ def evaluate(model, loader, precision: Precision, density_scale: float,
     """
     model.eval()
     errors, stopped = [], False
-    for images, counts, _ in loader:
+    for images, counts, _, cells in loader:
         if should_stop is not None and should_stop():
             stopped = True
             break
         with precision.autocast():
             output = model(precision.to_device(images))
-        predicted = output.float().sum(dim=(1, 2, 3)).cpu() / density_scale
+        first, rows, columns = (int(v) for v in cells[0])  # one image per batch; the rest is mirrored margin
+        own = output[:, :, first:first + rows, first:first + columns]
+        predicted = own.float().sum(dim=(1, 2, 3)).cpu() / density_scale
         errors.extend((predicted - counts).tolist())
     totals = [sum(abs(e) for e in errors), sum(e * e for e in errors), len(errors), float(stopped)]
     absolute, squared, images, stops = combine(totals) if combine is not None else totals

@@ -199,3 +199,50 @@ def test_receptive_margin_is_measured_for_undeclared_models():
             return self.conv(x)
 
     assert receptive_margin(Blur().eval(), {}) == 4
+
+
+# ------------------------------------------------------------------------------------ mirrored margin
+def test_mirror_indices_reflect_without_repeating_the_edge_even_past_a_narrow_axis():
+    from engine.preprocess import mirror_indices
+
+    assert mirror_indices(-3, 8, 5).tolist() == [3, 2, 1, 0, 1, 2, 3, 4, 3, 2, 1]
+    assert mirror_indices(-4, 4, 2).tolist() == [0, 1, 0, 1, 0, 1, 0, 1]
+    assert mirror_indices(-2, 3, 1).tolist() == [0, 0, 0, 0, 0]
+
+
+def test_the_network_sees_the_image_inside_a_mirrored_margin(red_counter):
+    """What reaches the model: 16 mirrored pixels around the image, sides multiples of the alignment; the
+    returned map is the image's own cells only."""
+    from engine.preprocess import CONTEXT_PIXELS, mirrored_window
+
+    model, record = red_counter
+    image = (np.random.default_rng(3).random((37, 50, 3)) * 255).astype(np.uint8)
+    RedCounter.calls.clear()
+    density = predict_density(model, record, image)
+    [shape] = RedCounter.calls
+    assert CONTEXT_PIXELS == 16 and tuple(shape[-2:]) == (72, 84)  # 37 + 32 -> 72, 50 + 32 -> 84 (stride 4)
+    assert density.shape == (10, 13)
+    window = mirrored_window(image, -16, 56, -16, 68)
+    np.testing.assert_array_equal(window[16:53, 16:66], image)
+    np.testing.assert_array_equal(window[15, 16:66], image[1])  # the row above mirrors row 1, not row 0
+    np.testing.assert_array_equal(window[16:53, 66], image[:, 48])
+
+
+def test_the_edge_of_an_image_is_predicted_with_context_not_against_zeros(tmp_path, monkeypatch):
+    """At an image's edge the network reads the mirrored margin instead of zeros: with a margin as wide as its
+    receptive radius, its map along the left edge equals the map of an image whose content really continues
+    there, mirrored (compared away from the top and bottom edges, where the two images differ by a corner)."""
+    from engine import preprocess
+
+    model, record = load_model(fcrn_checkpoint(tmp_path / "fcrn.pt", width=4), "cpu")
+    assert receptive_margin(model, record) <= 64
+    rng = np.random.default_rng(4)
+    image = (rng.random((96, 128, 3)) * 255).astype(np.uint8)
+    continued = np.concatenate([image[:, 64:0:-1], image], axis=1)  # image column 0 lands on column 64
+    reference = predict_density(model, record, continued)[32:-32, 64:72]
+    monkeypatch.setattr(preprocess, "CONTEXT_PIXELS", 64)
+    np.testing.assert_allclose(predict_density(model, record, image)[32:-32, :8], reference,
+                               atol=1e-5 * np.abs(reference).max())
+    monkeypatch.setattr(preprocess, "CONTEXT_PIXELS", 0)  # zeros instead: the comparison above is not vacuous
+    against_zeros = predict_density(model, record, image)[32:-32, :8]
+    assert np.abs(against_zeros - reference).max() > 1e-2 * np.abs(reference).max()

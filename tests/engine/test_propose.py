@@ -25,6 +25,7 @@ from engine.cli import main
 from engine.dataset import Dataset
 from engine.density import DensitySettings, density_map
 from engine.localize import rounded_inside
+from engine.preprocess import context_margin
 from engine.metrics import match_points
 from engine.propose import cancel_radius, propose_points, without_confirmed
 
@@ -43,7 +44,12 @@ class FixedDensity(nn.Module):
         self.register_buffer("density", torch.from_numpy(density.astype(np.float32))[None, None])
 
     def forward(self, x):
-        return self.density.expand(x.shape[0], 1, -1, -1)
+        # The image sits inside the input after engine.preprocess's mirrored margin: so does its density.
+        first = context_margin(self.stride) // self.stride
+        rows, columns = self.density.shape[-2:]
+        out = x.new_zeros((x.shape[0], 1, x.shape[2] // self.stride, x.shape[3] // self.stride))
+        out[:, :, first:first + rows, first:first + columns] = self.density
+        return out
 
 
 def known_model(points: np.ndarray, width: int, height: int, stride: int, sigma: float = 2.0):

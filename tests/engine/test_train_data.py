@@ -74,11 +74,14 @@ def test_epoch_sampler_is_a_repeatable_permutation_that_can_skip(tmp_path):
     assert sorted(list(sampler)) == list(range(30, 40))
 
 
-def test_whole_images_are_padded_to_the_input_multiple(tmp_path):
+def test_whole_images_get_a_mirrored_margin_and_sides_of_the_input_multiple(tmp_path):
+    """Validation sees an image as counting does (engine.infer): 16 mirrored pixels around it, then mirrored
+    up to multiples of lcm(input multiple, stride); ``cells`` says which output cells are the image's."""
     path = _image(tmp_path, 50, 70)
-    images = WholeImages([path], [np.zeros((7, 2))], [(70, 50)], input_multiple=8)
-    image, count, index = images[0]
-    assert image.shape == (3, 56, 72) and float(count) == 7 and index == 0
-    assert torch.all(image[:, 50:, :] == 0) and torch.all(image[:, :, 70:] == 0)
-    expected = normalize_image(np.asarray(Image.open(path)), DEFAULT_NORMALIZATION)
-    assert torch.allclose(image[:, :50, :70], torch.from_numpy(expected))
+    images = WholeImages([path], [np.zeros((7, 2))], [(70, 50)], input_multiple=8, stride=4)
+    image, count, index, cells = images[0]
+    assert image.shape == (3, 88, 104) and float(count) == 7 and index == 0  # 50 + 32 -> 88, 70 + 32 -> 104
+    expected = torch.from_numpy(normalize_image(np.asarray(Image.open(path)), DEFAULT_NORMALIZATION))
+    assert torch.allclose(image[:, 16:66, 16:86], expected)
+    assert torch.allclose(image[:, 15, 16:86], expected[:, 1]) and torch.allclose(image[:, 16:66, 86], expected[:, :, 68])
+    assert cells.tolist() == [4, 13, 18]  # first cell 16 / 4; ceil(50 / 4) rows, ceil(70 / 4) columns
