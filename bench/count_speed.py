@@ -76,7 +76,7 @@ def bare_model_seconds(model, record, paths: list[Path], batch: int, max_pixels:
     import torch
 
     from engine.dataset import read_image
-    from engine.infer import forward, input_alignment, model_device, network_input, padded_shape
+    from engine.infer import forward, input_alignment, model_device, network_input
     from engine.preprocess import context_margin, with_context
 
     align, device = input_alignment(model, record), model_device(model)
@@ -84,7 +84,7 @@ def bare_model_seconds(model, record, paths: list[Path], batch: int, max_pixels:
     groups: list[tuple[tuple[int, int], list[np.ndarray]]] = []
     for path in paths:
         image = with_context(read_image(path), margin, align)
-        shape = padded_shape(image.shape[0], image.shape[1], align)
+        shape = image.shape[:2]  # already the network input size
         per_pass = max(1, min(batch, max_pixels // (shape[0] * shape[1])))
         if groups and groups[-1][0] == shape and len(groups[-1][1]) < per_pass:
             groups[-1][1].append(image)

@@ -105,14 +105,14 @@ class SessionJournal(QObject):
             self.found, self.problems = self.journal.pending(dataset.names())
             self._release_if_clean()  # a dead window's lock taken over: kept only once we journal again
 
-    def _take_lock(self) -> bool:
-        """Hold this folder's journal lock (a dead window's stale lock is taken over); False if another has it."""
+    def _take_lock(self) -> QLockFile:
+        """Try to hold this folder's journal lock (a dead window's stale lock is taken over); the lock object is
+        returned either way, so a caller can ask a failed one who holds it."""
         lock = QLockFile(str(self.journal.folder / LOCK_NAME))
         lock.setStaleLockTime(0)  # stale only when its process is gone, however long a window stays open
         if lock.tryLock(0):
             self._lock = lock
-            return True
-        return False
+        return lock
 
     def _release_if_clean(self) -> None:
         if not self._written and self._lock is not None:
@@ -120,12 +120,12 @@ class SessionJournal(QObject):
             self._lock = None
 
     def _held_by_another_window(self) -> str | None:
-        if not (self.journal.folder / LOCK_NAME).exists() or self._take_lock():
+        if not (self.journal.folder / LOCK_NAME).exists():
             return None
-        probe = QLockFile(str(self.journal.folder / LOCK_NAME))
-        if probe.tryLock(0) or probe.error() != QLockFile.LockError.LockFailedError:
-            return None  # unreadable or not ours to judge (permissions): journal as usual
-        info = probe.getLockInfo()  # (pid, host, application); pid 0 when the file cannot be read
+        lock = self._take_lock()
+        if lock is self._lock or lock.error() != QLockFile.LockError.LockFailedError:
+            return None  # ours now, or not ours to judge (permissions): journal as usual
+        info = lock.getLockInfo()  # (pid, host, application); pid 0 when the file cannot be read
         return f"process {info[0]} on {info[1]}" if info and info[0] else "another process"
 
     def _on_closed(self) -> None:

@@ -26,9 +26,11 @@ from engine.preprocess import (
     DEFAULT_DENSITY_SCALE,
     DEFAULT_NORMALIZATION,
     context_margin,
+    image_cell_box,
     normalize_image,
     with_context,
 )
+from engine.tiles import alignment
 
 # Decoded images are kept in memory while their total stays under this many bytes (per loader process).
 DEFAULT_CACHE_BYTES = 1 << 30
@@ -173,7 +175,7 @@ class WholeImages(torch.utils.data.Dataset):
         self.images = ImageCache(paths, sizes, cache_bytes)
         self.counts = [float(len(p)) for p in points]
         self.stride = int(stride)
-        self.align = math.lcm(max(1, int(input_multiple)), self.stride)
+        self.align = alignment(input_multiple, self.stride)
         self.margin = context_margin(self.align)
         self.normalization = normalization
 
@@ -184,7 +186,7 @@ class WholeImages(torch.utils.data.Dataset):
         image = self.images.get(index)
         height, width = image.shape[:2]
         array = normalize_image(with_context(image, self.margin, self.align), self.normalization)
-        cells = torch.tensor([self.margin // self.stride, -(-height // self.stride), -(-width // self.stride)])
+        cells = torch.tensor(image_cell_box(height, width, self.stride, self.margin))
         return torch.from_numpy(np.ascontiguousarray(array)), torch.tensor(self.counts[index]), index, cells
 
 

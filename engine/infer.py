@@ -17,7 +17,6 @@ than ``max_pixels`` (input pixels per forward pass, the memory bound) are cut in
 
 from __future__ import annotations
 
-import math
 import time
 import weakref
 from collections.abc import Iterable, Iterator
@@ -28,8 +27,8 @@ import numpy as np
 import torch
 
 from engine.prefetch import DecodedImage, prefetch_images
-from engine.preprocess import context_margin, mirrored_window, with_context
-from engine.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS, Tile, plan_tiles, round_up
+from engine.preprocess import context_margin, context_shape, image_cell_box, mirrored_window, with_context
+from engine.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS, Tile, alignment, plan_tiles, round_up
 
 # The receptive radius is where all but this fraction of the input gradient's mass lies: beyond it an input
 # pixel changes the output by less than float rounding would.
@@ -64,7 +63,7 @@ def model_stride(model: torch.nn.Module, record: dict) -> int:
 def input_alignment(model: torch.nn.Module, record: dict) -> int:
     """What input sides (and tile edges) must be multiples of: lcm(input multiple, stride)."""
     multiple = int(record.get("input_multiple") or getattr(model, "input_multiple", 1))
-    return math.lcm(max(1, multiple), model_stride(model, record))
+    return alignment(multiple, model_stride(model, record))
 
 
 def model_device(model: torch.nn.Module) -> torch.device:
@@ -160,10 +159,6 @@ def run_batch(model: torch.nn.Module, record: dict, images: list[np.ndarray], sh
     return forward(model, record, inputs)
 
 
-def _output_shape(height: int, width: int, stride: int) -> tuple[int, int]:
-    return -(-height // stride), -(-width // stride)
-
-
 def predict_tiled(model: torch.nn.Module, record: dict, image: np.ndarray, max_pixels: int,
                   batch_size: int = DEFAULT_BATCH, channels_last: bool = False) -> np.ndarray:
     """The density of an image of any size with bounded memory: overlapping tiles, centres kept, stitched.
@@ -175,9 +170,9 @@ def predict_tiled(model: torch.nn.Module, record: dict, image: np.ndarray, max_p
     stride, align = model_stride(model, record), input_alignment(model, record)
     margin = context_margin(align)
     height, width = image.shape[:2]
-    full_h, full_w = height + 2 * margin, width + 2 * margin
+    full_h, full_w = context_shape(height, width, margin, align)
     tiles = plan_tiles(full_h, full_w, max_pixels, receptive_margin(model, record), align)
-    stitched = np.zeros((round_up(full_h, align) // stride, round_up(full_w, align) // stride), np.float32)
+    stitched = np.zeros((full_h // stride, full_w // stride), np.float32)
     by_shape: dict[tuple[int, int], list[Tile]] = {}
     for tile in tiles:
         by_shape.setdefault(tile.window_shape, []).append(tile)
@@ -195,11 +190,6 @@ def predict_tiled(model: torch.nn.Module, record: dict, image: np.ndarray, max_p
     return image_cells(stitched, height, width, stride, margin)
 
 
-def padded_shape(height: int, width: int, align: int) -> tuple[int, int]:
-    """The network input size of an image: each side rounded up to ``align``."""
-    return round_up(height, align), round_up(width, align)
-
-
 def predict_density(model: torch.nn.Module, record: dict, image: np.ndarray, *,
                     max_pixels: int = DEFAULT_MAX_PIXELS, batch_size: int = DEFAULT_BATCH,
                     channels_last: bool = False) -> np.ndarray:
@@ -211,7 +201,7 @@ def predict_density(model: torch.nn.Module, record: dict, image: np.ndarray, *,
     stride, align = model_stride(model, record), input_alignment(model, record)
     margin = context_margin(align)
     height, width = image.shape[:2]
-    shape = padded_shape(height + 2 * margin, width + 2 * margin, align)
+    shape = context_shape(height, width, margin, align)
     if shape[0] * shape[1] > max_pixels:
         return predict_tiled(model, record, image, max_pixels, batch_size, channels_last)
     density = run_batch(model, record, [with_context(image, margin, align)], shape, channels_last)[0]
@@ -220,9 +210,8 @@ def predict_density(model: torch.nn.Module, record: dict, image: np.ndarray, *,
 
 def image_cells(density: np.ndarray, height: int, width: int, stride: int, margin: int) -> np.ndarray:
     """The cells of a density map predicted with ``margin`` mirrored pixels that belong to the image itself."""
-    out_h, out_w = _output_shape(height, width, stride)
-    first = margin // stride
-    return np.ascontiguousarray(density[first:first + out_h, first:first + out_w])
+    first, rows, columns = image_cell_box(height, width, stride, margin)
+    return np.ascontiguousarray(density[first:first + rows, first:first + columns])
 
 
 # ------------------------------------------------------------------------------------------ streaming
@@ -289,7 +278,7 @@ def count_images(paths: Iterable[Path | str], checkpoint, device: str | torch.de
     decoded = prefetch_images(paths, depth=max(prefetch, batch_size))
     try:
         for item in decoded:
-            shape = padded_shape(item.height + 2 * margin, item.width + 2 * margin, align)
+            shape = context_shape(item.height, item.width, margin, align)
             pixels = shape[0] * shape[1]
             per_pass = max(1, min(batch_size, max_pixels // max(1, pixels)))
             if pending and (item.error is not None or shape != pending_shape or len(pending) >= per_pass):

@@ -45,11 +45,22 @@ def pad_to_multiple(array: np.ndarray, multiple: int) -> np.ndarray:
 CONTEXT_PIXELS = 16
 
 
-def context_margin(align: int, pixels: int | None = None) -> int:
-    """The mirrored margin in pixels: ``pixels`` (default CONTEXT_PIXELS) rounded up to ``align``, so the
-    margin is a whole number of output cells and pooling grids stay aligned with the image's."""
-    pixels = CONTEXT_PIXELS if pixels is None else pixels
-    return round_up(pixels, align) if pixels > 0 else 0
+def context_margin(align: int) -> int:
+    """The mirrored margin in pixels: CONTEXT_PIXELS (read at each call: benchmarks vary it) rounded up to
+    ``align``, so the margin is a whole number of output cells and pooling grids stay aligned with the image's."""
+    return round_up(CONTEXT_PIXELS, align) if CONTEXT_PIXELS > 0 else 0
+
+
+def context_shape(height: int, width: int, margin: int, align: int) -> tuple[int, int]:
+    """The network input size of an image seen with ``margin`` mirrored pixels: each side plus two margins,
+    rounded up to ``align``."""
+    return round_up(height + 2 * margin, align), round_up(width + 2 * margin, align)
+
+
+def image_cell_box(height: int, width: int, stride: int, margin: int) -> tuple[int, int, int]:
+    """(first, rows, columns): the output cells ``[first, first + rows) x [first, first + columns)`` of a map
+    predicted with ``margin`` mirrored pixels are the (height, width) image's own; the rest is margin."""
+    return margin // stride, -(-height // stride), -(-width // stride)
 
 
 def mirror_indices(start: int, stop: int, size: int) -> np.ndarray:
@@ -72,15 +83,20 @@ def mirrored_window(image: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np
     never costs a padded copy of the whole image.
     """
     height, width = image.shape[:2]
-    if 0 <= y0 and y1 <= height and 0 <= x0 and x1 <= width:
-        return image[y0:y1, x0:x1]
+    top, bottom, left, right = max(0, -y0), max(0, y1 - height), max(0, -x0), max(0, x1 - width)
+    rows, columns = min(y1, height) - max(y0, 0), min(x1, width) - max(x0, 0)  # of the part inside the image
+    inside = image[max(y0, 0):min(y1, height), max(x0, 0):min(x1, width)] if rows > 0 and columns > 0 else None
+    if inside is not None and not (top or bottom or left or right):
+        return inside
+    if inside is not None and max(top, bottom) < rows and max(left, right) < columns:  # usual: ~20x faster
+        widths = [(top, bottom), (left, right)] + [(0, 0)] * (image.ndim - 2)
+        return np.pad(inside, widths, mode="reflect")
     return image[np.ix_(mirror_indices(y0, y1, height), mirror_indices(x0, x1, width))]
 
 
 def with_context(image: np.ndarray, margin: int, align: int) -> np.ndarray:
     """The network input of an (H, W, 3) image: ``margin`` mirrored pixels on every side, and more mirrored
-    pixels at the bottom and right up to multiples of ``align``. Its density map's cells
-    ``[margin / stride, margin / stride + ceil(H / stride))`` (likewise for columns) belong to the image."""
-    height, width = image.shape[:2]
-    return mirrored_window(image, -margin, round_up(height + 2 * margin, align) - margin,
-                           -margin, round_up(width + 2 * margin, align) - margin)
+    pixels at the bottom and right up to multiples of ``align`` (``context_shape``); :func:`image_cell_box`
+    says which cells of its density map are the image's."""
+    rows, columns = context_shape(*image.shape[:2], margin, align)
+    return mirrored_window(image, -margin, rows - margin, -margin, columns - margin)

@@ -33,6 +33,11 @@ class Tile:
         return y1 - y0, x1 - x0
 
 
+def alignment(input_multiple: int, stride: int) -> int:
+    """What input sides (and tile edges) must be multiples of: lcm(the model's input multiple, its stride)."""
+    return math.lcm(max(1, int(input_multiple)), max(1, int(stride)))
+
+
 def round_up(value: int, multiple: int) -> int:
     """The smallest multiple of ``multiple`` that is >= ``value``."""
     return -(-int(value) // multiple) * multiple

@@ -18,6 +18,7 @@ is found when the pixels are decoded, and ``read_image`` reports it as ``ImageRe
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -247,19 +248,28 @@ def read_image(path: Path | str) -> np.ndarray:
     path = Path(path)
     image = _open(path)
     width, height = image.size
+    with _decoding(path, image):
+        orientation = _orientation(image)
+        image.load()
+        scale = _range(image) if image.mode.startswith(("I", "F")) else None
+        shape = (width, height, 3) if orientation in (5, 6, 7, 8) else (height, width, 3)
+        out = np.empty(shape, dtype=np.uint8)
+        lines = max(1, _STRIP_BYTES // (4 * (height if orientation in (5, 6, 7, 8) else width)))
+        for box, first, end in _bands(width, height, orientation, lines):
+            band = image.crop(box)
+            if orientation in _TURN:
+                band = band.transpose(_TURN[orientation])
+            out[first:end] = _band_to_rgb(band, scale)  # broadcasts grey to RGB
+    return out
+
+
+@contextmanager
+def _decoding(path: Path, image: Image.Image):
+    """Close ``image`` at the end and turn decoding failures into ImageReadError in plain words."""
+    width, height = image.size
     try:
         with image:
-            orientation = _orientation(image)
-            image.load()
-            scale = _range(image) if image.mode.startswith(("I", "F")) else None
-            shape = (width, height, 3) if orientation in (5, 6, 7, 8) else (height, width, 3)
-            out = np.empty(shape, dtype=np.uint8)
-            lines = max(1, _STRIP_BYTES // (4 * (height if orientation in (5, 6, 7, 8) else width)))
-            for box, first, end in _bands(width, height, orientation, lines):
-                band = image.crop(box)
-                if orientation in _TURN:
-                    band = band.transpose(_TURN[orientation])
-                out[first:end] = _band_to_rgb(band, scale)  # broadcasts grey to RGB
+            yield
     except ImageReadError:
         raise
     except MemoryError:
@@ -269,7 +279,6 @@ def read_image(path: Path | str) -> np.ndarray:
         if "truncated" in reason:
             raise ImageReadError(path, f"damaged image data: the file is truncated ({reason})") from None
         raise ImageReadError(path, f"damaged image data ({reason})") from None
-    return out
 
 
 def read_thumbnail(path: Path | str, size: int) -> np.ndarray:
@@ -281,18 +290,13 @@ def read_thumbnail(path: Path | str, size: int) -> np.ndarray:
     """
     path = Path(path)
     image = _open(path)
-    try:
-        with image:
-            orientation = _orientation(image)
-            image.draft("RGB", (size * 2, size * 2))  # JPEG only: decode at 1/2..1/8 scale
-            image.load()
-            scale = _range(image) if image.mode.startswith(("I", "F")) else None
-            small = image.convert("I") if image.mode.startswith("I;") else image  # Pillow cannot resize I;16
-            small.thumbnail((size, size))  # in place
-            if orientation in _TURN:
-                small = small.transpose(_TURN[orientation])
-            return np.ascontiguousarray(np.broadcast_to(_band_to_rgb(small, scale), (small.height, small.width, 3)))
-    except ImageReadError:
-        raise
-    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
-        raise ImageReadError(path, f"damaged image data ({exc})") from None
+    with _decoding(path, image):
+        orientation = _orientation(image)
+        image.draft("RGB", (size * 2, size * 2))  # JPEG only: decode at 1/2..1/8 scale
+        image.load()
+        scale = _range(image) if image.mode.startswith(("I", "F")) else None
+        small = image.convert("I") if image.mode.startswith("I;") else image  # Pillow cannot resize I;16
+        small.thumbnail((size, size))  # in place
+        if orientation in _TURN:
+            small = small.transpose(_TURN[orientation])
+        return np.ascontiguousarray(np.broadcast_to(_band_to_rgb(small, scale), (small.height, small.width, 3)))

@@ -210,6 +210,21 @@ def test_mirror_indices_reflect_without_repeating_the_edge_even_past_a_narrow_ax
     assert mirror_indices(-2, 3, 1).tolist() == [0, 0, 0, 0, 0]
 
 
+def test_mirrored_window_takes_the_same_pixels_by_padding_as_by_indexing():
+    """The fast path (numpy's reflect padding of the part inside) and the general one (mirrored indices, for
+    windows wider than the image or outside it) give the same pixels."""
+    from engine.preprocess import mirror_indices, mirrored_window
+
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        height, width = (int(v) for v in rng.integers(1, 40, 2))
+        image = rng.integers(0, 255, (height, width, 3)).astype(np.uint8)
+        y0, x0 = int(rng.integers(-50, height + 10)), int(rng.integers(-50, width + 10))
+        y1, x1 = y0 + int(rng.integers(1, 80)), x0 + int(rng.integers(1, 80))
+        expected = image[np.ix_(mirror_indices(y0, y1, height), mirror_indices(x0, x1, width))]
+        np.testing.assert_array_equal(mirrored_window(image, y0, y1, x0, x1), expected)
+
+
 def test_the_network_sees_the_image_inside_a_mirrored_margin(red_counter):
     """What reaches the model: 16 mirrored pixels around the image, sides multiples of the alignment; the
     returned map is the image's own cells only."""
