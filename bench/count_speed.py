@@ -2,7 +2,7 @@
 
 1. Throughput. The same images are counted two ways, alternately (so machine load hits both alike):
    - bare model: images decoded and normalised beforehand, only the forward passes are timed;
-   - pipeline: ``engine.infer.count_images`` on the files - decoding (in its background thread), moving the
+   - pipeline: ``engine.counting.infer.count_images`` on the files - decoding (in its background thread), moving the
      pixels to the device and normalising there, batching, forward passes and cropping all included.
    The ratio pipeline / bare shows what decoding costs once it overlaps the model (the goal is >= 90 %).
    The best of ``--repeats`` runs is kept for each (the least disturbed by other work on the machine).
@@ -40,9 +40,9 @@ def make_checkpoint(folder: Path, arch: str, width: int) -> Path:
     """An untrained model saved as a real checkpoint (speed and memory do not depend on the weights)."""
     import torch
 
-    from engine.checkpoint import save_checkpoint
+    from engine.models.checkpoint import save_checkpoint
     from engine.models import get_model
-    from engine.preprocess import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION
+    from engine.models.contract import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION
 
     torch.manual_seed(0)
     model = get_model(arch, width=width)
@@ -57,7 +57,7 @@ def make_images(folder: Path, count: int, size: tuple[int, int]) -> list[Path]:
     """Synthetic cell pictures saved as JPEG (photos are usually JPEG, and JPEG decoding is the usual cost)."""
     from PIL import Image
 
-    from engine.synthetic import synthetic_cells
+    from engine.dataset.synthetic import synthetic_cells
 
     width, height = size
     paths = []
@@ -72,12 +72,12 @@ def make_images(folder: Path, count: int, size: tuple[int, int]) -> list[Path]:
 def bare_model_seconds(model, record, paths: list[Path], batch: int, max_pixels: int) -> float:
     """Forward passes only, on input batches already normalised on the device, grouped as count_images
     groups them (same padded size, at most ``batch`` images and ``max_pixels`` pixels), each image inside the
-    same mirrored margin (engine.preprocess.with_context): the model's work is exactly the pipeline's."""
+    same mirrored margin (engine.models.contract.with_context): the model's work is exactly the pipeline's."""
     import torch
 
     from engine.dataset import read_image
-    from engine.infer import forward, input_alignment, model_device, network_input
-    from engine.preprocess import context_margin, with_context
+    from engine.counting.infer import forward, input_alignment, model_device, network_input
+    from engine.models.contract import context_margin, with_context
 
     align, device = input_alignment(model, record), model_device(model)
     margin = context_margin(align)
@@ -101,7 +101,7 @@ def bare_model_seconds(model, record, paths: list[Path], batch: int, max_pixels:
 
 
 def pipeline_seconds(model, record, paths: list[Path], batch: int, max_pixels: int) -> float:
-    from engine.infer import count_images
+    from engine.counting.infer import count_images
 
     started = time.perf_counter()
     results = list(count_images(paths, (model, record), batch_size=batch, max_pixels=max_pixels))
@@ -124,8 +124,8 @@ def decode_seconds(paths: list[Path]) -> float:
 def throughput(args, checkpoint: Path, paths: list[Path]) -> None:
     import torch
 
-    from engine.device import pick_device
-    from engine.infer import load_counter
+    from engine.models.device import pick_device
+    from engine.counting.infer import load_counter
 
     model, record = load_counter(checkpoint, pick_device(args.device))
     # Warm-up, untimed: the first pass of each batch shape pays for kernel selection and allocations.
@@ -177,9 +177,9 @@ def memory(args, checkpoint: Path, folder: Path) -> None:
 
 def memory_child(args) -> None:
     from engine.dataset import image_size
-    from engine.device import pick_device
-    from engine.infer import count_images, input_alignment, load_counter, receptive_margin
-    from engine.tiles import plan_tiles
+    from engine.models.device import pick_device
+    from engine.counting.infer import count_images, input_alignment, load_counter, receptive_margin
+    from engine.counting.tiles import plan_tiles
 
     model, record = load_counter(args.checkpoint, pick_device(args.device))
     margin = receptive_margin(model, record)  # measured on a small probe, before the baseline
@@ -201,7 +201,7 @@ def _peak_mb() -> float:
 
 
 def main() -> None:
-    from engine.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS
+    from engine.counting.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, help="a trained checkpoint (default: an untrained model)")

@@ -3,7 +3,7 @@
     python bench/edge_context.py --checkpoint RUN/best.pt --work DIR      # DIR/vgg as bench/train_real.py made it
     python bench/edge_context.py --checkpoint RUN/best.pt --work DIR --margins 0 8 16 32 64
 
-Near an image's edge a convolution reads zeros unless the image is extended; engine.preprocess.with_context
+Near an image's edge a convolution reads zeros unless the image is extended; engine.models.contract.with_context
 extends it by mirroring (CONTEXT_PIXELS, rounded up to the model's alignment). For each margin this counts the
 VGG test images (81-100) with the same checkpoint and prints MAE/RMSE, the localisation of the proposed points
 (precision, recall, F1 at the proposal radius, as bench/proposals.py scores them), how many false positives lie
@@ -39,10 +39,10 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from engine import preprocess
-    from engine.infer import load_counter, model_stride, predict_density
+    from engine.models import contract as preprocess
+    from engine.counting.infer import load_counter, model_stride, predict_density
     from engine.metrics import LocalizationScore, localization_score, match_points
-    from engine.propose import cancel_radius, proposals_from_density
+    from engine.counting.propose import cancel_radius, proposals_from_density
 
     torch.set_num_threads(args.threads)
     dataset_dir = args.work / "vgg" if (args.work / "vgg").is_dir() else prepare("vgg", args.work)

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "tests" / "robustness"))
 import annotation_kill_harness as harness
 import recovery_harness
 
-from crowdgui.recovery import JOURNAL_DELAY_MS
+from crowdgui.annotation.recovery import JOURNAL_DELAY_MS
 
 
 def main() -> int:

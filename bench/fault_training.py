@@ -28,15 +28,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.checkpoint import CheckpointError, load_checkpoint
-from engine.synthetic import write_synthetic_dataset
+from engine.models.checkpoint import CheckpointError, load_checkpoint
+from engine.dataset.synthetic import write_synthetic_dataset
 
 EPOCHS = 60  # long enough that every kill lands inside the run
 STEPS_PER_EPOCH = 40  # samples_per_epoch 80 / batch 2
 START_RUN = r"""
 import sys
 from engine.events import JsonlSink
-from engine.train import TrainConfig, fit
+from engine.training.fit import TrainConfig, fit
 fit(TrainConfig(dataset=sys.argv[1], out=sys.argv[2], model="unet", model_config={"width": 4},
                 epochs=int(sys.argv[3]), crop=32, batch=2, device="cpu", threads=1, samples_per_epoch=80),
     JsonlSink())

@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     from crowdgui.main_window import MainWindow
     from crowdgui.training import install
     from crowdgui.training.options import TrainOptions
-    from engine.runs import new_run_dir
-    from engine.synthetic import write_synthetic_dataset
+    from engine.training.runs import new_run_dir
+    from engine.dataset.synthetic import write_synthetic_dataset
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from engine.device import pick_device  # noqa: E402
+from engine.models.device import pick_device  # noqa: E402
 from engine.models import get_model, list_models  # noqa: E402
-from engine.train_loop import density_loss  # noqa: E402
+from engine.training.loop import density_loss  # noqa: E402
 
 # (name, config) pairs measured by default: every model at its default width, U-Net also narrower and wider.
 DEFAULT_CASES = [("fcrn_a", {}), ("unet", {"width": 8}), ("unet", {}), ("unet", {"width": 32}), ("cmtl", {}),

@@ -5,7 +5,7 @@
 
 The dataset and its split come from bench/train_real.py (images 1-64 train, 65-80 val, 81-100 test); only the
 test images are proposed on, so the model never saw them. For each test image the model proposes points the way
-``python -m engine propose`` does (engine.propose.propose_points, no confirmed points yet), the proposals are
+``python -m engine propose`` does (engine.counting.propose.propose_points, no confirmed points yet), the proposals are
 matched one-to-one to the true points within the cancel radius (engine.metrics.match_points), and:
 
     deletes  = proposals matched to no true point (false positives: one click each to remove)
@@ -15,7 +15,7 @@ matched one-to-one to the true points within the cancel radius (engine.metrics.m
 A proposal farther than the radius from its object counts as one delete and one add (a drag would do, so this
 slightly overstates the fixing cost). Prints per-image lines, localisation precision/recall/F1 at that radius
 and the totals with the ratio clicks / from-scratch, and the same totals for the density peaks alone (before
-engine.blob_split splits merged blobs).
+engine.counting.blob_split splits merged blobs).
 
 ``--confirmed F``: a random fraction F of each image's objects is confirmed first (clicked within 2 px of the
 true point); the proposals must then cover only the others, and the figures are about those.
@@ -60,9 +60,9 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from engine.infer import load_counter, model_stride, predict_density
-    from engine.localize import find_points
-    from engine.propose import cancel_radius, proposals_from_density
+    from engine.counting.infer import load_counter, model_stride, predict_density
+    from engine.counting.localize import find_points
+    from engine.counting.propose import cancel_radius, proposals_from_density
 
     torch.set_num_threads(args.threads)
     work = args.work or Path(tempfile.mkdtemp(prefix="crowdgui-proposals-"))

@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QStandardPaths
 
 from engine.dataset import is_image_file
-from engine.synthetic import write_synthetic_dataset
+from engine.dataset.synthetic import write_synthetic_dataset
 
 DEMO_IMAGES = 12
 DEMO_ANNOTATED = 4  # the rest are left for the user to try annotating

@@ -39,9 +39,9 @@ from crowdgui.panels.point_style import PointStyleWidget
 from crowdgui.panels.status_bar import StatusFields
 from crowdgui.panels.welcome import WelcomePanel
 from crowdgui.preferences import Preferences
-from crowdgui.recovery import SessionJournal, offer_recovery
-from crowdgui.session import AUTOSAVE_DELAY_MS, AnnotationSession
-from crowdgui.undo import AddPoint, ClearPoints, DeletePoints, MovePoint
+from crowdgui.annotation.recovery import SessionJournal, offer_recovery
+from crowdgui.annotation.session import AUTOSAVE_DELAY_MS, AnnotationSession
+from crowdgui.annotation.undo import AddPoint, ClearPoints, DeletePoints, MovePoint
 
 MENU_ORDER = ("&File", "&Edit", "&View", "&Image")
 
@@ -57,7 +57,7 @@ class MainWindow(QMainWindow):
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         self.preferences = Preferences(settings)
         self.session = AnnotationSession(self, autosave_ms=autosave_ms)
-        self.recovery = SessionJournal(self.session)  # unsaved edits survive a crash (crowdgui/recovery.py)
+        self.recovery = SessionJournal(self.session)  # unsaved edits survive a crash (crowdgui/annotation/recovery.py)
         self.recovery_box: QMessageBox | None = None  # the offer to restore them, when a folder opened with some
         self.last_message: QMessageBox | None = None  # the latest message box (tests read it)
 

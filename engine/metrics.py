@@ -225,3 +225,16 @@ class Evaluation:
             result.update(radius=self.radius, precision=total.precision, recall=total.recall, f1=total.f1,
                           tp=total.tp, fp=total.fp, fn=total.fn)
         return result
+
+
+# Matching radius when a checkpoint states no density sigma.
+FALLBACK_RADIUS = 8.0
+
+
+def default_radius(record: dict) -> float:
+    """Twice the Gaussian sigma the model was trained with: about the size of one object's blob."""
+    sigma = (record.get("density") or {}).get("sigma")
+    try:
+        return 2.0 * float(sigma) if sigma and float(sigma) > 0 else FALLBACK_RADIUS
+    except (TypeError, ValueError):
+        return FALLBACK_RADIUS

@@ -12,6 +12,6 @@ import pytest  # noqa: E402
 @pytest.fixture
 def synthetic_dataset(tmp_path):
     """A folder of 6 small annotated synthetic cell images (128x128)."""
-    from engine.synthetic import write_synthetic_dataset
+    from engine.dataset.synthetic import write_synthetic_dataset
 
     return write_synthetic_dataset(tmp_path / "cells", images=6, size=(128, 128), counts=(10, 40), seed=1)

@@ -17,7 +17,7 @@ from crowdgui.canvas.overlay import DensityOverlay
 from crowdgui.canvas.points_layer import PointsLayer
 from crowdgui.canvas.proposals_layer import PROPOSAL_COLOR_HEX, ProposalsLayer
 from crowdgui.canvas.view_box import AnnotationViewBox
-from crowdgui.points_model import PointsModel
+from crowdgui.annotation.points_model import PointsModel
 
 ZOOM_STEP = 1.25
 MIN_VISIBLE_PIXELS = 6  # the deepest zoom shows this many image pixels across

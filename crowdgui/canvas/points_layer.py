@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, QRectF, Signal
 from PySide6.QtGui import QColor
 
 from crowdgui.canvas.points_scatter import PointsScatter
-from crowdgui.points_model import PointsChange, PointsModel
+from crowdgui.annotation.points_model import PointsChange, PointsModel
 
 POINTS_Z = 10
 SELECTION_Z = 11

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.dataset.images import is_image_file
-from engine.runs import RUNS_FOLDER, list_runs
+from engine.training.runs import RUNS_FOLDER, list_runs
 
 from crowdgui.training.devices import device_choices
 

@@ -1,6 +1,6 @@
 """Exports of a batch count, run in a worker thread: counts CSV, density-map bundle (HDF5), overlay PNGs.
 
-The file formats are made by ``engine.export_results`` (no Qt); this module only moves that work off the GUI
+The file formats are made by ``engine.counting.overlays`` (no Qt); this module only moves that work off the GUI
 thread and reports progress, so saving overlays of a thousand photos never freezes the window.
 """
 
@@ -15,10 +15,10 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from engine.count_io import format_count
+from engine.counting.outputs import format_count
 from engine.dataset.images import read_image
 from engine.dataset.sidecar import atomic_write_bytes
-from engine.export_results import (
+from engine.counting.overlays import (
     CountedImage,
     load_density,
     overlay_file_name,
@@ -72,7 +72,7 @@ def save_counts_csv(target: Path, rows: list[CountRow], engine_csv: Path | None)
 def save_overlays(rows: list[CountRow], folder: Path, stride: int, style: OverlayStyle,
                   progress: Callable[[int, int], None]) -> str:
     """One PNG per row: the image, its heatmap blended over it and the count in a corner."""
-    from engine.blob_split import locate_objects
+    from engine.counting.blob_split import locate_objects
 
     folder.mkdir(parents=True, exist_ok=True)
     done, skipped = 0, []

@@ -18,7 +18,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from engine.dataset.images import ImageReadError, read_image
-from engine.export_results import load_density
+from engine.counting.overlays import load_density
 
 from crowdgui.canvas import ImageCanvas
 from crowdgui.canvas.points_scatter import PointsScatter
@@ -91,7 +91,7 @@ def load_result(row: CountRow, generation: int, with_points: bool) -> LoadedResu
         if row.points_path is not None and row.points_path.is_file():
             loaded.points = read_points_csv(row.points_path)
         else:
-            from engine.blob_split import locate_objects
+            from engine.counting.blob_split import locate_objects
 
             height, width = loaded.image.shape[:2]
             loaded.points = locate_objects(loaded.density, loaded.stride, image_size=(width, height))

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from crowdgui.icons import icon
-from crowdgui.session import AnnotationSession
+from crowdgui.annotation.session import AnnotationSession
 
 STATE_ROLE = Qt.ItemDataRole.UserRole + 1
 FILTERS = (("All images", "all"), ("Not annotated", "todo"), ("Annotated", "done"),

@@ -25,8 +25,8 @@ from crowdgui.jobs import EngineJob
 from crowdgui.proposals.batch import BatchProposer
 from crowdgui.proposals.busy import BusyIndicator
 from crowdgui.proposals.engine_args import propose_one_args
-from crowdgui.undo import AcceptProposals, DeleteProposals, DiscardProposals, MoveProposal, SetProposals
-from engine.propose import without_confirmed
+from crowdgui.annotation.undo import AcceptProposals, DeleteProposals, DiscardProposals, MoveProposal, SetProposals
+from engine.counting.propose import without_confirmed
 
 NO_MODEL = "Train a model first, or choose one in the Models panel (Use for counting)"
 

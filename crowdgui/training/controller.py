@@ -26,7 +26,7 @@ from crowdgui.training.history import RunHistoryPanel
 from crowdgui.training.monitor import TrainingMonitor
 from crowdgui.training.options import ALL_GPUS, TrainOptions, launch_args, resume_args
 from crowdgui.training.train_dialog import SETTINGS_KEY, TrainDialog
-from engine.runs import RunInfo, list_runs, read_metrics, read_run
+from engine.training.runs import RunInfo, list_runs, read_metrics, read_run
 
 # The engine stops between steps; a CPU step on a big crop can take a while, so give it time to save.
 CANCEL_GRACE_MS = 60000
@@ -59,7 +59,7 @@ class TrainingController(QObject):
         self.job_dataset: Path | None = None
         self.runs: list[RunInfo] = []
         # How runs of this session ended, by folder: a run killed without a word would otherwise look
-        # "running" in its folder for a while (see engine.runs.STALE_AFTER_S).
+        # "running" in its folder for a while (see engine.training.runs.STALE_AFTER_S).
         self._ended: dict[Path, tuple[str, str]] = {}
 
         self.monitor = TrainingMonitor()

@@ -13,8 +13,8 @@ from crowdgui.training.options import ALL_GPUS
 
 @lru_cache(maxsize=1)
 def discovered_devices() -> tuple[dict, ...]:
-    """What ``engine.device.describe_devices`` reports, asked once per session."""
-    from engine.device import describe_devices
+    """What ``engine.models.device.describe_devices`` reports, asked once per session."""
+    from engine.models.device import describe_devices
 
     return tuple(describe_devices())
 

@@ -1,6 +1,6 @@
 """The run history table of the open dataset: model, date, images used, best MAE, status — and which model counts.
 
-A view: the controller gives it :class:`engine.runs.RunInfo` rows and listens to ``use_requested`` (this run's
+A view: the controller gives it :class:`engine.training.runs.RunInfo` rows and listens to ``use_requested`` (this run's
 best checkpoint becomes the model for counting and proposing points) and ``resume_requested``.
 """
 
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.runs import RunInfo
+from engine.training.runs import RunInfo
 
 COLUMNS = ("", "Model", "Started", "Images", "Epochs", "MAE", "Status")
 COLUMN_TIPS = ("Used for counting", "Network architecture", "When the run started",

@@ -38,7 +38,7 @@ class TrainOptions:
     beta: float = 0.3
     k: int = 3
     seed: int = 0
-    unlabeled: bool = False  # also learn from the unlabeled images (ranking loss, engine/ranking.py)
+    unlabeled: bool = False  # also learn from the unlabeled images (ranking loss, engine/training/ranking.py)
 
     def engine_args(self, dataset: Path | str, run_dir: Path | str) -> list[str]:
         """``train DATASET --model ... --out RUN_DIR ...`` (``--events jsonl`` is added by EngineJob)."""

@@ -36,7 +36,7 @@ from crowdgui.training.advanced import AdvancedOptions
 from crowdgui.training.devices import gpu_count, training_device_choices
 from crowdgui.training.options import TrainOptions, launch_args, resume_args, split_counts
 from engine.dataset import Dataset
-from engine.runs import STAMP_FORMAT, RunInfo, new_run_dir, runs_folder
+from engine.training.runs import STAMP_FORMAT, RunInfo, new_run_dir, runs_folder
 
 SETTINGS_KEY = "training/last_options"
 UNLABELED_TIP = ("Also learn from the images you have not annotated. From each one, nested square crops are cut "

@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from engine.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS
+from engine.counting.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS
 
 NAME = "count"
 HELP = "count objects in an image, a folder of images or a dataset folder with a trained checkpoint"
@@ -57,9 +57,9 @@ def check_model_arguments(args, events) -> bool:
 
 def load_for_counting(args, events):
     """(model, record) from --checkpoint on --device, or None after an error event."""
-    from engine.checkpoint import CheckpointError
-    from engine.device import DeviceError
-    from engine.infer import load_counter
+    from engine.models.checkpoint import CheckpointError
+    from engine.models.device import DeviceError
+    from engine.counting.infer import load_counter
 
     try:
         return load_counter(args.checkpoint, args.device)
@@ -88,7 +88,7 @@ def terminate_as_interrupt():
 
 
 def run(args, events) -> int:
-    from engine.count_io import (
+    from engine.counting.outputs import (
         StreamingCsv,
         format_count,
         gather_targets,
@@ -97,8 +97,8 @@ def run(args, events) -> int:
         write_density_manifest,
         write_skipped_csv,
     )
-    from engine.infer import count_images, model_device, model_stride
-    from engine.blob_split import locate_objects
+    from engine.counting.infer import count_images, model_device, model_stride
+    from engine.counting.blob_split import locate_objects
     from engine.metrics import mae, rmse
 
     if args.points and args.density_dir is None:

@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 from engine.commands.count import add_model_arguments, check_model_arguments, load_for_counting
+from engine.metrics import default_radius
 
 NAME = "evaluate"
 HELP = "measure counting and localisation errors of a checkpoint on an annotated dataset split"
 SPLITS = ("val", "test", "train", "all")
-FALLBACK_RADIUS = 8.0
 
 
 def add_arguments(parser) -> None:
@@ -33,20 +33,11 @@ def add_arguments(parser) -> None:
     add_model_arguments(parser)
 
 
-def default_radius(record: dict) -> float:
-    """Twice the Gaussian sigma the model was trained with: about the size of one object's blob."""
-    sigma = (record.get("density") or {}).get("sigma")
-    try:
-        return 2.0 * float(sigma) if sigma and float(sigma) > 0 else FALLBACK_RADIUS
-    except (TypeError, ValueError):
-        return FALLBACK_RADIUS
-
-
 def run(args, events) -> int:
-    from engine.blob_split import locate_objects  # the points propose would propose, merged blobs split
-    from engine.count_io import StreamingCsv, format_count
+    from engine.counting.blob_split import locate_objects  # the points propose would propose, merged blobs split
+    from engine.counting.outputs import StreamingCsv, format_count
     from engine.dataset import Dataset
-    from engine.infer import count_images, model_stride
+    from engine.counting.infer import count_images, model_stride
     from engine.metrics import Evaluation
 
     if not check_model_arguments(args, events):

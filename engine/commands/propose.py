@@ -11,13 +11,13 @@ Which images:
                      pending proposals (reason "pending proposals", unless --replace: they are recomputed).
   --images NAME ...  those images only, annotated ones and ones with pending proposals included: their
                      confirmed points are kept and the new proposals (replacing any pending ones) cover only
-                     what is missing (a confirmed point cancels the one proposal nearest it, see engine.propose).
+                     what is missing (a confirmed point cancels the one proposal nearest it, see engine.counting.propose).
   Always skipped, with the reason: unreadable images, malformed sidecars (never touched), names not in the
   dataset. An image for which the model proposes nothing is not written (an empty sidecar would mean "annotated:
   no objects", which only a person can say); pending proposals it had are then left as they were.
 --no-write         nothing on disk changes; the points travel in the events only (what the window uses; it
                    can drop proposals near points it holds in memory, saved or not, with
-                   engine.propose.without_confirmed(points, confirmed, radius), the radius from ``start``).
+                   engine.counting.propose.without_confirmed(points, confirmed, radius), the radius from ``start``).
 Writes are atomic (Dataset.save_points); the split and confirmed points in the sidecar are kept.
 
 Events (``--events jsonl``, one JSON object per line):
@@ -146,8 +146,8 @@ class Proposer:
     """One run of the command: the model over the planned images, a result event per image."""
 
     def __init__(self, args, events, dataset, model, record):
-        from engine.infer import model_stride
-        from engine.propose import cancel_radius
+        from engine.counting.infer import model_stride
+        from engine.counting.propose import cancel_radius
 
         self.args, self.events, self.dataset = args, events, dataset
         self.model, self.record = model, record
@@ -160,7 +160,7 @@ class Proposer:
         self.out = TextReport(args.events == "text")
 
     def run(self) -> int:
-        from engine.infer import count_images, model_device
+        from engine.counting.infer import count_images, model_device
 
         items = plan(self.dataset, self.args.images, self.args.replace)
         events = self.events
@@ -207,8 +207,8 @@ class Proposer:
 
     def propose(self, item: Item, result) -> None:
         from engine.dataset import SidecarError
-        from engine.localize import rounded_inside
-        from engine.propose import proposals_from_density
+        from engine.counting.localize import rounded_inside
+        from engine.counting.propose import proposals_from_density
 
         if not result.ok:  # the image could not be decoded, or the forward pass failed (e.g. out of memory)
             self.failed += 1

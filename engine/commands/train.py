@@ -55,7 +55,7 @@ def add_arguments(parser) -> None:
 
 def build_config(args):
     """The TrainConfig for these arguments (on --resume: the run's saved config, overridden by flags)."""
-    from engine.train_config import CONFIG_FILE, DEFAULT_MODEL, TrainConfig
+    from engine.training.config import CONFIG_FILE, DEFAULT_MODEL, TrainConfig
 
     saved = Path(args.out) / CONFIG_FILE
     if args.resume and saved.is_file():
@@ -87,7 +87,7 @@ def build_config(args):
 
 
 def run(args, events) -> int:
-    from engine.train import TrainingError, fit
+    from engine.training.fit import TrainingError, fit
 
     try:
         config = build_config(args)

@@ -2,8 +2,15 @@
 
 ``photo.jpg`` is annotated by ``photo.jpg.points.json``::
 
-    {"format": "crowdgui-points", "version": 1, "image": "photo.jpg", "width": 1024, "height": 768,
-     "points": [[x, y], ...], "split": null}
+    {"format": "crowdgui-points", "version": 2, "image": "photo.jpg", "width": 1024, "height": 768,
+     "split": null, "points": [[x, y], ...], "labels": ["adult", ...], "proposed": [[x, y], ...],
+     "regions": [{"kind": "annotated", "polygon": [[x, y], ...]}, {"kind": "count", "polygon": ..., "count": 37}]}
+
+``labels`` (optional) names each point's class, aligned with ``points``; absent means every point is of the
+dataset's first class. ``regions`` (optional) says where the points are complete, what to ignore, where to
+count and counts a person stated: see :mod:`engine.dataset.regions`. Version 1 files (no labels, no regions)
+still read, as whole-image annotations; every file is written as version 2, with ``labels``, ``proposed``
+and ``regions`` present only when they hold something.
 
 An optional ``"proposed": [[x, y], ...]`` holds points a model proposed that the user has not confirmed yet
 (``python -m engine propose``, or "Propose points" in the window). An image with pending proposals is not
@@ -24,12 +31,24 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.dataset.regions import Region
 from engine.atomic import atomic_write_bytes  # noqa: F401  (re-exported: part of this API)
 
 SIDECAR_SUFFIX = ".points.json"
 FORMAT_NAME = "crowdgui-points"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SPLITS = ("train", "val", "test")
+
+
+class _Keep:
+    """The type of :data:`KEEP`."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+# Passed for a field of an annotation being saved: "keep what the file on disk holds now".
+KEEP = _Keep()
 
 
 class SidecarError(Exception):
@@ -51,10 +70,21 @@ class Annotation:
     points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.float64))
     split: str | None = None
     proposed: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.float64))
+    labels: list[str] | None = None  # one class name per point; None: all of the dataset's first class
+    regions: list[Region] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.points = as_points(self.points)
         self.proposed = as_points(self.proposed)
+        if self.labels is not None:
+            self.labels = [str(label) for label in self.labels]
+            if len(self.labels) != len(self.points):
+                raise ValueError(f"{len(self.labels)} labels for {len(self.points)} points")
+
+    @property
+    def empty(self) -> bool:
+        """Nothing clicked, proposed or drawn: as if the image had no annotation file."""
+        return not len(self.points) and not len(self.proposed) and not self.regions
 
     @property
     def count(self) -> int:
@@ -99,8 +129,13 @@ def annotation_to_json(annotation: Annotation) -> str:
     }
     head = json.dumps(header, indent=2)[:-2]  # drop the closing "\n}" to append the points
     body = f',\n  "points": {_points_text(annotation.points)}'
+    if annotation.labels is not None:
+        body += f',\n  "labels": {json.dumps(annotation.labels, ensure_ascii=False)}'
     if annotation.pending:
         body += f',\n  "proposed": {_points_text(annotation.proposed)}'
+    if annotation.regions:
+        regions = ",\n    ".join(json.dumps(region.to_json(), allow_nan=False) for region in annotation.regions)
+        body += f',\n  "regions": [\n    {regions}\n  ]'
     return head + body + "\n}\n"
 
 
@@ -154,7 +189,18 @@ def read_sidecar(path: Path | str) -> Annotation:
     split = data.get("split")
     if split not in (None, *SPLITS):
         raise SidecarError(path, f"unknown split {split!r} (expected one of {', '.join(SPLITS)} or null)")
-    return Annotation(image=image, width=width, height=height, points=points, split=split, proposed=proposed)
+    labels = data.get("labels")
+    if labels is not None and (not isinstance(labels, list) or not all(isinstance(x, str) for x in labels)
+                               or len(labels) != len(points)):
+        raise SidecarError(path, f"labels must be a list of {len(points)} class names, one per point")
+    raw_regions = data.get("regions") or []
+    if not isinstance(raw_regions, list):
+        raise SidecarError(path, "regions must be a list of {'kind': ..., 'polygon': [[x, y], ...]} objects")
+    # A region that cannot be used is kept (written back as it was) and reported, never a reason to distrust
+    # the points: see engine.dataset.regions.region_problem.
+    regions = [Region.from_json(raw) for raw in raw_regions]
+    return Annotation(image=image, width=width, height=height, points=points, split=split, proposed=proposed,
+                      labels=labels, regions=regions)
 
 
 def _read_points(path: Path, raw, key: str) -> np.ndarray:

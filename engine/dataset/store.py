@@ -19,7 +19,15 @@ import numpy as np
 
 from engine.atomic import remove_stale_temp_files
 from engine.dataset.images import ImageReadError, image_size, is_image_file
+from engine.dataset.regions import (
+    has_annotated_regions,
+    known_area,
+    nothing_known_beyond_regions,
+    region_problems,
+    usable_regions,
+)
 from engine.dataset.sidecar import (
+    KEEP,
     SIDECAR_SUFFIX,
     Annotation,
     SidecarError,
@@ -63,7 +71,10 @@ class ImageEntry:
     path: Path
     width: int = 0
     height: int = 0
-    annotated: bool = False  # a valid sidecar exists and has no pending proposals
+    # "unlabeled" (no annotation file, or nothing known), "proposed" (model proposals wait to be accepted),
+    # "complete" (every object of the image is clicked) or "partial" (only inside annotated regions, or only
+    # stated counts). Partial images train and validate on what is known (engine.dataset.regions).
+    status: str = "unlabeled"
     count: int | None = None  # number of confirmed points, when a valid sidecar exists
     proposed: int = 0  # model-proposed points waiting to be accepted (the image is then not annotated)
     split: str | None = None  # the split written in the sidecar, if any
@@ -71,6 +82,13 @@ class ImageEntry:
     sidecar_error: str | None = None  # why the sidecar cannot be trusted (it is then kept aside)
     outside: int = 0  # confirmed points outside the image: kept in the file, left out of training and scores
     sidecar_size: tuple[int, int] | None = None  # the (width, height) the sidecar was written for
+    regions: int = 0  # usable regions in the sidecar
+    region_problems: list[str] = field(default_factory=list)  # regions kept in the file but left out
+
+    @property
+    def annotated(self) -> bool:
+        """True when a person's annotation says something certain about the image (complete or partial)."""
+        return self.status in ("complete", "partial")
 
     @property
     def sidecar(self) -> Path:
@@ -117,8 +135,8 @@ class Dataset:
         return entry
 
     def _refresh_annotation(self, entry: ImageEntry) -> None:
-        entry.annotated, entry.count, entry.split, entry.sidecar_error = False, None, None, None
-        entry.proposed, entry.outside, entry.sidecar_size = 0, 0, None
+        entry.status, entry.count, entry.split, entry.sidecar_error = "unlabeled", None, None, None
+        entry.proposed, entry.outside, entry.sidecar_size, entry.regions, entry.region_problems = 0, 0, None, 0, []
         if not entry.sidecar.exists():
             return
         try:
@@ -130,9 +148,12 @@ class Dataset:
 
     @staticmethod
     def _set_annotation_state(entry: ImageEntry, annotation: Annotation) -> None:
-        # Pending proposals keep the image out of training and evaluation: its count is not confirmed yet.
-        entry.annotated = not annotation.pending
+        entry.status = annotation_status(annotation, entry.width or annotation.width,
+                                         entry.height or annotation.height)
         entry.count, entry.split, entry.proposed = annotation.count, annotation.split, len(annotation.proposed)
+        width, height = entry.width or annotation.width, entry.height or annotation.height
+        entry.regions = len(usable_regions(annotation.regions, width, height))
+        entry.region_problems = region_problems(annotation.regions, width, height)
         entry.outside = points_outside(annotation.points, entry.width, entry.height) if entry.width else 0
         entry.sidecar_size = (annotation.width, annotation.height)
 
@@ -157,6 +178,8 @@ class Dataset:
                 found.append(f"{entry.name}: {entry.image_error} (image skipped)")
             if entry.sidecar_error:
                 found.append(f"{entry.sidecar.name}: {entry.sidecar_error} (file kept as it is)")
+            for problem in entry.region_problems:
+                found.append(f"{entry.sidecar.name}: {problem}")
             if entry.outside:
                 found.append(f"{entry.sidecar.name}: {entry.outside} of {entry.count} point(s) lie outside the "
                              f"{entry.width} x {entry.height} image ({OUTSIDE_POLICY})")
@@ -190,28 +213,46 @@ class Dataset:
         x, y = points[:, 0], points[:, 1]
         return points[(x >= 0) & (y >= 0) & (x < entry.width) & (y < entry.height)]
 
+    def known_area(self, name: str, stride: int = 1, annotation: Annotation | None = None):
+        """What the image's annotation says is known, as masks at ``stride`` (engine.dataset.regions)."""
+        entry = self.entry(name)
+        annotation = annotation if annotation is not None else self.load_annotation(name)
+        return known_area(annotation.count, annotation.regions, entry.width, entry.height, stride)
+
     def load_proposed(self, name: str) -> np.ndarray:
         """The image's pending model-proposed points (empty when none). Raises SidecarError for a bad sidecar."""
         return self.load_annotation(name).proposed
 
-    def save_points(self, name: str, points, split: str | None = ..., proposed=...) -> Path | None:
+    def save_points(self, name: str, points, split=KEEP, proposed=KEEP, labels=KEEP, regions=KEEP) -> Path | None:
         """Write the image's points atomically. A malformed sidecar is first renamed aside, never overwritten.
 
-        ``split`` and ``proposed`` (pending model proposals, an (N, 2) array) default to what the sidecar
-        holds now, so saving confirmed points never drops proposals silently. Returns the path the malformed sidecar was moved to, if that happened. Raises ValueError for points
-        that are not (N, 2) finite numbers, and OSError (for example PermissionError in a read-only folder),
-        both with nothing changed on disk.
+        ``split``, ``proposed`` (pending model proposals, an (N, 2) array), ``labels`` and ``regions`` default
+        to :data:`KEEP`, what the sidecar holds now, so saving confirmed points never drops proposals, classes
+        or regions silently (labels are kept only while they still match the points one to one). Returns the
+        path the malformed sidecar was moved to, if that happened. Raises ValueError for points that are not
+        (N, 2) finite numbers, and OSError (for example PermissionError in a read-only folder), both with
+        nothing changed on disk.
         """
         entry = self.entry(name)
         moved_aside = None
         if entry.sidecar_error is None and not entry.annotated and entry.sidecar.exists():
             self._refresh_annotation(entry)  # a sidecar that appeared after the scan: check it before replacing
-        if split is ...:
+        on_disk = None
+        if any(value is KEEP for value in (proposed, labels, regions)) and entry.sidecar_error is None and entry.sidecar.exists():
+            on_disk = read_sidecar(entry.sidecar)
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        if split is KEEP:
             split = entry.split
-        if proposed is ...:
-            proposed = self.load_proposed(name) if entry.proposed and entry.sidecar_error is None else None
+        if proposed is KEEP:
+            proposed = on_disk.proposed if on_disk is not None else None
+        if labels is KEEP:
+            labels = on_disk.labels if on_disk is not None and on_disk.labels is not None \
+                and len(on_disk.labels) == len(points) else None
+        if regions is KEEP:
+            regions = on_disk.regions if on_disk is not None else []
         annotation = Annotation(image=name, width=entry.width, height=entry.height, points=points,
-                                split=split, proposed=[] if proposed is None else proposed)
+                                split=split, proposed=[] if proposed is None else proposed, labels=labels,
+                                regions=list(regions or []))
         text = annotation_to_json(annotation)  # ValueError for bad points, before anything on disk changes
         if entry.sidecar_error is not None and entry.sidecar.exists():
             moved_aside = _aside_name(entry.sidecar)
@@ -267,6 +308,20 @@ class Dataset:
     def save_settings(self) -> None:
         text = json.dumps(self.settings.to_json(), indent=2) + "\n"
         atomic_write_bytes(self.folder / SETTINGS_FILE, text.encode("utf-8"))
+
+
+def annotation_status(annotation: Annotation, width: int, height: int) -> str:
+    """'proposed', 'partial', 'complete' or 'unlabeled' (see :class:`ImageEntry`)."""
+    if annotation.pending:
+        # Pending proposals keep the image out of training and evaluation: its count is not confirmed yet.
+        return "proposed"
+    regions = annotation.regions
+    if has_annotated_regions(regions, width, height):
+        return "partial"
+    if nothing_known_beyond_regions(annotation.count, regions, width, height):
+        has_counts = any(r.kind == "count" for r in usable_regions(regions, width, height))
+        return "partial" if has_counts else "unlabeled"
+    return "complete"
 
 
 def natural_key(name: str):

@@ -11,7 +11,7 @@ The published network upsamples back to full resolution with two transposed conv
 stride 4 instead (sum-pooled targets are exact at any stride, and this saves the two most expensive layers).
 ``width`` is the shared layers' first channel count (16 in the paper; every layer scales with it).
 
-Auxiliary loss hook (used by ``engine.train``): a model that defines ``forward_with_aux(images, counts)``
+Auxiliary loss hook (used by ``engine.training.fit``): a model that defines ``forward_with_aux(images, counts)``
 returns ``(density, aux_loss)`` in training, and the training loss becomes density MSE + ``aux_loss``. Here
 ``aux_loss = aux_weight x cross-entropy`` of the count class, where a crop's class is its number of objects
 per pixel binned uniformly between 0 and ``max_density`` (a buffer, saved with the weights, that training sets

@@ -103,7 +103,7 @@ class CSRNet(nn.Module):
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:  # PyTorch's long advice ends in "load it unsafely": not ours
-            from engine.checkpoint import blocked_global
+            from engine.models.checkpoint import blocked_global
 
             raise ValueError(f"{path.name}: refused — the file contains Python objects other than weights"
                              f"{blocked_global(exc)}, which could run code when loaded; it was not loaded") from None

@@ -21,10 +21,10 @@ from torch import nn
 from torch.nn import functional as F
 
 import engine.models
-from engine.checkpoint import save_checkpoint
+from engine.models.checkpoint import save_checkpoint
 from engine.dataset.sidecar import Annotation, sidecar_path, write_sidecar
 from engine.models import get_model, register
-from engine.preprocess import DEFAULT_NORMALIZATION
+from engine.models.contract import DEFAULT_NORMALIZATION
 
 PLAIN_NORMALIZATION = {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
 

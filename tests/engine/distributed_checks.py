@@ -1,5 +1,5 @@
 """Run under ``torchrun --nproc-per-node=2`` by test_distributed.py: each rank checks the collectives of
-engine/distributed.py against a one-process reference and writes what it found to OUT/rank<N>.json.
+engine/training/distributed.py against a one-process reference and writes what it found to OUT/rank<N>.json.
 
 Not a test module itself (no ``test_`` prefix): it needs the process group that torchrun sets up.
 """
@@ -13,9 +13,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engine.distributed import World, convert_to_global_batchnorm
+from engine.training.distributed import World, convert_to_global_batchnorm
 from engine.models import get_model
-from engine.train_loop import density_loss
+from engine.training.loop import density_loss
 
 
 def relative_gap(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -1,11 +1,11 @@
-"""engine.blob_split: objects whose density blobs merged are found again, and the count is respected."""
+"""engine.counting.blob_split: objects whose density blobs merged are found again, and the count is respected."""
 
 import numpy as np
 import pytest
 
-from engine.blob_split import _objects_per_peak, split_merged_blobs
+from engine.counting.blob_split import _objects_per_peak, split_merged_blobs
 from engine.density import DensitySettings, density_map
-from engine.localize import find_points
+from engine.counting.localize import find_points
 from engine.metrics import match_points
 
 

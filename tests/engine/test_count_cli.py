@@ -102,9 +102,9 @@ def test_count_single_image_with_its_sidecar(red_checkpoint, tmp_path, capsys):
 
 def test_interrupted_count_keeps_finished_rows_in_partial_and_old_output(red_checkpoint, mixed_folder,
                                                                          tmp_path, capsys, monkeypatch):
-    import engine.infer
+    import engine.counting.infer
 
-    real = engine.infer.count_images
+    real = engine.counting.infer.count_images
 
     def interrupted(*args, **kwargs):
         for number, result in enumerate(real(*args, **kwargs)):
@@ -112,7 +112,7 @@ def test_interrupted_count_keeps_finished_rows_in_partial_and_old_output(red_che
                 raise KeyboardInterrupt  # what SIGTERM becomes during a count
             yield result
 
-    monkeypatch.setattr(engine.infer, "count_images", interrupted)
+    monkeypatch.setattr(engine.counting.infer, "count_images", interrupted)
     out = tmp_path / "counts.csv"
     out.write_text("previous results\n")
     code = main(["count", str(mixed_folder), "--checkpoint", str(red_checkpoint), "--out", str(out),
@@ -190,7 +190,7 @@ def test_evaluate_prints_a_report_and_rejects_an_empty_split(red_checkpoint, eva
 
 @pytest.mark.slow
 def test_count_command_in_a_child_process_prints_json_lines(tmp_path):
-    from engine.synthetic import write_synthetic_dataset
+    from engine.dataset.synthetic import write_synthetic_dataset
 
     folder = write_synthetic_dataset(tmp_path / "cells", images=3, size=(64, 96), counts=(5, 10))
     (folder / "zz_broken.png").write_bytes(b"nope")

@@ -294,7 +294,7 @@ def test_save_points_writes_real_image_size(tmp_path):
 
 
 def test_proposed_points_round_trip_and_keep_the_image_unannotated(tmp_path):
-    from engine.synthetic import write_synthetic_dataset
+    from engine.dataset.synthetic import write_synthetic_dataset
 
     write_synthetic_dataset(tmp_path, images=1, size=(48, 64), counts=(3, 3), seed=0, annotate=False)
     dataset = Dataset(tmp_path)

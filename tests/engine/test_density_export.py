@@ -15,7 +15,7 @@ from engine.dataset import Dataset, read_image
 from engine.dataset.sidecar import Annotation, sidecar_path, write_sidecar
 from engine.density import DensitySettings, density_map
 from engine.events import ListSink
-from engine.synthetic import synthetic_cells
+from engine.dataset.synthetic import synthetic_cells
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

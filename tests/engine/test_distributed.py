@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.checkpoint import load_checkpoint, load_model
-from engine.data import EpochSampler
-from engine.distributed import RankLog, World
+from engine.models.checkpoint import load_checkpoint, load_model
+from engine.training.crops import EpochSampler
+from engine.training.distributed import RankLog, World
 from engine.events import ListSink
-from engine.ranking import StepSampler
-from engine.synthetic import write_synthetic_dataset
-from engine.train import TrainConfig, fit
+from engine.training.ranking import StepSampler
+from engine.dataset.synthetic import write_synthetic_dataset
+from engine.training.fit import TrainConfig, fit
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent.parent

@@ -13,7 +13,7 @@ from engine.dataset import Dataset, read_sidecar, sidecar_path
 from engine.dataset.exporters import export_dataset
 from engine.dataset.importers import import_dataset
 from engine.events import ListSink
-from engine.synthetic import write_synthetic_dataset
+from engine.dataset.synthetic import write_synthetic_dataset
 
 W, H = 48, 32
 

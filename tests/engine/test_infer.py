@@ -18,9 +18,9 @@ from count_fixtures import (
     write_red_image,
 )
 
-from engine.checkpoint import load_model
-from engine.infer import count_images, predict_density, receptive_margin
-from engine.tiles import plan_tiles
+from engine.models.checkpoint import load_model
+from engine.counting.infer import count_images, predict_density, receptive_margin
+from engine.counting.tiles import plan_tiles
 
 
 @pytest.fixture
@@ -55,8 +55,8 @@ def test_tile_cores_cover_the_image_once_and_windows_fit_the_budget(height, widt
 
 
 def test_network_input_is_engine_preprocess_done_on_the_device():
-    from engine.infer import network_input
-    from engine.preprocess import DEFAULT_NORMALIZATION, normalize_image, pad_to_multiple
+    from engine.counting.infer import network_input
+    from engine.models.contract import DEFAULT_NORMALIZATION, normalize_image, pad_to_multiple
 
     image = (np.random.default_rng(0).random((37, 50, 3)) * 255).astype(np.uint8)
     image.flags.writeable = False  # as decoded images come
@@ -79,7 +79,7 @@ def test_predict_density_uses_the_checkpoints_normalisation_scale_and_stride(red
     assert density.sum() == pytest.approx(7.0, abs=1e-4)
     x, y = pixels[0]
     assert density[y // 4, x // 4] == pytest.approx(1.0, abs=1e-5)
-    # The density scale comes from the record, not from engine.preprocess: doubling it halves the count.
+    # The density scale comes from the record, not from engine.models.contract: doubling it halves the count.
     doubled = dict(record, density_scale=2 * record["density_scale"])
     assert predict_density(model, doubled, red_pixel_image(pixels, 50, 37)).sum() == pytest.approx(3.5, abs=1e-4)
 
@@ -107,7 +107,7 @@ def test_tiled_approximately_equals_whole_with_a_real_network(tmp_path):
     scale = np.abs(whole).max()
     np.testing.assert_allclose(tiled, whole, atol=1e-4 * scale)
     # With no margin at all the seams would show: the comparison above is not vacuous.
-    from engine import infer
+    from engine.counting import infer
     infer._margins[model] = 0
     seams = predict_density(model, record, image, max_pixels=112 * 112)
     del infer._margins[model]
@@ -117,7 +117,7 @@ def test_tiled_approximately_equals_whole_with_a_real_network(tmp_path):
 @pytest.mark.parametrize("arch", ["fcrn_a", "unet", "cmtl", "csrnet"])
 def test_tiled_equals_whole_for_every_architecture(arch):
     from engine.models import get_model
-    from engine.preprocess import DEFAULT_NORMALIZATION
+    from engine.models.contract import DEFAULT_NORMALIZATION
 
     torch.manual_seed(0)
     model = get_model(arch, width=4).eval()
@@ -203,7 +203,7 @@ def test_receptive_margin_is_measured_for_undeclared_models():
 
 # ------------------------------------------------------------------------------------ mirrored margin
 def test_mirror_indices_reflect_without_repeating_the_edge_even_past_a_narrow_axis():
-    from engine.preprocess import mirror_indices
+    from engine.models.contract import mirror_indices
 
     assert mirror_indices(-3, 8, 5).tolist() == [3, 2, 1, 0, 1, 2, 3, 4, 3, 2, 1]
     assert mirror_indices(-4, 4, 2).tolist() == [0, 1, 0, 1, 0, 1, 0, 1]
@@ -213,7 +213,7 @@ def test_mirror_indices_reflect_without_repeating_the_edge_even_past_a_narrow_ax
 def test_mirrored_window_takes_the_same_pixels_by_padding_as_by_indexing():
     """The fast path (numpy's reflect padding of the part inside) and the general one (mirrored indices, for
     windows wider than the image or outside it) give the same pixels."""
-    from engine.preprocess import mirror_indices, mirrored_window
+    from engine.models.contract import mirror_indices, mirrored_window
 
     rng = np.random.default_rng(0)
     for _ in range(2000):
@@ -228,7 +228,7 @@ def test_mirrored_window_takes_the_same_pixels_by_padding_as_by_indexing():
 def test_the_network_sees_the_image_inside_a_mirrored_margin(red_counter):
     """What reaches the model: 16 mirrored pixels around the image, sides multiples of the alignment; the
     returned map is the image's own cells only."""
-    from engine.preprocess import CONTEXT_PIXELS, mirrored_window
+    from engine.models.contract import CONTEXT_PIXELS, mirrored_window
 
     model, record = red_counter
     image = (np.random.default_rng(3).random((37, 50, 3)) * 255).astype(np.uint8)
@@ -247,7 +247,7 @@ def test_the_edge_of_an_image_is_predicted_with_context_not_against_zeros(tmp_pa
     """At an image's edge the network reads the mirrored margin instead of zeros: with a margin as wide as its
     receptive radius, its map along the left edge equals the map of an image whose content really continues
     there, mirrored (compared away from the top and bottom edges, where the two images differ by a corner)."""
-    from engine import preprocess
+    from engine.models import contract as preprocess
 
     model, record = load_model(fcrn_checkpoint(tmp_path / "fcrn.pt", width=4), "cpu")
     assert receptive_margin(model, record) <= 64

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from engine.density import DensitySettings, density_map
-from engine.localize import find_points
+from engine.counting.localize import find_points
 from engine.metrics import match_points
 
 

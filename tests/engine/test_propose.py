@@ -1,4 +1,4 @@
-"""Model-proposed points: engine.propose with a model of known output, and ``python -m engine propose``."""
+"""Model-proposed points: engine.counting.propose with a model of known output, and ``python -m engine propose``."""
 
 import json
 import os
@@ -24,10 +24,10 @@ from count_fixtures import (
 from engine.cli import main
 from engine.dataset import Dataset
 from engine.density import DensitySettings, density_map
-from engine.localize import rounded_inside
-from engine.preprocess import context_margin
+from engine.counting.localize import rounded_inside
+from engine.models.contract import context_margin
 from engine.metrics import match_points
-from engine.propose import cancel_radius, propose_points, without_confirmed
+from engine.counting.propose import cancel_radius, propose_points, without_confirmed
 
 RESULT_FIELDS = {"type", "image", "count", "points", "confirmed", "written"}
 SKIPPED_FIELDS = {"type", "image", "count", "skipped", "confirmed", "written"}
@@ -44,7 +44,7 @@ class FixedDensity(nn.Module):
         self.register_buffer("density", torch.from_numpy(density.astype(np.float32))[None, None])
 
     def forward(self, x):
-        # The image sits inside the input after engine.preprocess's mirrored margin: so does its density.
+        # The image sits inside the input after engine.models.contract's mirrored margin: so does its density.
         first = context_margin(self.stride) // self.stride
         rows, columns = self.density.shape[-2:]
         out = x.new_zeros((x.shape[0], 1, x.shape[2] // self.stride, x.shape[3] // self.stride))
@@ -72,7 +72,7 @@ def scattered_points(count: int, width: int, height: int, spacing: float, seed: 
 
 @pytest.mark.parametrize("stride, spacing", [(1, 14), (4, 14), (8, 24)])
 def test_proposals_land_on_the_known_points_and_follow_the_integral(stride, spacing):
-    # At stride 8 objects closer than about two cells share a blob (engine.localize's known limit): spaced more.
+    # At stride 8 objects closer than about two cells share a blob (engine.counting.localize's known limit): spaced more.
     truth = scattered_points(14, 128, 96, spacing=spacing)
     model, record, image = known_model(truth, 128, 96, stride)
     proposal = propose_points(model, record, image)
@@ -267,7 +267,7 @@ def test_bad_checkpoint_or_folder_gives_a_plain_message(folder, tmp_path, capsys
 
 
 def test_a_real_architecture_runs_end_to_end(tmp_path, capsys):
-    from engine.synthetic import write_synthetic_dataset
+    from engine.dataset.synthetic import write_synthetic_dataset
 
     data = write_synthetic_dataset(tmp_path / "cells", images=2, size=(64, 96), counts=(5, 10), annotate=False)
     checkpoint = fcrn_checkpoint(tmp_path / "fcrn.pt", width=4)  # untrained: output arbitrary, pipeline real
@@ -324,13 +324,13 @@ def test_an_image_that_fails_to_decode_is_skipped_and_the_run_goes_on(red_checkp
 
 
 def test_a_run_where_the_model_fails_on_every_image_exits_non_zero(red_checkpoint, folder, capsys, monkeypatch):
-    import engine.infer
+    import engine.counting.infer
 
     def failing(paths, *args, **kwargs):  # e.g. out of memory on every image
         for index, path in enumerate(paths):
-            yield engine.infer.CountResult(index, path, error="counting failed: out of memory")
+            yield engine.counting.infer.CountResult(index, path, error="counting failed: out of memory")
 
-    monkeypatch.setattr(engine.infer, "count_images", failing)
+    monkeypatch.setattr(engine.counting.infer, "count_images", failing)
     before = _snapshot(folder)
     code, events = propose(capsys, folder, red_checkpoint, "--images", "b.png", "c.png")
     assert code == 1 and events[-1]["type"] == "error" and "could be processed" in events[-1]["message"]

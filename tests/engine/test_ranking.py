@@ -9,11 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.checkpoint import load_checkpoint
+from engine.models.checkpoint import load_checkpoint
 from engine.events import ListSink
-from engine.ranking import RankingStacks, RankSettings, nested_boxes, ranking_loss
-from engine.synthetic import write_synthetic_dataset
-from engine.train import TrainConfig, fit
+from engine.training.ranking import RankingStacks, RankSettings, nested_boxes, ranking_loss
+from engine.dataset.synthetic import write_synthetic_dataset
+from engine.training.fit import TrainConfig, fit
 
 
 def contains(outer, inner) -> bool:

@@ -7,9 +7,9 @@ import sys
 import pytest
 import torch
 
-from engine.checkpoint import load_checkpoint, load_model
+from engine.models.checkpoint import load_checkpoint, load_model
 from engine.events import ListSink
-from engine.train import TrainConfig, TrainingError, fit
+from engine.training.fit import TrainConfig, TrainingError, fit
 
 pytestmark = pytest.mark.slow
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.data import CropSettings, EpochSampler, TrainingCrops, WholeImages
+from engine.training.crops import CropSettings, EpochSampler, TrainingCrops, WholeImages
 from engine.density import DensitySettings
-from engine.preprocess import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION, normalize_image
+from engine.models.contract import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION, normalize_image
 
 
 def _image(tmp_path, height, width, name="a.png"):
@@ -75,7 +75,7 @@ def test_epoch_sampler_is_a_repeatable_permutation_that_can_skip(tmp_path):
 
 
 def test_whole_images_get_a_mirrored_margin_and_sides_of_the_input_multiple(tmp_path):
-    """Validation sees an image as counting does (engine.infer): 16 mirrored pixels around it, then mirrored
+    """Validation sees an image as counting does (engine.counting.infer): 16 mirrored pixels around it, then mirrored
     up to multiples of lcm(input multiple, stride); ``cells`` says which output cells are the image's."""
     path = _image(tmp_path, 50, 70)
     images = WholeImages([path], [np.zeros((7, 2))], [(70, 50)], input_multiple=8, stride=4)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from engine.device import DeviceError, describe_devices, pick_device
+from engine.models.device import DeviceError, describe_devices, pick_device
 
 
 def test_cpu_and_auto():

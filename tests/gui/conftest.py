@@ -14,7 +14,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from engine.synthetic import write_synthetic_dataset
+from engine.dataset.synthetic import write_synthetic_dataset
 
 AUTOSAVE_MS = 50
 MOVE_INTERVAL_MS = 15

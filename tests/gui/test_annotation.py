@@ -163,7 +163,7 @@ def test_clearing_all_points_is_one_undoable_step(make_window, synthetic_dataset
 
 
 def test_next_unannotated_skips_annotated_and_unsaved_images(make_window, tmp_path):
-    from engine.synthetic import write_synthetic_dataset
+    from engine.dataset.synthetic import write_synthetic_dataset
 
     folder = write_synthetic_dataset(tmp_path / "half", images=4, size=(100, 120), counts=(3, 6), annotate=2)
     window = make_window(folder)

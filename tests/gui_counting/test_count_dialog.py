@@ -12,7 +12,7 @@ from PySide6.QtCore import QSettings  # noqa: E402
 
 from crowdgui.counting.count_dialog import CountDialog, default_output_dir  # noqa: E402
 from crowdgui.counting.controller import engine_arguments, fresh_folder  # noqa: E402
-from engine.synthetic import write_synthetic_dataset  # noqa: E402
+from engine.dataset.synthetic import write_synthetic_dataset  # noqa: E402
 
 
 @pytest.fixture

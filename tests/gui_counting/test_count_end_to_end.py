@@ -22,8 +22,8 @@ from PySide6.QtCore import QSettings  # noqa: E402
 from crowdgui.counting import install  # noqa: E402
 from crowdgui.counting.controller import COUNTS_CSV  # noqa: E402
 from crowdgui.main_window import MainWindow  # noqa: E402
-from crowdgui.undo import AddPoint  # noqa: E402
-from engine.synthetic import write_synthetic_dataset  # noqa: E402
+from crowdgui.annotation.undo import AddPoint  # noqa: E402
+from engine.dataset.synthetic import write_synthetic_dataset  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -1,11 +1,11 @@
-"""engine/export_results.py: density bundles, overlay pictures (no Qt)."""
+"""engine/counting/overlays.py: density bundles, overlay pictures (no Qt)."""
 
 import h5py
 import numpy as np
 import pytest
 from PIL import Image
 
-from engine.export_results import (
+from engine.counting.overlays import (
     CountedImage,
     blend_overlay,
     default_lut,

@@ -9,9 +9,9 @@ from PySide6.QtCore import QSettings
 import crowdgui.canvas  # noqa: F401  (sets pyqtgraph's image axis order before any ImageItem exists)
 from crowdgui.density.controller import install
 from crowdgui.main_window import MainWindow
-from crowdgui.undo import AddPoint, MovePoint
+from crowdgui.annotation.undo import AddPoint, MovePoint
 from engine.dataset import Dataset
-from engine.synthetic import write_synthetic_dataset
+from engine.dataset.synthetic import write_synthetic_dataset
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.dataset import Annotation, sidecar_path, write_sidecar
-from engine.synthetic import write_synthetic_dataset
+from engine.dataset.synthetic import write_synthetic_dataset
 from tests.gui.conftest import make_window, settings  # noqa: F401  (fixtures shared with the window tests)
 
 sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib does not add it

@@ -192,7 +192,7 @@ def test_propose_is_disabled_without_a_model_and_says_why(window):
 
 def test_an_image_that_only_had_proposals_goes_back_to_no_points_file_when_they_are_discarded(
         qtbot, window, proposed_folder):
-    from crowdgui.undo import SetProposals
+    from crowdgui.annotation.undo import SetProposals
 
     win = window
     name = "cells_002.png"
@@ -218,7 +218,7 @@ def test_an_image_that_only_had_proposals_goes_back_to_no_points_file_when_they_
 
 def test_points_added_while_the_model_ran_cancel_the_proposals_they_cover(window):
     """The engine compared with the saved points; one the user clicked meanwhile must not get a twin."""
-    from crowdgui.undo import AddPoint
+    from crowdgui.annotation.undo import AddPoint
 
     win, controller = window, window.proposals
     controller.job_image, controller.job_dataset = "cells_001.png", win.session.dataset.folder

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from engine.synthetic import write_synthetic_dataset
+from engine.dataset.synthetic import write_synthetic_dataset
 from tests.gui.conftest import click, widget_pos
 
 sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib does not add it

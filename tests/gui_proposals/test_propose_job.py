@@ -10,9 +10,9 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from crowdgui.panels.image_list import STATE_ROLE
-from crowdgui.undo import AddPoint
+from crowdgui.annotation.undo import AddPoint
 from engine.dataset import Annotation, read_sidecar, sidecar_path, write_sidecar
-from engine.synthetic import write_synthetic_dataset
+from engine.dataset.synthetic import write_synthetic_dataset
 
 sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib does not add it
 from proposal_fixtures import raw_sidecar

@@ -1,6 +1,6 @@
 """"All local GPUs" in the training dialog: the engine runs through torchrun, one process per GPU.
 
-The GPU list is faked (engine.device.describe_devices), so no GPU is needed; the end-to-end test runs the
+The GPU list is faked (engine.models.device.describe_devices), so no GPU is needed; the end-to-end test runs the
 same torchrun launch with two CPU processes and checks that the monitor follows rank 0's events.
 """
 
@@ -19,8 +19,8 @@ from crowdgui.training.controller import TrainingController
 from crowdgui.training.options import ALL_GPUS, TrainOptions
 from crowdgui.training.train_dialog import SETTINGS_KEY, TrainDialog
 from engine.dataset import Dataset
-from engine.runs import list_runs, runs_folder
-from engine.synthetic import write_synthetic_dataset
+from engine.training.runs import list_runs, runs_folder
+from engine.dataset.synthetic import write_synthetic_dataset
 
 TORCHRUN = ["-m", "torch.distributed.run", "--standalone"]
 
@@ -30,7 +30,7 @@ def fake_machine(monkeypatch, gpus: int) -> None:
     listed = [{"id": f"cuda:{i}", "kind": "cuda", "memory_gb": 24.0, "label": f"GPU {i}: Fake (24 GB)"}
               for i in range(gpus)]
     listed.append({"id": "cpu", "kind": "cpu", "threads": 2, "label": "CPU (2 threads)"})
-    monkeypatch.setattr("engine.device.describe_devices", lambda: listed)
+    monkeypatch.setattr("engine.models.device.describe_devices", lambda: listed)
     devices.discovered_devices.cache_clear()
 
 

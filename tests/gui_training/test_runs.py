@@ -1,4 +1,4 @@
-"""engine/runs.py: the run history read back from run folders (no Qt, and no torch for logged runs)."""
+"""engine/training/runs.py: the run history read back from run folders (no Qt, and no torch for logged runs)."""
 
 import datetime as dt
 import json
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from engine.runs import STALE_AFTER_S, list_runs, new_run_dir, read_run, runs_folder
+from engine.training.runs import STALE_AFTER_S, list_runs, new_run_dir, read_run, runs_folder
 
 
 def _write_run(folder, records, config=None, checkpoints=("best.pt", "last.pt")):
@@ -110,7 +110,7 @@ def test_list_runs_newest_first_and_skips_non_runs(tmp_path):
 
 def test_a_checkpoint_without_log_is_summarised_from_the_checkpoint(tmp_path):
     pytest.importorskip("torch")
-    from engine.checkpoint import save_checkpoint
+    from engine.models.checkpoint import save_checkpoint
     from engine.models import get_model
 
     model = get_model("fcrn_a", width=2)
@@ -126,7 +126,7 @@ def test_a_checkpoint_without_log_is_summarised_from_the_checkpoint(tmp_path):
 
 def test_reading_logged_runs_does_not_import_torch(tmp_path):
     _write_run(runs_folder(tmp_path) / "r", [_start(), {"type": "done"}], config={"model": "fcrn_a"})
-    code = ("import sys; from engine.runs import list_runs; runs = list_runs(sys.argv[1]); "
+    code = ("import sys; from engine.training.runs import list_runs; runs = list_runs(sys.argv[1]); "
             "assert runs[0].status == 'finished'; print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
                             timeout=60, check=False, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
@@ -135,7 +135,7 @@ def test_reading_logged_runs_does_not_import_torch(tmp_path):
 
 
 def test_the_log_is_read_incrementally_and_progress_is_skipped(tmp_path):
-    from engine.runs import read_metrics
+    from engine.training.runs import read_metrics
 
     folder = _write_run(runs_folder(tmp_path) / "r", [_start(), {"type": "progress", "done": 1}, _epoch(1, 3.0)])
     assert [r["type"] for r in read_metrics(folder)] == ["start", "epoch"]

@@ -13,8 +13,8 @@ from crowdgui.training.controller import TrainingController
 from crowdgui.training.train_dialog import TrainDialog
 from engine.dataset import Dataset
 from engine.density import DensitySettings
-from engine.runs import list_runs, runs_folder
-from engine.synthetic import write_synthetic_dataset
+from engine.training.runs import list_runs, runs_folder
+from engine.dataset.synthetic import write_synthetic_dataset
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from crowdgui.training.options import TrainOptions, resume_args, split_counts
 from engine.dataset import Dataset
-from engine.synthetic import write_synthetic_dataset
+from engine.dataset.synthetic import write_synthetic_dataset
 
 
 def test_epoch_budget_and_engine_defaults_left_out(tmp_path):

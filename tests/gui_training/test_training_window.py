@@ -14,8 +14,8 @@ from PySide6.QtCore import QSettings
 
 from crowdgui.training import install
 from crowdgui.training.train_dialog import TrainDialog
-from engine.runs import list_runs, read_metrics
-from engine.synthetic import write_synthetic_dataset
+from engine.training.runs import list_runs, read_metrics
+from engine.dataset.synthetic import write_synthetic_dataset
 
 JOB_TIMEOUT_MS = 90000
 

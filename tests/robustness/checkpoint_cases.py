@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from engine.checkpoint import save_checkpoint
+from engine.models.checkpoint import save_checkpoint
 from engine.models import get_model
 
 NOT_READABLE = "not a readable checkpoint"

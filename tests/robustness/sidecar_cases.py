@@ -27,7 +27,7 @@ SIDECAR_CASES = [
     ("digits_without_end", (HEAD + '"points": [[' + "9" * 5000 + ", 1]]}").encode(), "not valid JSON"),
     ("list_at_top", b"[[1, 2]]", "not a CrowdGUI annotation file"),
     ("other_format", b'{"format": "labelme", "shapes": []}', "not a CrowdGUI annotation file"),
-    ("version_2", VALID.replace('"version": 1', '"version": 2').encode(), "schema version 2 is not supported"),
+    ("version_3", VALID.replace('"version": 1', '"version": 3').encode(), "schema version 3 is not supported"),
     ("version_text", VALID.replace('"version": 1', '"version": "1"').encode(), "schema version '1'"),
     ("version_true", VALID.replace('"version": 1', '"version": true').encode(), "schema version True"),
     ("version_missing", VALID.replace('"version": 1, ', "").encode(), "schema version None"),

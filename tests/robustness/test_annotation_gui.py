@@ -13,14 +13,14 @@ from PySide6.QtCore import QSettings
 from sidecar_cases import HEAD, SIDECAR_CASES, make_image, write_case
 
 from crowdgui.main_window import MainWindow
-from crowdgui.undo import AddPoint
+from crowdgui.annotation.undo import AddPoint
 from engine.dataset import read_sidecar, sidecar_path
 
 
 def test_the_window_opens_a_folder_of_hostile_sidecars_and_keeps_them(qtbot, tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
-    chosen = [case for case in SIDECAR_CASES if case[0] in ("nested_deeply", "version_2", "points_nan",
+    chosen = [case for case in SIDECAR_CASES if case[0] in ("nested_deeply", "version_3", "points_nan",
                                                              "width_infinite", "truncated")]
     originals = {name: write_case(folder, name, content).read_bytes() for name, content, _ in chosen}
     make_image(folder / "outside.png")

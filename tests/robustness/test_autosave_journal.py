@@ -15,8 +15,8 @@ import recovery_harness as harness
 from PySide6.QtCore import QSettings
 
 from crowdgui.main_window import MainWindow
-from crowdgui.recovery import JOURNAL_DELAY_MS
-from crowdgui.undo import AddPoint
+from crowdgui.annotation.recovery import JOURNAL_DELAY_MS
+from crowdgui.annotation.undo import AddPoint
 from engine.dataset import Dataset, read_sidecar, sidecar_path
 from engine.dataset.recovery import RecoveryJournal
 
@@ -170,7 +170,7 @@ def test_killed_mid_stream_the_journal_holds_a_prefix_of_the_clicks(tmp_path):
 
 def test_unsaved_proposals_are_journaled_and_restored_with_the_points(qtbot, tmp_path, open_window):
     """Proposals live in the same undo stack and sidecar as the points: they come back together."""
-    from crowdgui.undo import SetProposals
+    from crowdgui.annotation.undo import SetProposals
 
     folder = harness.make_dataset(tmp_path / "data", first_points=2)
     first = open_window(folder)

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from checkpoint_cases import write_checkpoint_cases
 
 from engine.cli import main
-from engine.synthetic import write_synthetic_dataset
+from engine.dataset.synthetic import write_synthetic_dataset
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from PySide6.QtCore import QSettings
 from crowdgui.counting import install
 from crowdgui.counting.count_dialog import CountRequest
 from crowdgui.main_window import MainWindow
-from engine.synthetic import write_synthetic_dataset
+from engine.dataset.synthetic import write_synthetic_dataset
 
 
 @pytest.fixture

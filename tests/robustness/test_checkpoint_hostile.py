@@ -9,8 +9,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from checkpoint_cases import write_checkpoint_cases, write_valid_checkpoint
 
-from engine.checkpoint import CheckpointError, load_checkpoint, load_model
-from engine.runs import list_runs
+from engine.models.checkpoint import CheckpointError, load_checkpoint, load_model
+from engine.training.runs import list_runs
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ from count_fixtures import red_counter_checkpoint, red_counter_registered, sprea
 from hostile_images import write_image_cases
 
 from engine.cli import main
-from engine.count_io import gather_targets
-from engine.infer import count_images
+from engine.counting.outputs import gather_targets
+from engine.counting.infer import count_images
 
 AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 

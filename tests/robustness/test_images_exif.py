@@ -22,12 +22,12 @@ from count_fixtures import red_counter_checkpoint, red_counter_registered
 from hostile_images import expected_orientation
 
 from engine.cli import main
-from engine.data import CropSettings, TrainingCrops
+from engine.training.crops import CropSettings, TrainingCrops
 from engine.dataset import Dataset, image_size, read_image
 from engine.dataset.sidecar import Annotation, sidecar_path, write_sidecar
 from engine.density import DensitySettings
-from engine.infer import count_images
-from engine.preprocess import DEFAULT_NORMALIZATION
+from engine.counting.infer import count_images
+from engine.models.contract import DEFAULT_NORMALIZATION
 
 STORED_W, STORED_H = 48, 32
 SQUARES = [(6, 5), (20, 24), (40, 10)]  # stored top-left corners of the 3 x 3 red squares

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.checkpoint import load_checkpoint
+from engine.models.checkpoint import load_checkpoint
 from engine.events import ListSink
-from engine.synthetic import write_synthetic_dataset
-from engine.train import LAST_FILE, TrainConfig, TrainingError, fit
+from engine.dataset.synthetic import write_synthetic_dataset
+from engine.training.fit import LAST_FILE, TrainConfig, TrainingError, fit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,7 +63,7 @@ def test_a_loss_that_becomes_nan_stops_with_a_message_and_keeps_the_checkpoints(
 
 def test_a_nan_in_the_training_data_stops_the_run_and_keeps_the_checkpoints(dataset, tmp_path, monkeypatch):
     """A NaN reaching the network by another road than the learning rate (here: one poisoned crop)."""
-    from engine import data
+    from engine.training import crops as data
 
     run = tmp_path / "run"
     fit(tiny_config(dataset, run), ListSink())
@@ -161,7 +161,7 @@ def test_last_pt_is_replaced_in_one_rename_so_a_reader_never_sees_half_a_file(da
 
 def test_a_history_file_that_cannot_be_written_does_not_hide_the_runs_messages(tmp_path):
     """On a full disk metrics.jsonl fails too; the caller must still hear every event, the error above all."""
-    from engine.train_report import RunLog
+    from engine.training.report import RunLog
 
     class FullStream:
         def write(self, _text):

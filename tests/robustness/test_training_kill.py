@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from test_training_faults import ROOT, engine_env, saved_step
 
-from engine.synthetic import write_synthetic_dataset
-from engine.train import LAST_FILE
+from engine.dataset.synthetic import write_synthetic_dataset
+from engine.training.fit import LAST_FILE
 
 STEPS_PER_EPOCH = 300  # samples_per_epoch 600 / batch 2
 KILL_DELAY_S = 0.5  # after epoch 1 ended: well inside epoch 2, well after its first steps
@@ -26,7 +26,7 @@ KILL_DELAY_S = 0.5  # after epoch 1 ended: well inside epoch 2, well after its f
 START_RUN = r"""
 import sys
 from engine.events import JsonlSink
-from engine.train import TrainConfig, fit
+from engine.training.fit import TrainConfig, fit
 fit(TrainConfig(dataset=sys.argv[1], out=sys.argv[2], model="unet", model_config={"width": 4}, epochs=3,
                 crop=32, batch=2, device="cpu", threads=1, samples_per_epoch=int(sys.argv[3])), JsonlSink())
 """

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from engine.models.contract import round_up
+
 # Input pixels per forward pass (the memory bound of counting). 2 Mpx keeps FCRN-A (width 32) near 1 GB of
 # activations and lets a 1024x768 photo run whole, two to a batch. Here, not in infer.py, so the command line
 # can show the defaults without importing torch.
@@ -31,16 +33,6 @@ class Tile:
     def window_shape(self) -> tuple[int, int]:
         y0, y1, x0, x1 = self.window
         return y1 - y0, x1 - x0
-
-
-def alignment(input_multiple: int, stride: int) -> int:
-    """What input sides (and tile edges) must be multiples of: lcm(the model's input multiple, its stride)."""
-    return math.lcm(max(1, int(input_multiple)), max(1, int(stride)))
-
-
-def round_up(value: int, multiple: int) -> int:
-    """The smallest multiple of ``multiple`` that is >= ``value``."""
-    return -(-int(value) // multiple) * multiple
 
 
 def _axis(size: int, pieces: int, margin: int, align: int) -> list[tuple[int, int, int, int]]:

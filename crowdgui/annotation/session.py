@@ -15,9 +15,9 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoGroup, QUndoStack
 
-from crowdgui.points_model import PointsModel
+from crowdgui.annotation.points_model import PointsModel
 from engine.dataset import Dataset, ImageEntry, ImageReadError, SidecarError, read_image
-from engine.dataset.sidecar import points_outside
+from engine.dataset.sidecar import KEEP, points_outside
 from engine.dataset.store import OUTSIDE_POLICY
 
 AUTOSAVE_DELAY_MS = 1500
@@ -344,16 +344,16 @@ class AnnotationSession(QObject):
         (Proposals discarded or undone before any point was confirmed.) Its points file is then removed rather
         than written empty: an empty one would mean "annotated: no objects" and put it into training.
         """
-        if len(points) or proposed is ... or len(proposed) or name not in self._had_proposals:
+        if len(points) or proposed is KEEP or len(proposed) or name not in self._had_proposals:
             return False
         entry = self.dataset.entry(name)
         return not entry.annotated and not entry.count and entry.sidecar_error is None
 
     def _proposed_to_save(self, name: str):
-        """The proposals to write with an image's points (``...``: keep what its sidecar holds)."""
+        """The proposals to write with an image's points (``KEEP``: keep what its sidecar holds)."""
         if name == self.current_name and self.proposed.image_name == name:
             return self.proposed.points
-        return self._unsaved_proposed.get(name, ...)
+        return self._unsaved_proposed.get(name, KEEP)
 
     def _report_failure(self, name: str, exc: OSError) -> None:
         sidecar = self.dataset.entry(name).sidecar

@@ -1,7 +1,7 @@
 """Splitting merged blobs of a density map, so the number of located objects follows the map's integral.
 
 Touching objects give one blob with one peak: a model trained on Gaussians of sigma 4 px puts a single maximum
-between two cells 6 px apart, so peak finding alone (engine.localize.find_points) misses one of them. On
+between two cells 6 px apart, so peak finding alone (engine.counting.localize.find_points) misses one of them. On
 held-out VGG cells that lost a third of the objects (recall 0.67 at 8 px) although the map's integral was right
 within 1-2 %. Here every peak owns the blob pixels nearer to it than to any other peak; a peak whose pixels hold
 m objects' worth of density stands for round(m) objects (at least one: the peak is there), and those are placed
@@ -9,7 +9,7 @@ by weighted k-means over its pixels (weights = density), started from the peak a
 Points are only added, never more than round(integral) in all; the peaks of regions holding one object stay
 exactly where find_points put them.
 
-No torch. Coordinates as in engine.localize: (x, y) image pixels, cell (r, c) at stride s centred on
+No torch. Coordinates as in engine.counting.localize: (x, y) image pixels, cell (r, c) at stride s centred on
 ((c + 0.5) s, (r + 0.5) s).
 """
 
@@ -19,7 +19,7 @@ import heapq
 
 import numpy as np
 
-from engine.localize import MAX_UPSAMPLED_PIXELS
+from engine.counting.localize import MAX_UPSAMPLED_PIXELS
 
 KMEANS_ITERATIONS = 20
 
@@ -30,7 +30,7 @@ def locate_objects(density: np.ndarray, stride: int = 1, *,
 
     What ``propose`` proposes and what ``evaluate`` scores, so the localisation figures describe the proposals.
     """
-    from engine.localize import find_points
+    from engine.counting.localize import find_points
 
     peaks = find_points(density, stride, image_size=image_size)
     return split_merged_blobs(density, stride, peaks, image_size=image_size)

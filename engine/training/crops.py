@@ -22,7 +22,7 @@ from PIL import Image
 
 from engine.dataset import Dataset, read_image
 from engine.density import DensitySettings, density_map, point_sigmas
-from engine.preprocess import (
+from engine.models.contract import (
     DEFAULT_DENSITY_SCALE,
     DEFAULT_NORMALIZATION,
     context_margin,
@@ -30,7 +30,7 @@ from engine.preprocess import (
     normalize_image,
     with_context,
 )
-from engine.tiles import alignment
+from engine.models.contract import alignment
 
 # Decoded images are kept in memory while their total stays under this many bytes (per loader process).
 DEFAULT_CACHE_BYTES = 1 << 30
@@ -161,8 +161,8 @@ class TrainingCrops(torch.utils.data.Dataset):
 
 
 class WholeImages(torch.utils.data.Dataset):
-    """Whole images for validation, seen as counting sees them (engine.infer): with a mirrored margin
-    (engine.preprocess.with_context) and sides that are multiples of lcm(input multiple, stride).
+    """Whole images for validation, seen as counting sees them (engine.counting.infer): with a mirrored margin
+    (engine.models.contract.with_context) and sides that are multiples of lcm(input multiple, stride).
 
     item -> (image (3, H', W') float32, true count float32, index, cells), ``cells`` = (first, rows, columns):
     the output cells ``[first, first + rows) x [first, first + columns)`` are the image's own, the rest is

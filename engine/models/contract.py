@@ -6,9 +6,20 @@ them back from the checkpoint, never from here: an old checkpoint keeps working 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from engine.tiles import round_up
+
+def alignment(input_multiple: int, stride: int) -> int:
+    """What input sides (and tile edges) must be multiples of: lcm(the model's input multiple, its stride)."""
+    return math.lcm(max(1, int(input_multiple)), max(1, int(stride)))
+
+
+def round_up(value: int, multiple: int) -> int:
+    """The smallest multiple of ``multiple`` that is >= ``value``."""
+    return -(-int(value) // multiple) * multiple
+
 
 # ImageNet statistics: pretrained VGG front ends (CSRNet) expect them, and they are harmless from scratch.
 DEFAULT_NORMALIZATION = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}

@@ -1,6 +1,6 @@
 """The current image's points, as the Qt side sees them: an (N, 2) float array that announces its changes.
 
-Only undo commands (crowdgui/undo.py) call the editing methods, so every edit can be undone. Views listen to
+Only undo commands (crowdgui/annotation/undo.py) call the editing methods, so every edit can be undone. Views listen to
 ``points_changed`` and read ``points``; the change description lets the canvas redraw only what moved.
 """
 

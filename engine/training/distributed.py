@@ -2,7 +2,7 @@
 
 ``torchrun --nproc-per-node=G -m engine train ...`` starts G copies of the command with RANK, WORLD_SIZE and
 LOCAL_RANK in their environment. :class:`World` reads them; outside torchrun (or with one process) it is a
-world of one whose collective helpers return their input, so ``engine.train`` has one code path.
+world of one whose collective helpers return their input, so ``engine.training.fit`` has one code path.
 
 What the ranks must agree on, and why here: every collective (gradient all-reduce, the loss check, the stop
 check) must be entered by every rank the same number of times, or one rank waits forever. So decisions that

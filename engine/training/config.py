@@ -1,6 +1,6 @@
 """What a training run is asked to do (TrainConfig) and what it gives back (TrainResult); no torch here.
 
-The command line and the GUI build a TrainConfig without importing torch; ``engine.train.fit`` runs it.
+The command line and the GUI build a TrainConfig without importing torch; ``engine.training.fit.fit`` runs it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 DEFAULT_MODEL = "unet"
 DEFAULT_EPOCHS = 50
-# The files of a run folder (engine/runs.py reads them by the same names).
+# The files of a run folder (engine/training/runs.py reads them by the same names).
 CONFIG_FILE, LAST_FILE, BEST_FILE = "config.json", "last.pt", "best.pt"
 
 
@@ -45,9 +45,9 @@ class TrainConfig:
     amp: bool | None = None  # mixed precision; None: on CUDA only
     channels_last: bool | None = None  # None: on CUDA and CPU (measured faster on CPU too)
     average_weights: bool = True  # validate and save a moving average of the weights (see train_loop)
-    unlabeled: bool = False  # also learn from the unlabeled images by ranking nested crops (engine/ranking.py)
-    rank_weight: float | None = None  # weight of the ranking loss; None: engine.ranking.DEFAULT_RANK_WEIGHT
-    rank_batch: int | None = None  # unlabeled stacks per step; None: engine.ranking.DEFAULT_RANK_BATCH
+    unlabeled: bool = False  # also learn from the unlabeled images by ranking nested crops (engine/training/ranking.py)
+    rank_weight: float | None = None  # weight of the ranking loss; None: engine.training.ranking.DEFAULT_RANK_WEIGHT
+    rank_batch: int | None = None  # unlabeled stacks per step; None: engine.training.ranking.DEFAULT_RANK_BATCH
 
     def to_json(self) -> dict:
         return {"format": "crowdgui-train-config", **asdict(self)}

@@ -1,7 +1,7 @@
 """The plain pieces of training, as in torchvision's reference scripts: one epoch, one evaluation, the LR.
 
 :func:`train_one_epoch` and :func:`evaluate` know nothing about run folders, events or checkpoints; ``fit`` in
-``engine/train.py`` strings them together.
+``engine/training/fit.py`` strings them together.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.distributed import unwrap
-from engine.ranking import RankingTerm
+from engine.training.distributed import unwrap
+from engine.training.ranking import RankingTerm
 
 
 class NonFiniteLoss(Exception):
@@ -61,10 +61,10 @@ def train_one_epoch(model, loader, optimizer, precision: Precision, *, scaler=No
     called after every step; returning True stops the epoch there. A model with ``forward_with_aux(images,
     counts) -> (density, aux_loss)`` (engine/models/cmtl.py) gets its auxiliary loss added. Raises
     :class:`NonFiniteLoss` before applying a step whose loss is not finite. ``mean_loss`` (several processes,
-    engine/distributed.py) turns the step's losses into their means over the processes before that check, so
+    engine/training/distributed.py) turns the step's losses into their means over the processes before that check, so
     they all see a NaN on any of them and stop together; the losses reported are then the global batch's.
 
-    ``ranking`` (unlabeled images, engine/ranking.py) adds ``weight x ranking loss`` of one stack batch per
+    ``ranking`` (unlabeled images, engine/training/ranking.py) adds ``weight x ranking loss`` of one stack batch per
     step; then ``on_step`` also gets ``rank_loss=`` and the result a "rank_loss" mean.
     """
     model.train()
@@ -125,7 +125,7 @@ def _epoch_result(total: float, rank_total: float, steps: int, ranking, stopped:
 def evaluate(model, loader, precision: Precision, density_scale: float,
              should_stop: Callable[[], bool] | None = None,
              combine: Callable[[list[float]], list[float]] | None = None) -> dict | None:
-    """Count every image of ``loader`` (batches of one engine.data.WholeImages item); returns {"mae", "rmse",
+    """Count every image of ``loader`` (batches of one engine.training.crops.WholeImages item); returns {"mae", "rmse",
     "images"}.
 
     Returns None when ``should_stop()`` turned true before the end (the numbers would be partial).

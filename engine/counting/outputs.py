@@ -31,7 +31,7 @@ from engine.dataset.sidecar import (
     sidecar_path,
 )
 from engine.dataset.store import Dataset
-from engine.localize import rounded_inside
+from engine.counting.localize import rounded_inside
 
 DENSITY_SUFFIX = ".density.npy"
 POINTS_SUFFIX = ".points.csv"  # not ".points.json": a density folder may be the image folder itself
@@ -208,7 +208,7 @@ def save_density(folder: Path | str, name: str, density: np.ndarray) -> Path:
 def save_points_csv(folder: Path | str, name: str, points: np.ndarray, image_size: tuple[int, int]) -> Path:
     """Save predicted points as ``NAME.points.csv`` with an ``x,y`` header (image pixels), atomically.
 
-    Two decimals, every point inside the (width, height) image (engine.localize.rounded_inside).
+    Two decimals, every point inside the (width, height) image (engine.counting.localize.rounded_inside).
     """
     text = io.StringIO()
     writer = csv.writer(text)

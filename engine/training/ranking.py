@@ -30,7 +30,7 @@ Choices (and why):
   violation pulls about as hard as a one-object count error in the supervised loss: it shapes the network where
   annotations say nothing, without overruling them.
 
-Each stack's randomness comes from a generator seeded by (seed, epoch, sample), as in engine/data.py, where an
+Each stack's randomness comes from a generator seeded by (seed, epoch, sample), as in engine/training/crops.py, where an
 "epoch" is one pass over the unlabeled images; the stack for training step ``t`` is made of items
 ``t x batch .. t x batch + batch - 1``, so a resumed run gets the very stacks it would have had.
 """
@@ -44,8 +44,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from engine.data import DEFAULT_CACHE_BYTES, ImageCache
-from engine.preprocess import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION, normalize_image
+from engine.training.crops import DEFAULT_CACHE_BYTES, ImageCache
+from engine.models.contract import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION, normalize_image
 
 DEFAULT_RANK_WEIGHT = 1.0
 # Stacks per training step. One stack is ``crops`` network inputs (5 by default): with a batch of 8 annotated

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
-from crowdgui.points_model import PointsModel
+from crowdgui.annotation.points_model import PointsModel
 from engine.dataset.sidecar import as_points
 
 

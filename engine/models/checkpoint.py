@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from engine.dataset.sidecar import atomic_write_bytes
+from engine.atomic import atomic_write_bytes
 
 CHECKPOINT_FORMAT = "crowdgui-checkpoint"
 CHECKPOINT_VERSION = 1

@@ -5,12 +5,12 @@ back), ``metrics.jsonl`` (every event, one JSON object per line, for the GUI's h
 every epoch and on stop, with the training state needed to resume) and ``best.pt`` (the lowest validation MAE,
 or the lowest training loss when there are no validation images).
 
-Under ``torchrun`` (engine/distributed.py) every process runs ``fit``: ``--batch`` crops per process, a global
+Under ``torchrun`` (engine/training/distributed.py) every process runs ``fit``: ``--batch`` crops per process, a global
 batch of batch x processes, the learning rate scaled by sqrt(processes) (Adam's square-root rule), and rank 0
 alone reports events and writes the run folder; its checkpoints are the same as a single process's.
 
 ``--epochs`` and ``--minutes`` are totals for the run, counted across resumes. The configuration and result
-types live in engine/train_config.py (no torch there); the plain epoch/evaluate steps in engine/train_loop.py.
+types live in engine/training/config.py (no torch there); the plain epoch/evaluate steps in engine/training/loop.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from engine.atomic import remove_stale_temp_files
-from engine.data import (
+from engine.training.crops import (
     DEFAULT_CACHE_BYTES,
     CropSettings,
     EpochSampler,
@@ -37,13 +37,13 @@ from engine.data import (
 from engine.dataset import Dataset, ImageReadError
 from engine.dataset.sidecar import atomic_write_bytes
 from engine.density import DensitySettings
-from engine.device import cpu_threads, pick_device
-from engine.distributed import RankLog, World
+from engine.models.device import cpu_threads, pick_device
+from engine.training.distributed import RankLog, World
 from engine.events import EventSink
 from engine.models import get_model
-from engine.preprocess import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION
-from engine.ranking import ranking_term, unlabeled_stacks
-from engine.train_config import (  # noqa: F401 - re-exported: engine.train is where callers look
+from engine.models.contract import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION
+from engine.training.ranking import ranking_term, unlabeled_stacks
+from engine.training.config import (  # noqa: F401 - re-exported: engine.training.fit is where callers look
     BEST_FILE,
     CONFIG_FILE,
     DEFAULT_EPOCHS,
@@ -53,8 +53,8 @@ from engine.train_config import (  # noqa: F401 - re-exported: engine.train is w
     TrainingError,
     TrainResult,
 )
-from engine.train_loop import LRSchedule, NonFiniteLoss, Precision, WeightAverage, evaluate, train_one_epoch
-from engine.train_report import ProgressMeter, RunLog, eta_seconds
+from engine.training.loop import LRSchedule, NonFiniteLoss, Precision, WeightAverage, evaluate, train_one_epoch
+from engine.training.report import ProgressMeter, RunLog, eta_seconds
 
 PROGRESS_INTERVAL_S = 1.0  # progress events at most this often (and at the end of every epoch)
 VAL_TIME_SHARE = 0.25  # validation skips epochs rather than take more than about this share of the time
@@ -228,7 +228,7 @@ class _Run:
         self.average = WeightAverage(self.model) if config.average_weights else None
 
     def _resume(self) -> None:
-        from engine.checkpoint import CheckpointError, load_checkpoint
+        from engine.models.checkpoint import CheckpointError, load_checkpoint
 
         path = self.out / LAST_FILE
         try:
@@ -452,7 +452,7 @@ class _Run:
                        step=self.step, lr=self.optimizer.param_groups[0]["lr"], eta_s=eta)
 
     def _save(self, path: Path, metrics: dict, with_state: bool) -> Path:
-        from engine.checkpoint import save_checkpoint
+        from engine.models.checkpoint import save_checkpoint
 
         if not self.world.is_main:  # rank 0 writes; every rank holds the same weights
             return path

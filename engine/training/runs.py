@@ -2,7 +2,7 @@
 
 Runs started from the window live in ``<dataset>/crowdgui_runs/<YYYYmmdd-HHMMSS>-<model>/`` (subfolders of a
 dataset are never scanned as images). ``python -m engine train --out`` accepts any folder; this module only
-reads what ``engine/train.py`` writes there:
+reads what ``engine/training/fit.py`` writes there:
 
     config.json     the resolved configuration (model, budget, ...), written when a session starts
     metrics.jsonl   every event of every session, appended: start, progress, epoch, warning, error, done
@@ -29,7 +29,7 @@ from pathlib import Path
 RUNS_FOLDER = "crowdgui_runs"
 STAMP_FORMAT = "%Y%m%d-%H%M%S"
 STATUSES = ("finished", "stopped", "failed", "running")
-# The same names engine/train.py writes (not imported from it: that would import torch).
+# The same names engine/training/fit.py writes (not imported from it: that would import torch).
 CONFIG_FILE, METRICS_FILE, LAST_FILE, BEST_FILE = "config.json", "metrics.jsonl", "last.pt", "best.pt"
 # A session that wrote nothing for this long and never reported its end has died. Progress is written at
 # least once per training step and validation is per image, so a live run writes far more often.
@@ -219,7 +219,7 @@ def _status(records: list[dict], folder: Path, now: float | None) -> tuple[str, 
 
 def _from_checkpoint(folder: Path, config: dict) -> RunInfo | None:
     """A run folder with checkpoints but no log: the best checkpoint's own summary (imports torch)."""
-    from engine.checkpoint import CheckpointError, load_checkpoint
+    from engine.models.checkpoint import CheckpointError, load_checkpoint
 
     best, last = folder / BEST_FILE, folder / LAST_FILE
     try:

@@ -1,8 +1,8 @@
 """Model-proposed points: the objects a trained model sees, as points a person accepts or fixes.
 
 Correcting a good proposal costs a click per mistake instead of a click per object. The proposals come from the
-density map: :func:`engine.localize.find_points` keeps as many of its peaks as the map's integral says there
-are objects, inside the image, and :func:`engine.blob_split.split_merged_blobs` adds the objects whose blobs
+density map: :func:`engine.counting.localize.find_points` keeps as many of its peaks as the map's integral says there
+are objects, inside the image, and :func:`engine.counting.blob_split.split_merged_blobs` adds the objects whose blobs
 merged with a neighbour's (one peak for two touching cells), so the proposals agree with the predicted count.
 
 When the image already has confirmed points, the proposals only cover what is missing: every confirmed point
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.blob_split import locate_objects
-from engine.metrics import match_points
+from engine.counting.blob_split import locate_objects
+from engine.metrics import default_radius, match_points
 
 
 @dataclass
@@ -45,8 +45,6 @@ class Proposal:
 
 def cancel_radius(record: dict, stride: int) -> float:
     """max(2 x the checkpoint's density sigma (8 px when it has none), stride): see the module's docstring."""
-    from engine.commands.evaluate import default_radius  # 2 x sigma: the radius evaluate scores at
-
     return max(default_radius(record), float(stride))
 
 
@@ -81,9 +79,9 @@ def propose_points(model, record: dict, image: np.ndarray, confirmed=None, *, ra
 
     ``confirmed``: the (N, 2) points the image already has; proposals near them are dropped one-to-one.
     ``radius``: the cancel radius in pixels (default :func:`cancel_radius`). Other keyword arguments go to
-    :func:`engine.infer.predict_density` (max_pixels, batch_size).
+    :func:`engine.counting.infer.predict_density` (max_pixels, batch_size).
     """
-    from engine.infer import model_stride, predict_density
+    from engine.counting.infer import model_stride, predict_density
 
     stride = model_stride(model, record)
     density = predict_density(model, record, image, **predict_options)

@@ -1,7 +1,7 @@
 """Decoding the next images in a background thread while the model counts the current ones.
 
 One thread is enough: Pillow's decoders release the GIL, so decoding really runs beside the forward pass
-(normalising is left to the device, see engine.infer.network_input). The queue is bounded, so memory holds at most ``depth`` decoded images.
+(normalising is left to the device, see engine.counting.infer.network_input). The queue is bounded, so memory holds at most ``depth`` decoded images.
 """
 
 from __future__ import annotations

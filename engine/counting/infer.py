@@ -3,16 +3,16 @@
 The checkpoint decides the preprocessing (its normalisation, density scale, stride and input multiple), never
 this module's defaults, so an old checkpoint counts the way it was trained. Two entry points:
 
-    model, record = engine.checkpoint.load_model("best.pt", device)
+    model, record = engine.models.checkpoint.load_model("best.pt", device)
     density = predict_density(model, record, image)          # (ceil(H/s), ceil(W/s)) float32, sum = count
 
     for result in count_images(paths, "best.pt", "auto"):    # one CountResult per image, as they finish
         print(result.path, result.count, result.error)
 
-Every image is seen with a margin of mirrored pixels around it (engine.preprocess.with_context), so objects
+Every image is seen with a margin of mirrored pixels around it (engine.models.contract.with_context), so objects
 at its edges are counted with context rather than against the convolutions' zero padding. Images bigger
 than ``max_pixels`` (input pixels per forward pass, the memory bound) are cut into overlapping tiles
-(engine/tiles.py) of that mirrored image; the stitched map equals the whole-image map up to float rounding.
+(engine/counting/tiles.py) of that mirrored image; the stitched map equals the whole-image map up to float rounding.
 """
 
 from __future__ import annotations
@@ -26,9 +26,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.prefetch import DecodedImage, prefetch_images
-from engine.preprocess import context_margin, context_shape, image_cell_box, mirrored_window, with_context
-from engine.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS, Tile, alignment, plan_tiles, round_up
+from engine.counting.prefetch import DecodedImage, prefetch_images
+from engine.models.contract import (
+    alignment,
+    context_margin,
+    context_shape,
+    image_cell_box,
+    mirrored_window,
+    round_up,
+    with_context,
+)
+from engine.counting.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS, Tile, plan_tiles
 
 # The receptive radius is where all but this fraction of the input gradient's mass lies: beyond it an input
 # pixel changes the output by less than float rounding would.
@@ -125,7 +133,7 @@ def network_input(images: list[np.ndarray], record: dict, shape: tuple[int, int]
                   channels_last: bool = False) -> torch.Tensor:
     """(h, w, 3) uint8 images -> one normalised (B, 3, H, W) float32 batch on ``device``, zero-padded.
 
-    The arithmetic of engine.preprocess (normalize_image, then pad_to_multiple: zeros after normalising,
+    The arithmetic of engine.models.contract (normalize_image, then pad_to_multiple: zeros after normalising,
     bottom and right), done on the device: the uint8 pixels travel (4x less than floats) and the CPU's
     decoding thread only decodes. Each image may be smaller than ``shape`` = (H, W).
     """
@@ -219,8 +227,8 @@ def load_counter(checkpoint, device: str | torch.device = "auto") -> tuple[torch
     """(model, record) from a checkpoint path, or the pair itself when already loaded (device ignored then)."""
     if isinstance(checkpoint, tuple):
         return checkpoint
-    from engine.checkpoint import load_model
-    from engine.device import pick_device
+    from engine.models.checkpoint import load_model
+    from engine.models.device import pick_device
 
     target = device if isinstance(device, torch.device) else pick_device(device)
     return load_model(checkpoint, target)
