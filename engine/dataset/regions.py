@@ -106,10 +106,10 @@ def region_problem(region: Region, width: int, height: int) -> str | None:
             return "a count region has no count"
         if not math.isfinite(region.count) or region.count < 0 or region.count != round(region.count):
             return f"a count region's count must be a whole number of 0 or more, not {region.count:g}"
-    if region.area < 1e-6:
-        return f"a {region.kind} region has no area"
     if _self_intersecting(polygon):
         return f"a {region.kind} region's edges cross each other"
+    if region.area < 1e-6:
+        return f"a {region.kind} region has no area"
     x, y = polygon[:, 0], polygon[:, 1]
     if x.max() <= 0 or y.max() <= 0 or x.min() >= width or y.min() >= height:
         return f"a {region.kind} region lies wholly outside the {width} x {height} image"
