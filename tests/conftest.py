@@ -8,6 +8,25 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 
+# Test modules skipped whole at collection (a missing dependency, a module-level skip): each one hides all
+# of its tests, so the run fails instead of passing quietly without them.
+_skipped_modules: list[str] = []
+
+
+def pytest_collectreport(report):
+    if report.skipped and report.nodeid.endswith(".py"):
+        _skipped_modules.append(f"{report.nodeid}: {report.longrepr[-1] if report.longrepr else 'skipped'}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _skipped_modules and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in _skipped_modules:
+        terminalreporter.write_line(f"FAILED (test module skipped whole) {line}", red=True)
+
 
 @pytest.fixture
 def synthetic_dataset(tmp_path):

@@ -2,9 +2,7 @@
 
 import textwrap
 
-import pytest
 
-pytest.importorskip("pytestqt")
 
 from crowdgui.jobs import EngineJob  # noqa: E402
 

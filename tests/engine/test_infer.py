@@ -1,5 +1,6 @@
 """Counting with a checkpoint: exact counts from a known model, tiling, batching, streaming, bad images."""
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -102,7 +103,9 @@ def test_tiled_approximately_equals_whole_with_a_real_network(tmp_path):
     whole = predict_density(model, record, image)
     margin = receptive_margin(model, record)
     assert 8 <= margin <= 64  # FCRN-A: three 2x poolings and 3x3 convolutions
-    tiled = predict_density(model, record, image, max_pixels=112 * 112, batch_size=3)
+    with forward_batches(model) as batches:
+        tiled = predict_density(model, record, image, max_pixels=112 * 112, batch_size=3)
+    assert sum(batches) >= 4  # really tiled: a 150 x 230 image cannot run whole within 112 x 112 pixels
     assert tiled.shape == whole.shape == (150, 230)
     scale = np.abs(whole).max()
     np.testing.assert_allclose(tiled, whole, atol=1e-4 * scale)
@@ -123,10 +126,24 @@ def test_tiled_equals_whole_for_every_architecture(arch):
     model = get_model(arch, width=4).eval()
     record = {"normalization": DEFAULT_NORMALIZATION, "density_scale": 100.0}
     margin = receptive_margin(model, record)
+    assert margin >= 8  # a network that sees its neighbours, or equal tiles would prove nothing
     image = (np.random.default_rng(2).random((2 * margin + 150, 2 * margin + 230, 3)) * 255).astype(np.uint8)
     whole = predict_density(model, record, image)
-    tiled = predict_density(model, record, image, max_pixels=(2 * margin + 64) ** 2)
+    with forward_batches(model) as batches:
+        tiled = predict_density(model, record, image, max_pixels=(2 * margin + 64) ** 2)
+    assert sum(batches) >= 4, batches  # the image went through in tiles, not whole
     np.testing.assert_allclose(tiled, whole, atol=1e-5 * np.abs(whole).max())
+
+
+@contextlib.contextmanager
+def forward_batches(model):
+    """The batch size of every forward pass of ``model`` inside the block."""
+    sizes = []
+    handle = model.register_forward_hook(lambda _module, inputs, _output: sizes.append(len(inputs[0])))
+    try:
+        yield sizes
+    finally:
+        handle.remove()
 
 
 # ------------------------------------------------------------------------------------------ streaming

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QSettings  # noqa: E402
 

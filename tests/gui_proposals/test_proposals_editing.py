@@ -20,7 +20,6 @@ from tests.gui.conftest import click, widget_pos
 sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib does not add it
 from proposal_fixtures import CONFIRMED, PROPOSED, raw_sidecar
 
-pytest.importorskip("pytestqt")
 
 
 @pytest.fixture

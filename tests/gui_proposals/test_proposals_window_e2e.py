@@ -17,7 +17,6 @@ from tests.gui.conftest import click, widget_pos
 sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib does not add it
 from proposal_fixtures import raw_sidecar
 
-pytest.importorskip("pytestqt")
 pytestmark = pytest.mark.slow
 
 

@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QWidget

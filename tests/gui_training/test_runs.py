@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from engine.training.runs import STALE_AFTER_S, list_runs, new_run_dir, read_run, runs_folder
 
@@ -109,7 +108,6 @@ def test_list_runs_newest_first_and_skips_non_runs(tmp_path):
 
 
 def test_a_checkpoint_without_log_is_summarised_from_the_checkpoint(tmp_path):
-    pytest.importorskip("torch")
     from engine.models.checkpoint import save_checkpoint
     from engine.models import get_model
 

@@ -4,9 +4,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-pytest.importorskip("pytestqt")
 
 sys.path.insert(0, str(Path(__file__).parent))
 from PySide6.QtCore import QSettings

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("pytestqt")
 
 sys.path.insert(0, str(Path(__file__).parent))
 import recovery_harness as harness

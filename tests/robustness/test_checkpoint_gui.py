@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pytestqt")
 
 sys.path.insert(0, str(Path(__file__).parent))
 from checkpoint_cases import write_checkpoint_cases

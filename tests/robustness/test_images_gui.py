@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication
