@@ -168,10 +168,6 @@ class KnownArea:
         """True when every pixel is known and none is ignored: the image as version 1 treated it."""
         return self.complete is None and self.ignore is None and not self.counts
 
-    @property
-    def anything_known(self) -> bool:
-        return self.complete is None or bool(self.complete.any()) or bool(self.counts)
-
 
 def known_area(point_count: int, regions, width: int, height: int, stride: int = 1) -> KnownArea:
     """The masks every consumer uses, from the rules in the module docstring."""

@@ -25,7 +25,6 @@ in the image as displayed (EXIF orientation applied). ``split`` is ``"train"``, 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -231,7 +230,3 @@ def points_outside(points: np.ndarray, width: int, height: int) -> int:
         return 0
     x, y = points[:, 0], points[:, 1]
     return int(np.sum((x < 0) | (y < 0) | (x >= width) | (y >= height)))
-
-
-def is_finite_number(value) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)

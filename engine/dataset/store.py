@@ -28,7 +28,6 @@ from engine.dataset.regions import (
 )
 from engine.dataset.sidecar import (
     KEEP,
-    SIDECAR_SUFFIX,
     Annotation,
     SidecarError,
     annotation_to_json,
@@ -340,7 +339,3 @@ def _aside_name(sidecar: Path) -> Path:
         number += 1
         candidate = sidecar.with_name(f"{sidecar.name}.malformed-{stamp}-{number}")
     return candidate
-
-
-def is_sidecar_file(path: Path | str) -> bool:
-    return Path(path).name.endswith(SIDECAR_SUFFIX)

@@ -104,10 +104,6 @@ class CMTL(nn.Module):
     def forward(self, x):
         return self._features(x)[0]
 
-    def count_logits(self, x) -> torch.Tensor:
-        """(B, count_classes) scores of each image's count class (for inspection and tests)."""
-        return self.classifier(self._features(x)[1])
-
     @torch.no_grad()
     def calibrate(self, counts_per_pixel: Sequence[float]) -> None:
         """Set the count-class range from the training images' objects per pixel (their maximum)."""
