@@ -76,6 +76,56 @@ class DensitySettings:
         return settings
 
 
+@dataclass(frozen=True)
+class DensitySuggestion:
+    """Density settings suggested from a dataset's own points, with the reason in plain words."""
+
+    settings: DensitySettings
+    reason: str
+
+
+# A crowd photographed in perspective packs far objects (higher up in the image) closer together: the rank
+# correlation of each point's spacing with its height in the image is ~0.7 on ShanghaiTech B and ~0 on VGG
+# cells (median over images). Above this, the spacing changes too much across an image for one sigma.
+PERSPECTIVE_CORRELATION = 0.3
+# Fixed sigma = this x the median nearest-neighbour distance: neighbouring blobs overlap only in their tails.
+SPACING_FRACTION = 0.5
+
+
+def suggest_density_settings(point_sets) -> DensitySuggestion | None:
+    """Fixed or adaptive kernel, from the points of annotated images (a list of (N, 2) arrays); None when
+    there are too few points to say (fewer than 10 on every image)."""
+    from scipy.spatial import cKDTree
+    from scipy.stats import spearmanr
+
+    spacings, correlations = [], []
+    for points in point_sets:
+        points = _as_points(points)
+        points = points[np.all(np.isfinite(points), axis=1)]
+        if len(points) < 10:
+            continue
+        distances, _ = cKDTree(points).query(points, k=4)
+        spacing = distances[:, 1:].mean(axis=1)
+        spacings.append(distances[:, 1])
+        if np.ptp(points[:, 1]) > 0 and np.ptp(spacing) > 0:
+            correlations.append(spearmanr(spacing, points[:, 1]).statistic)
+    if not spacings:
+        return None
+    nearest = float(np.median(np.concatenate(spacings)))
+    perspective = float(np.median(correlations)) if correlations else 0.0
+    if perspective > PERSPECTIVE_CORRELATION:
+        settings = DensitySettings(mode="adaptive", sigma=DensitySettings.sigma, beta=0.3, k=3)
+        reason = (f"objects higher up in the images are packed closer (spacing vs height correlation "
+                  f"{perspective:.2f}): a scene seen in perspective, so each point's sigma follows its spacing")
+    else:
+        sigma = float(np.clip(round(2 * SPACING_FRACTION * nearest) / 2, 1.0, 16.0))
+        settings = DensitySettings(mode="fixed", sigma=sigma)
+        reason = (f"objects are evenly sized across the images (spacing vs height correlation "
+                  f"{perspective:.2f}); half their median nearest-neighbour distance ({nearest:.1f} px) is "
+                  f"sigma {sigma:g} px")
+    return DensitySuggestion(settings, reason)
+
+
 def point_sigmas(points, settings: DensitySettings | None = None) -> np.ndarray:
     """The Gaussian sigma (pixels) of every point, as a float64 (N,) array aligned with ``points``.
 

@@ -251,3 +251,25 @@ def test_sum_pool_blocks_and_partial_edges():
     assert sum_pool(array, 1) is array
     with pytest.raises(ValueError, match="stride"):
         sum_pool(array, 2.5)
+
+
+def test_density_settings_are_suggested_from_the_points_spacing_and_perspective():
+    from engine.density import suggest_density_settings
+
+    rng = np.random.default_rng(0)
+    # Cells: a jittered grid 10 px apart everywhere -> fixed sigma of half the spacing.
+    grid = np.stack(np.meshgrid(np.arange(5, 200, 10.0), np.arange(5, 200, 10.0)), -1).reshape(-1, 2)
+    cells = [grid + rng.normal(0, 0.3, grid.shape) for _ in range(3)]
+    suggestion = suggest_density_settings(cells)
+    assert suggestion.settings.mode == "fixed" and suggestion.settings.sigma == pytest.approx(5.0, abs=0.5)
+    assert "nearest-neighbour distance" in suggestion.reason
+    # A crowd in perspective: rows get closer together and denser towards the top of the image.
+    rows = []
+    for y in np.geomspace(20, 700, 25):
+        spacing = y / 10
+        rows.append(np.stack([np.arange(0, 1000, spacing), np.full(len(np.arange(0, 1000, spacing)), y)], -1))
+    crowd = [np.vstack(rows) + rng.normal(0, 0.2, (sum(len(r) for r in rows), 2))]
+    suggestion = suggest_density_settings(crowd)
+    assert suggestion.settings.mode == "adaptive" and "perspective" in suggestion.reason
+    # Too few points to say anything.
+    assert suggest_density_settings([np.zeros((3, 2))]) is None
