@@ -44,22 +44,68 @@ OUTSIDE_POLICY = "kept in the points file; left out of density maps, training, e
 SETTINGS_FORMAT = "crowdgui-dataset"
 
 
+# The one class of a dataset that names none: what a point without a label is.
+DEFAULT_CLASS = "object"
+
+
+@dataclass
+class ObjectClass:
+    """A kind of object a dataset counts: its name (the label in the sidecars), colour and key (1-9)."""
+
+    name: str
+    colour: str = "#ff3b30"
+    key: int | None = None
+
+    @classmethod
+    def from_json(cls, data) -> "ObjectClass | None":
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not data["name"].strip():
+            return None
+        key = data.get("key")
+        key = key if isinstance(key, int) and not isinstance(key, bool) and 1 <= key <= 9 else None
+        colour = data.get("colour") if isinstance(data.get("colour"), str) else cls.colour
+        return cls(name=data["name"].strip(), colour=colour, key=key)
+
+
 @dataclass
 class DatasetSettings:
     """Per-dataset choices that travel with the folder."""
 
     density: DensitySettings = field(default_factory=DensitySettings)
     val_fraction: float = 0.2
+    # The classes of objects, in order; a point without a label is of the first. Empty: one class.
+    classes: list[ObjectClass] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {"format": SETTINGS_FORMAT, "version": 1, "density": asdict(self.density),
+        data = {"format": SETTINGS_FORMAT, "version": 1, "density": asdict(self.density),
                 "val_fraction": self.val_fraction}
+        if self.classes:
+            data["classes"] = [asdict(object_class) for object_class in self.classes]
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "DatasetSettings":
         density = DensitySettings.from_dict(data.get("density") or {})
         val_fraction = float(data.get("val_fraction", 0.2))
-        return cls(density=density, val_fraction=min(max(val_fraction, 0.0), 0.9))
+        raw_classes = data.get("classes") if isinstance(data.get("classes"), list) else []
+        classes, seen = [], set()
+        for raw in raw_classes:  # a class without a usable name, or named twice, is left out
+            object_class = ObjectClass.from_json(raw)
+            if object_class is not None and object_class.name not in seen:
+                classes.append(object_class)
+                seen.add(object_class.name)
+        return cls(density=density, val_fraction=min(max(val_fraction, 0.0), 0.9), classes=classes)
+
+    def class_names(self) -> list[str]:
+        return [object_class.name for object_class in self.classes] or [DEFAULT_CLASS]
+
+
+def class_indices(labels: list[str] | None, count: int, class_names: list[str]) -> np.ndarray:
+    """Each point's class as an index into ``class_names`` (int64, length ``count``); no labels: all 0.
+    A label that is not one of the classes gets -1 (callers leave such points out and say so)."""
+    if labels is None:
+        return np.zeros(count, dtype=np.int64)
+    index = {name: number for number, name in enumerate(class_names)}
+    return np.array([index.get(label, -1) for label in labels], dtype=np.int64)
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The counting networks: one architecture per file and a small registry.
 
-Every model maps a normalised (B, 3, H, W) image batch to a (B, 1, H / stride, W / stride) density batch
-(scaled by the checkpoint's ``density_scale``) and declares its output ``stride`` as a class attribute.
+Every model maps a normalised (B, 3, H, W) image batch to a (B, C, H / stride, W / stride) density batch
+(scaled by the checkpoint's ``density_scale``), one channel per object class (``classes``, default 1; the
+total count is the sum over channels), and declares its output ``stride`` as a class attribute.
 H and W must be multiples of ``input_multiple`` (a model's pooling depth); callers pad to it.
 
     from engine.models import get_model, list_models
@@ -38,6 +39,13 @@ def _load_all() -> None:
         except ModuleNotFoundError as exc:
             if exc.name != f"engine.models.{module}":
                 raise
+
+
+def check_classes(classes: int) -> int:
+    """The number of output channels (object classes) a model is built with, checked."""
+    if isinstance(classes, bool) or not isinstance(classes, int) or not 1 <= classes <= 64:
+        raise ValueError(f"a model predicts 1 to 64 object classes, not {classes!r}")
+    return classes
 
 
 def list_models() -> dict[str, str]:

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from engine.models import register
+from engine.models import check_classes, register
 
 
 def conv(in_channels: int, out_channels: int, kernel: int, batch_norm: bool) -> nn.Sequential:
@@ -48,14 +48,14 @@ class CMTL(nn.Module):
     training_defaults = {"lr": 1e-3, "batch": 8, "crop": 128}
 
     def __init__(self, width: int = 16, count_classes: int = 10, aux_weight: float = 0.1,
-                 batch_norm: bool = True, in_channels: int = 3):
+                 batch_norm: bool = True, in_channels: int = 3, classes: int = 1):
         super().__init__()
         if width < 2:
             raise ValueError("CMTL width must be at least 2")
         if count_classes < 2:
             raise ValueError("CMTL needs at least 2 count classes")
         self.config = {"width": width, "count_classes": count_classes, "aux_weight": aux_weight,
-                       "batch_norm": batch_norm, "in_channels": in_channels}
+                       "batch_norm": batch_norm, "in_channels": in_channels, "classes": check_classes(classes)}
         self.aux_weight = float(aux_weight)
         self.count_classes = int(count_classes)
 
@@ -84,7 +84,7 @@ class CMTL(nn.Module):
         self.fuse = nn.Sequential(
             conv(ch(10) + ch(8), ch(24), 3, bn), conv(ch(24), ch(32), 3, bn),
             conv(ch(32), ch(16), 3, bn), conv(ch(16), ch(8), 3, bn),
-            nn.Conv2d(ch(8), 1, 1),
+            nn.Conv2d(ch(8), classes, 1),
         )
         # A small start for the density head: its output is multiplied by stride² (see _features), and
         # PyTorch's default init made the first predictions three times worse than predicting zero.

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engine.models import register
+from engine.models import check_classes, register
 
 # conv1_1 .. conv4_3 as (output channels at width 64) with "M" for a 2x2 max-pool.
 FRONT_END = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512]
@@ -50,16 +50,17 @@ class CSRNet(nn.Module):
     # From scratch (with batch norm) it takes a larger step; pretrained weights are fine-tuned more gently.
     training_defaults = {"lr": 3e-4, "lr_pretrained": 1e-4, "batch": 4, "crop": 256}
 
-    def __init__(self, width: int = 64, batch_norm: bool = True, in_channels: int = 3):
+    def __init__(self, width: int = 64, batch_norm: bool = True, in_channels: int = 3, classes: int = 1):
         super().__init__()
         if width < 1:
             raise ValueError("CSRNet width must be at least 1")
-        self.config = {"width": width, "batch_norm": batch_norm, "in_channels": in_channels}
+        self.config = {"width": width, "batch_norm": batch_norm, "in_channels": in_channels,
+                       "classes": check_classes(classes)}
         scale = width / 64
         self.frontend = _layers(FRONT_END, in_channels, scale, batch_norm)
         back_in = max(1, round(512 * scale))
         self.backend = _layers(BACK_END, back_in, scale, batch_norm, dilation=2)
-        self.head = nn.Conv2d(max(1, round(64 * scale)), 1, 1)
+        self.head = nn.Conv2d(max(1, round(64 * scale)), classes, 1)
         self._init_weights()
 
     def _init_weights(self) -> None:

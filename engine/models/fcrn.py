@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from engine.models import register
+from engine.models import check_classes, register
 
 
 def conv_block(in_channels: int, out_channels: int, kernel: int = 3) -> nn.Sequential:
@@ -28,9 +28,9 @@ class FCRNA(nn.Module):
     # Engine defaults for training this architecture (the command line and the GUI may override them).
     training_defaults = {"lr": 1e-3, "batch": 8, "crop": 128}
 
-    def __init__(self, width: int = 32, in_channels: int = 3):
+    def __init__(self, width: int = 32, in_channels: int = 3, classes: int = 1):
         super().__init__()
-        self.config = {"width": width, "in_channels": in_channels}
+        self.config = {"width": width, "in_channels": in_channels, "classes": check_classes(classes)}
         w = width
         self.encoder = nn.Sequential(
             conv_block(in_channels, w), nn.MaxPool2d(2),
@@ -43,7 +43,7 @@ class FCRNA(nn.Module):
             nn.Upsample(scale_factor=2), conv_block(4 * w, 2 * w),
             nn.Upsample(scale_factor=2), conv_block(2 * w, w),
         )
-        self.head = nn.Conv2d(w, 1, 1)
+        self.head = nn.Conv2d(w, classes, 1)
 
     def forward(self, x):
         return self.head(self.decoder(self.encoder(x)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from engine.models import register
+from engine.models import check_classes, register
 
 
 def double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -53,13 +53,14 @@ class UNet(nn.Module):
     # Engine defaults for training this architecture (the command line and the GUI may override them).
     training_defaults = {"lr": 3e-4, "batch": 8, "crop": 128}
 
-    def __init__(self, width: int = 16, depth: int = 3, in_channels: int = 3):
+    def __init__(self, width: int = 16, depth: int = 3, in_channels: int = 3, classes: int = 1):
         super().__init__()
         if depth < 1:
             raise ValueError("U-Net depth must be at least 1")
         if width < 1:
             raise ValueError("U-Net width must be at least 1")
-        self.config = {"width": width, "depth": depth, "in_channels": in_channels}
+        self.config = {"width": width, "depth": depth, "in_channels": in_channels,
+                       "classes": check_classes(classes)}
         # An instance attribute shadows the class default: the pooling depth sets the needed multiple.
         self.input_multiple = 2**depth
         channels = [width * 2**level for level in range(depth + 1)]
@@ -68,7 +69,7 @@ class UNet(nn.Module):
         self.pool = nn.MaxPool2d(2)
         self.up = nn.ModuleList(UpStage(channels[level + 1], channels[level])
                                 for level in reversed(range(depth)))
-        self.head = nn.Conv2d(channels[0], 1, 1)
+        self.head = nn.Conv2d(channels[0], classes, 1)
 
     def forward(self, x):
         skips = []

@@ -135,3 +135,16 @@ def test_cmtl_training_hook_returns_density_and_a_finite_auxiliary_loss():
     aux.backward()
     assert model.classifier[-1].weight.grad is not None
     assert float(model.max_density) > 0  # an uncalibrated model takes its range from the first batch
+
+
+@pytest.mark.parametrize("arch", ["fcrn_a", "unet", "csrnet", "cmtl"])
+def test_every_architecture_predicts_one_channel_per_class(arch):
+    from engine.models import get_model
+
+    model = get_model(arch, width=4, classes=3).eval()
+    with torch.no_grad():
+        output = model(torch.zeros(1, 3, 64, 64))
+    assert output.shape[:2] == (1, 3) and output.shape[-1] == 64 // model.stride
+    assert model.config["classes"] == 3
+    with pytest.raises(ValueError, match="object classes"):
+        get_model(arch, width=4, classes=0)
