@@ -96,3 +96,33 @@ def test_stated_counts_replace_the_estimate_inside_and_correct_it_outside():
     known = np.ones((10, 10), dtype=bool)
     known[:, 5:] = False
     assert honour_stated_counts(density, [], known=known).count == pytest.approx(5.0)
+
+
+def test_hints_mark_objects_nobody_clicked_and_objects_clicked_twice():
+    from engine.counting.hints import hints_from_objects
+
+    objects = [[10, 10], [30, 30], [50, 50]]
+    masses = [1.0, 0.9, 0.2]  # the third is a faint smudge: never a hint
+    points = [[10.5, 10], [11, 11.5], [70, 70]]  # two clicks on the first object, one where the model sees none
+    hints = hints_from_objects(objects, masses, points, radius=4)
+    assert hints.missed.tolist() == [[30, 30]]
+    assert len(hints.doubled) == 1 and hints.doubled[0] in (0, 1)  # one of the two clicks, not the lone one
+    assert hints_from_objects(objects, masses, [[10, 10], [30, 30]], radius=4).missed.size == 0
+
+
+def test_hints_command_reports_the_model_objects_and_what_the_saved_points_miss(tmp_path, capsys):
+    folder = tmp_path / "data"
+    pixels = spread_pixels(3, 64, 48, spacing=16)
+    write_red_image(folder, "a.png", pixels, annotated_points=pixel_centres(pixels[:2]))
+    with red_counter_registered():
+        checkpoint = red_counter_checkpoint(tmp_path / "red.pt", stride=1, density_scale=50.0, sigma=2.0)
+        code = main(["hints", str(folder), "--checkpoint", str(checkpoint), "--images", "a.png", "nope.png",
+                     "--density-dir", str(tmp_path / "maps"), "--device", "cpu", "--events", "jsonl"])
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert code == 0
+    (result,) = [e for e in events if e["type"] == "result"]
+    assert len(result["objects"]) == 3
+    assert np.allclose(result["missed"], pixel_centres(pixels[2:]), atol=1.0)  # the unclicked third object
+    assert result["doubled"] == []
+    assert np.load(result["density"]).sum() == pytest.approx(3.0, abs=1e-3)
+    assert any(e["type"] == "warning" and "nope.png" in e["message"] for e in events)
