@@ -25,17 +25,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.counting.infer import load_counter, model_stride, predict_density  # noqa: E402
-from engine.counting.propose import cancel_radius, proposals_from_density  # noqa: E402
-from engine.counting.stated import honour_stated_counts  # noqa: E402
-from engine.counting.uncertainty import count_spread  # noqa: E402
-from engine.dataset import Dataset, read_image  # noqa: E402
-from engine.dataset.regions import polygon_mask, rectangle  # noqa: E402
-from engine.metrics import match_points  # noqa: E402
+from engine.counting.infer import load_counter, model_stride, predict_density
+from engine.counting.propose import cancel_radius, proposals_from_density
+from engine.counting.stated import honour_stated_counts
+from engine.counting.uncertainty import count_spread
+from engine.dataset import Dataset, read_image
+from engine.dataset.regions import polygon_mask, rectangle
+from engine.metrics import match_points
 
 
 def spearman(a, b) -> float:
-    rank = lambda values: np.argsort(np.argsort(values))  # noqa: E731
+    rank = lambda values: np.argsort(np.argsort(values))
     return float(np.corrcoef(rank(np.asarray(a)), rank(np.asarray(b)))[0, 1])
 
 

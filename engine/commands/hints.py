@@ -71,9 +71,8 @@ def run(args, events) -> int:
         if args.density_dir is not None:
             args.density_dir.mkdir(parents=True, exist_ok=True)
             saved = args.density_dir / f"{name}.density.npy"
-            with atomic_path(saved) as temporary:
-                with open(temporary, "wb") as handle:
-                    np.save(handle, result.density.astype(np.float32))
+            with atomic_path(saved) as temporary, open(temporary, "wb") as handle:
+                np.save(handle, result.density.astype(np.float32))
         events.emit("result", image=name, objects=np.round(objects, 2).tolist(),
                     masses=np.round(masses, 3).tolist(), missed=np.round(hints.missed, 2).tolist(),
                     doubled=hints.doubled.tolist(), density=str(saved) if saved else None)

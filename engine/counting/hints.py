@@ -22,7 +22,6 @@ from engine.counting.blob_split import locate_objects
 from engine.density import DensitySettings, density_map
 from engine.metrics import match_points
 
-
 # A model object is a "missed" hint only when its blob holds at least this many objects.
 MIN_MASS = 0.5
 

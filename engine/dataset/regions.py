@@ -56,7 +56,7 @@ class Region:
         return data
 
     @classmethod
-    def from_json(cls, raw) -> "Region":
+    def from_json(cls, raw) -> Region:
         """A region from its JSON form. Never raises: what cannot be read is kept raw (and reported)."""
         try:
             kind = raw["kind"]

@@ -105,7 +105,7 @@ def test_dataset_status_and_problems(tmp_path):
 
     for name in ("whole.png", "half.png", "counts.png", "roi_only.png", "bad.png", "none.png"):
         Image.new("RGB", (20, 10)).save(tmp_path / name)
-    write = lambda name, points, regions: write_sidecar(  # noqa: E731
+    write = lambda name, points, regions: write_sidecar(
         tmp_path / f"{name}.points.json", Annotation(name, 20, 10, points, regions=regions))
     write("whole.png", [[1, 1]], [])
     write("half.png", [[1, 1]], [rectangle("annotated", 0, 0, 10, 10)])

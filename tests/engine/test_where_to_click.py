@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib does not add it; the helpers live here
-from count_fixtures import (  # noqa: E402
+from count_fixtures import (
     PLAIN_NORMALIZATION,
     pixel_centres,
     red_counter_checkpoint,
@@ -22,9 +22,9 @@ from count_fixtures import (  # noqa: E402
     write_red_image,
 )
 
-from engine.cli import main  # noqa: E402
-from engine.counting.stated import honour_stated_counts  # noqa: E402
-from engine.counting.uncertainty import count_spread, ranked  # noqa: E402
+from engine.cli import main
+from engine.counting.stated import honour_stated_counts
+from engine.counting.uncertainty import count_spread, ranked
 
 
 class LeftHalfRed(nn.Module):
