@@ -63,7 +63,12 @@ def main(argv=None) -> int:
         density = predict_density(model, record, image)
         count = float(density.sum())
         spread = count_spread(model, record, image)
-        disagreement = abs(count - float(predict_density(*other, image).sum())) if other else np.nan
+        if other:
+            other_spread = count_spread(*other, image)
+            disagreement = abs(count - float(predict_density(*other, image).sum()))
+            both = float(np.std(spread.counts + other_spread.counts))
+        else:
+            disagreement = both = np.nan
         # 2. Hints for a tenth of the points removed.
         removed = rng.random(len(truth)) < 0.1
         hints = proposals_from_density(density, stride, (width, height), truth[~removed], radius).points
@@ -80,7 +85,7 @@ def main(argv=None) -> int:
         mask = polygon_mask([region.polygon], width, height, stride)[:density.shape[0], :density.shape[1]]
         honoured = honour_stated_counts(density, [(mask, truth_inside)], correct=False).count
         corrected = honour_stated_counts(density, [(mask, truth_inside)], correct=True).count
-        rows.append((name, len(truth), count, spread.spread, disagreement, honoured, corrected))
+        rows.append((name, len(truth), count, spread.spread, disagreement, honoured, corrected, both))
     true = np.array([r[1] for r in rows], dtype=float)
     error = np.abs(np.array([r[2] for r in rows]) - true)
     spreads = np.array([r[3] for r in rows])
@@ -94,6 +99,10 @@ def main(argv=None) -> int:
         top_d = np.argsort(-disagreement)[:10]
         print(f"   checkpoint disagreement: top-10 mean error {error[top_d].mean():.2f} "
               f"({error[top_d].mean() / error.mean():.2f}x); Spearman {spearman(disagreement, error):.2f}")
+        both = np.array([r[7] for r in rows])
+        top_b = np.argsort(-both)[:10]
+        print(f"   flip spread over both checkpoints (8 views): top-10 mean error {error[top_b].mean():.2f} "
+              f"({error[top_b].mean() / error.mean():.2f}x); Spearman {spearman(both, error):.2f}")
     print(f"2. missed-object hints: recall {hits / max(1, removed_total):.3f} of {removed_total} removed points, "
           f"precision {hint_hits / max(1, hint_total):.3f} of {hint_total} hints (radius {radius:g} px)")
     honoured = np.abs(np.array([r[5] for r in rows]) - true)

@@ -5,8 +5,12 @@ how far off it was inside the stated regions (the ratio stated / predicted there
 2023) adapts a counter to a person's few corrections, here in its simplest, model-free form: a model that
 undercounts one part of an image by 20 % tends to undercount the rest of it alike (same objects, same
 density, same lighting). The ratio is bounded so that a tiny region with a count of 0 or 1 cannot zero or
-multiply the rest of the image; bench/where_to_click.py measures how often one stated region lowers the
-error of its image, with and without the correction.
+multiply the rest of the image.
+
+Measured (bench/where_to_click.py, 70 held-out VGG cell images, one stated quarter each): honouring the
+stated count alone lowered the image's error in 61 % of images (MAE 5.15 -> 3.94); correcting the rest by the
+ratio lowered it in only 34 % (MAE 7.34). So counting honours stated counts and leaves the rest as the model
+estimates it (``correct=False``, the default); the correction stays available for data where it helps.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ class StatedCount:
 
 
 def honour_stated_counts(density: np.ndarray, counts: list[tuple[np.ndarray, float]], known=None,
-                         correct: bool = True) -> StatedCount:
+                         correct: bool = False) -> StatedCount:
     """``density`` (objects per cell) with each (mask, count) of ``counts`` (masks at the density's stride,
     e.g. ``KnownArea.counts``) honoured; ``known`` (a mask, or None for every cell) limits what is counted,
     e.g. the ROI minus ignore. Without stated counts, the plain sum inside ``known``."""

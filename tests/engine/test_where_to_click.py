@@ -83,15 +83,15 @@ def test_stated_counts_replace_the_estimate_inside_and_correct_it_outside():
     inside = np.zeros((10, 10), dtype=bool)
     inside[:5] = True  # the model predicts 5 there
     # The person says 8 inside: the model undercounts by 8 / 5, so the other 5 predicted become 8.
-    corrected = honour_stated_counts(density, [(inside, 8)])
+    corrected = honour_stated_counts(density, [(inside, 8)], correct=True)
     assert corrected.count == pytest.approx(16.0) and corrected.ratio == pytest.approx(1.6)
     honoured = honour_stated_counts(density, [(inside, 8)], correct=False)
     assert honoured.count == pytest.approx(13.0) and honoured.ratio == 1.0
     # The ratio is bounded, and a region with too few predicted objects corrects nothing.
-    assert honour_stated_counts(density, [(inside, 100)]).ratio == 2.0
+    assert honour_stated_counts(density, [(inside, 100)], correct=True).ratio == 2.0
     tiny = np.zeros((10, 10), dtype=bool)
     tiny[0, 0] = True
-    assert honour_stated_counts(density, [(tiny, 0)]).count == pytest.approx(9.9)
+    assert honour_stated_counts(density, [(tiny, 0)], correct=True).count == pytest.approx(9.9)
     # Cells outside ``known`` (e.g. an ignore region) are not counted.
     known = np.ones((10, 10), dtype=bool)
     known[:, 5:] = False
