@@ -25,12 +25,12 @@ from engine.density import DensitySettings, density_map, point_sigmas
 from engine.models.contract import (
     DEFAULT_DENSITY_SCALE,
     DEFAULT_NORMALIZATION,
+    alignment,
     context_margin,
     image_cell_box,
     normalize_image,
     with_context,
 )
-from engine.models.contract import alignment
 
 # Decoded images are kept in memory while their total stays under this many bytes (per loader process).
 DEFAULT_CACHE_BYTES = 1 << 30
