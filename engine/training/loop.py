@@ -7,12 +7,12 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch.optim.swa_utils import AveragedModel
 
 from engine.training.distributed import unwrap
 from engine.training.ranking import RankingTerm
@@ -160,26 +160,41 @@ class WeightAverage:
     to the next, so the validation MAE jumps around; the average follows the same training but is much
     steadier. The decay ramps up as (1 + n) / (10 + n) so the first steps are not drowned by the initial
     weights.
+
+    torch.optim.swa_utils.AveragedModel keeps the copy and walks the parameters and buffers; only the decay
+    ramp and "integer buffers (num_batches_tracked) are copied, not averaged" are ours (:meth:`_blend`).
     """
 
     def __init__(self, model: torch.nn.Module, max_decay: float = 0.995):
-        self.model = copy.deepcopy(model).eval()
+        self.max_decay = float(max_decay)
+        self.averaged = AveragedModel(model, multi_avg_fn=self._blend, use_buffers=True)
+        self.averaged.update_parameters(model)  # AveragedModel's first update copies: start at these weights
+        self.model = self.averaged.module.eval()
         for parameter in self.model.parameters():
             parameter.requires_grad_(False)
-        self.max_decay = float(max_decay)
-        self.updates = 0
+
+    @property
+    def updates(self) -> int:
+        """Training steps averaged in since the starting weights."""
+        return int(self.averaged.n_averaged) - 1
+
+    @updates.setter
+    def updates(self, value: int) -> None:
+        self.averaged.n_averaged.fill_(int(value) + 1)
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
-        self.updates += 1
-        decay = min(self.max_decay, (1 + self.updates) / (10 + self.updates))
-        current = unwrap(model).state_dict()  # the network's own keys, also when DDP wraps it
-        for name, average in self.model.state_dict().items():
-            value = current[name].detach()
-            if average.dtype.is_floating_point:
-                average.mul_(decay).add_(value, alpha=1 - decay)
-            else:  # counters such as num_batches_tracked
-                average.copy_(value)
+        self.averaged.update_parameters(unwrap(model))  # the network's own tensors, also when DDP wraps it
+
+    def _blend(self, averages: list[torch.Tensor], values: list[torch.Tensor], n_averaged: torch.Tensor) -> None:
+        """One update of tensors of one dtype; ``n_averaged`` - 1 updates came before this one."""
+        updates = int(n_averaged)
+        decay = min(self.max_decay, (1 + updates) / (10 + updates))
+        if not averages[0].dtype.is_floating_point:  # counters such as num_batches_tracked
+            torch._foreach_copy_(averages, values)
+            return
+        torch._foreach_mul_(averages, decay)
+        torch._foreach_add_(averages, values, alpha=1 - decay)
 
 
 class LRSchedule:
