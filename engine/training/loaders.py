@@ -17,6 +17,7 @@ from engine.training.crops import (
     EpochSampler,
     TrainingCrops,
     WholeImages,
+    annotation_areas,
     labelled_images,
 )
 from engine.training.distributed import World
@@ -51,7 +52,8 @@ def open_dataset(config: TrainConfig) -> Dataset:
 def build_loaders(config: TrainConfig, dataset: Dataset, model: torch.nn.Module, world: World,
                   device: torch.device, warn: Callable[[str], None]) -> TrainingData:
     """Loaders for a resolved ``config`` (engine.training.config.resolve_config): random crops of the training
-    images, ``batch`` per process, and each process's share of the whole validation images."""
+    images, ``batch`` per process, and each process's share of the whole validation images. Partial images
+    (only some areas annotated, or only stated counts) train and validate on what their regions make known."""
     for problem in dataset.problems:
         warn(problem)
     train_names, val_names = dataset.images_in("train"), dataset.images_in("val")
@@ -61,6 +63,7 @@ def build_loaders(config: TrainConfig, dataset: Dataset, model: torch.nn.Module,
     try:
         train_paths, train_points = labelled_images(dataset, train_names)
         val_paths, val_points = labelled_images(dataset, val_names)
+        train_areas, val_areas = annotation_areas(dataset, train_names), annotation_areas(dataset, val_names)
     except Exception as exc:
         raise TrainingError(f"cannot read the annotations: {exc}") from None
     sizes = {e.name: (e.width, e.height) for e in dataset}
@@ -70,7 +73,8 @@ def build_loaders(config: TrainConfig, dataset: Dataset, model: torch.nn.Module,
     crops = TrainingCrops(train_paths, train_points, [sizes[n] for n in train_names],
                           CropSettings(config.crop, tuple(config.scale_range), config.flip),
                           type(model).stride, density, samples=steps * global_batch, seed=config.seed,
-                          cache_bytes=DEFAULT_CACHE_BYTES // max(1, config.workers))  # one cache each
+                          cache_bytes=DEFAULT_CACHE_BYTES // max(1, config.workers),  # one cache each
+                          areas=train_areas)
     sampler = EpochSampler(steps * global_batch, seed=config.seed, rank=world.rank, world=world.size)
     # Never fork after torch ran: workers are spawned, and live across epochs (the index tells the epoch).
     spawn = {"multiprocessing_context": "spawn", "persistent_workers": True} if config.workers else {}
@@ -78,7 +82,7 @@ def build_loaders(config: TrainConfig, dataset: Dataset, model: torch.nn.Module,
     train_loader = torch.utils.data.DataLoader(crops, batch_size=config.batch, sampler=sampler, drop_last=True,
                                                num_workers=config.workers, pin_memory=pin, **spawn)
     whole = WholeImages(val_paths, val_points, [sizes[n] for n in val_names], model.input_multiple,
-                        stride=model.stride)
+                        stride=model.stride, areas=val_areas)
     # Each process validates its own whole images (no padding duplicates): the errors are summed over them.
     val_loader = torch.utils.data.DataLoader(whole, batch_size=1, num_workers=0, pin_memory=pin,
                                              sampler=range(world.rank, len(whole), world.size))
