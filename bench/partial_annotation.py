@@ -1,6 +1,6 @@
 """Partial annotation: VGG cells annotated only in their left half vs fully, at the same training budget.
 
-    python bench/partial_annotation.py --minutes 10 --threads 1 [--source ../shared/data/vgg_cells_train]
+    python bench/partial_annotation.py --minutes 10 --threads 1 [--seed 0] [--source ../shared/data/vgg_cells_train]
 
 Both arms use bench/train_real.py's VGG split (images 1-64 train, 65-80 val, 81-100 test) and the default
 model. In the "left half" arm every training and validation image keeps only its points with x < width / 2
@@ -62,9 +62,11 @@ def keep_left_half(dataset_dir: Path) -> int:
     return dropped
 
 
-def train_and_test(name: str, dataset_dir: Path, run_dir: Path, minutes: float, threads: int, found: dict) -> None:
+def train_and_test(name: str, dataset_dir: Path, run_dir: Path, minutes: float, threads: int, seed: int,
+                   found: dict) -> None:
     started = time.time()
-    train = ["train", str(dataset_dir), "--out", str(run_dir), "--minutes", str(minutes), "--threads", str(threads)]
+    train = ["train", str(dataset_dir), "--out", str(run_dir), "--minutes", str(minutes), "--threads", str(threads),
+             "--seed", str(seed)]
     done = [e for e in run_engine(train) if e["type"] == "done"][-1]
     trained_s = time.time() - started
     evaluation = [e for e in run_engine(["evaluate", str(dataset_dir), "--checkpoint", str(run_dir / "best.pt"),
@@ -78,6 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=1, help="CPU threads of each of the two runs")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=None, help="keep the datasets and runs here")
     parser.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "data" / SOURCES["vgg"],
                         help="the VGG cells folder (default: ../shared/data/vgg_cells_train)")
@@ -94,13 +97,13 @@ def main() -> None:
     print(f"left half: {dropped} points of the right halves of the train and val images dropped", flush=True)
     found: dict = {}
     arms = [threading.Thread(target=train_and_test, args=(name, folder, work / f"run-{name}", args.minutes,
-                                                          args.threads, found))
+                                                          args.threads, args.seed, found))
             for name, folder in (("full", full_dir), ("left_half", half_dir))]
     for arm in arms:
         arm.start()
     for arm in arms:
         arm.join()
-    print(json.dumps({"minutes": args.minutes, "threads_each": args.threads, **found}, indent=1))
+    print(json.dumps({"minutes": args.minutes, "threads_each": args.threads, "seed": args.seed, **found}, indent=1))
     if "full" in found and "left_half" in found:
         gap = found["left_half"]["mae"] - found["full"]["mae"]
         print(f"test MAE: full {found['full']['mae']:.2f}, left half {found['left_half']['mae']:.2f} "

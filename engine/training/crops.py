@@ -124,11 +124,15 @@ class TrainingCrops(torch.utils.data.Dataset):
         self._known: dict[int, KnownArea | None] = {}  # per image; None: annotated whole
 
     def _known_area(self, index: int) -> KnownArea | None:
-        if index not in self._known:
-            area = self.areas[index]
-            known = area.known() if area.regions else None
-            self._known[index] = None if known is None or known.whole else known
-        return self._known[index]
+        """The image's masks at full resolution; kept while its pixels are (masks are a third of their size)."""
+        if index in self._known:
+            return self._known[index]
+        area = self.areas[index]
+        known = area.known() if area.regions else None
+        known = None if known is None or known.whole else known
+        if self.images.enabled:
+            self._known[index] = known
+        return known
 
     def __getstate__(self):  # a loader worker makes its own masks rather than unpickling copies
         state = dict(self.__dict__)
