@@ -203,6 +203,25 @@ def points_in_mask(points: np.ndarray, mask: np.ndarray | None, stride: int = 1)
     return result
 
 
+def scored_cells(known: KnownArea, points, stride: int = 1) -> tuple[np.ndarray | None, float]:
+    """Where a predicted count can be compared with the annotation, and the true count there.
+
+    Returns (cells, count): ``cells`` is None when the whole image is known (count = every point), else a
+    boolean mask at ``stride``: the cells where the points are complete, plus each count region that does
+    not overlap them (its stated count is added; one that overlaps them would count objects twice).
+    """
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if known.complete is None:  # points complete everywhere: count regions only restate what is clicked
+        return None, float(len(points))
+    cells = known.complete.copy()
+    count = float(points_in_mask(points, known.complete, stride).sum())
+    for mask, stated in known.counts:
+        if not (mask & cells).any():
+            cells |= mask
+            count += stated
+    return cells, count
+
+
 def _self_intersecting(polygon: np.ndarray) -> bool:
     """True when two non-adjacent edges of the closed polygon cross or touch (a bow-tie, a figure eight)."""
     corners = len(polygon)

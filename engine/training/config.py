@@ -1,12 +1,15 @@
-"""What a training run is asked to do (TrainConfig) and what it gives back (TrainResult); no torch here.
+"""What a training run is asked to do (TrainConfig), how its defaults are filled in (:func:`resolve_config`) and
+what it gives back (TrainResult); no torch here.
 
 The command line and the GUI build a TrainConfig without importing torch; ``engine.training.fit.fit`` runs it.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+
+from engine.density import DensitySettings
 
 DEFAULT_MODEL = "unet"
 DEFAULT_EPOCHS = 50
@@ -73,3 +76,38 @@ class TrainResult:
     best_val_rmse: float | None
     stopped: str  # "finished", "time budget" or "stop requested"
     seconds: float
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A TrainConfig with every default filled in, and what the run must tell the user about it."""
+
+    config: TrainConfig
+    warnings: tuple[str, ...] = ()
+
+
+def resolve_config(config: TrainConfig, *, model_defaults: dict, size_multiple: int, device_type: str,
+                   spare_threads: int, dataset_density: DensitySettings) -> Resolved:
+    """``config`` with the model's, the device's and the dataset's defaults filled in; ``config`` is unchanged.
+
+    ``model_defaults`` is the model class's ``training_defaults``; crops are rounded to ``size_multiple`` (the
+    lcm of the model's input multiple and stride). ``spare_threads`` is how many loader processes a GPU run
+    may start. The result is what config.json records and what ``--resume`` reads back.
+    """
+    warnings = []
+    default_lr = model_defaults.get("lr_pretrained" if config.pretrained else "lr", model_defaults.get("lr", 1e-3))
+    asked_crop = int(config.crop or model_defaults.get("crop", 128))
+    crop = max(size_multiple, size_multiple * round(asked_crop / size_multiple))
+    if crop != asked_crop:
+        warnings.append(f"crop {asked_crop} rounded to {crop}: {config.model} needs multiples of {size_multiple}")
+    workers = config.workers
+    if workers is None:  # a GPU step is quicker than preparing its crops in this process
+        workers = 0 if device_type == "cpu" else min(4, max(spare_threads, 0))
+    # config.density may name only some settings (e.g. --sigma alone): the dataset's fill in the rest.
+    density = DensitySettings.from_dict({**asdict(dataset_density), **(config.density or {})})
+    resolved = replace(
+        config, lr=float(config.lr or default_lr),
+        batch=int(config.batch or model_defaults.get("batch", 8)),  # per process
+        crop=crop, workers=workers, density=asdict(density),
+        epochs=DEFAULT_EPOCHS if config.epochs is None and config.minutes is None else config.epochs)
+    return Resolved(resolved, tuple(warnings))

@@ -21,16 +21,18 @@ import torch
 from PIL import Image
 
 from engine.dataset import Dataset, read_image
+from engine.dataset.regions import KnownArea, scored_cells
 from engine.density import DensitySettings, density_map, point_sigmas
 from engine.models.contract import (
     DEFAULT_DENSITY_SCALE,
     DEFAULT_NORMALIZATION,
+    alignment,
     context_margin,
     image_cell_box,
     normalize_image,
     with_context,
 )
-from engine.models.contract import alignment
+from engine.training.crop_regions import AreaSource, Placement, crop_origin, crop_regions
 
 # Decoded images are kept in memory while their total stays under this many bytes (per loader process).
 DEFAULT_CACHE_BYTES = 1 << 30
@@ -81,17 +83,29 @@ def labelled_images(dataset: Dataset, names: list[str]) -> tuple[list, list[np.n
     return paths, points
 
 
+def annotation_areas(dataset: Dataset, names: list[str]) -> list[AreaSource]:
+    """What each image's regions say is known (made into masks by the loaders, image by image)."""
+    areas = []
+    for name in names:
+        entry, annotation = dataset.entry(name), dataset.load_annotation(name)
+        areas.append(AreaSource(annotation.count, list(annotation.regions), entry.width, entry.height))
+    return areas
+
+
 class TrainingCrops(torch.utils.data.Dataset):
-    """``samples`` random crops per epoch drawn from the images; item -> (image, target, count).
+    """``samples`` random crops per epoch drawn from the images; item -> (image, target, count, regions).
 
     image: (3, size, size) float32, normalised; target: (1, size / stride, size / stride) float32 density x
-    ``density_scale``; count: the number of points inside the crop (float32 scalar).
+    ``density_scale``; count: the number of points inside the crop (float32 scalar); regions: the crop's loss
+    weights and stated counts (engine.training.crop_regions.crop_regions). ``areas`` (one AreaSource per
+    image, None: every image annotated whole) says what each image's regions make known; crops of a partial
+    image are placed over what is known.
     """
 
     def __init__(self, paths: list, points: list[np.ndarray], sizes: list[tuple[int, int]],
                  crop: CropSettings, stride: int, density: DensitySettings, samples: int, seed: int = 0,
                  normalization: dict = DEFAULT_NORMALIZATION, density_scale: float = DEFAULT_DENSITY_SCALE,
-                 cache_bytes: int = DEFAULT_CACHE_BYTES):
+                 cache_bytes: int = DEFAULT_CACHE_BYTES, areas: list[AreaSource] | None = None):
         if not paths:
             raise ValueError("no annotated training images")
         if crop.size % stride:
@@ -106,6 +120,24 @@ class TrainingCrops(torch.utils.data.Dataset):
         self.normalization, self.density_scale = normalization, float(density_scale)
         # Padding a small image with the mean colour makes it 0 after normalisation, as validation pads.
         self.fill = tuple(round(255 * m) for m in normalization["mean"])
+        self.areas = areas if areas is not None else [AreaSource(len(p)) for p in points]
+        self._known: dict[int, KnownArea | None] = {}  # per image; None: annotated whole
+
+    def _known_area(self, index: int) -> KnownArea | None:
+        """The image's masks at full resolution; kept while its pixels are (masks are a third of their size)."""
+        if index in self._known:
+            return self._known[index]
+        area = self.areas[index]
+        known = area.known() if area.regions else None
+        known = None if known is None or known.whole else known
+        if self.images.enabled:
+            self._known[index] = known
+        return known
+
+    def __getstate__(self):  # a loader worker makes its own masks rather than unpickling copies
+        state = dict(self.__dict__)
+        state["_known"] = {}
+        return state
 
     def __len__(self) -> int:
         return self.samples
@@ -115,17 +147,21 @@ class TrainingCrops(torch.utils.data.Dataset):
         epoch, sample = divmod(int(index), self.samples)
         rng = np.random.default_rng([self.seed, epoch, sample])
         which = sample % len(self.points)
-        image, points, sigmas = self._augment(self.images.get(which), self.points[which],
-                                              self.sigmas[which], rng)
+        known = self._known_area(which)
+        image, points, sigmas, placement = self._augment(self.images.get(which), self.points[which],
+                                                         self.sigmas[which], rng, known)
         size = self.crop.size
         target = density_map(points, (size, size), self.density, self.stride, sigmas=sigmas)
         inside = np.sum(np.all((points >= 0) & (points < size), axis=1))
         return (torch.from_numpy(normalize_image(image, self.normalization)),
                 torch.from_numpy(target[None] * np.float32(self.density_scale)),
-                torch.tensor(float(inside), dtype=torch.float32))
+                torch.tensor(float(inside), dtype=torch.float32),
+                crop_regions(known, placement, size, self.stride, self.density_scale))
 
-    def _augment(self, image: np.ndarray, points: np.ndarray, sigmas: np.ndarray, rng: np.random.Generator):
-        """Random zoom + crop (+ flip) of ``image``; the points and sigmas follow the same transform."""
+    def _augment(self, image: np.ndarray, points: np.ndarray, sigmas: np.ndarray, rng: np.random.Generator,
+                 known: KnownArea | None = None):
+        """Random zoom + crop (+ flip) of ``image``; the points, sigmas and (returned) placement follow the same
+        transform. An image annotated whole (``known`` None) is cropped anywhere, as it always was."""
         size = self.crop.size
         low, high = self.crop.scale_range
         scale = math.exp(rng.uniform(math.log(low), math.log(high))) if high > low else float(low)
@@ -133,19 +169,26 @@ class TrainingCrops(torch.utils.data.Dataset):
         image, offset = self._pad_to(image, math.ceil(region), rng)
         points = points + offset
         height, width = image.shape[:2]
+        if known is not None:
+            x0, y0 = crop_origin(known, (width, height), offset, region, scale == 1.0, rng)
         if scale == 1.0:  # no resampling: cut whole pixels, keep the image exactly as it is
-            x0, y0 = int(rng.integers(0, width - size + 1)), int(rng.integers(0, height - size + 1))
+            if known is None:
+                x0, y0 = int(rng.integers(0, width - size + 1)), int(rng.integers(0, height - size + 1))
+            x0, y0 = int(x0), int(y0)
             crop = image[y0:y0 + size, x0:x0 + size]
         else:
-            x0, y0 = rng.uniform(0, width - region), rng.uniform(0, height - region)
+            if known is None:
+                x0, y0 = rng.uniform(0, width - region), rng.uniform(0, height - region)
             box = (x0, y0, x0 + region, y0 + region)
             crop = np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR, box=box))
         points = (points - (x0, y0)) * scale
         sigmas = sigmas * scale
+        placement = Placement(offset, x0, y0, region, scale)
         if self.crop.flip and rng.random() < 0.5:
             crop = crop[:, ::-1]
             points = np.column_stack([size - points[:, 0], points[:, 1]])
-        return np.ascontiguousarray(crop), points, sigmas
+            placement.flipped = True
+        return np.ascontiguousarray(crop), points, sigmas, placement
 
     def _pad_to(self, image: np.ndarray, side: int, rng: np.random.Generator):
         """Put an image smaller than ``side`` at a random spot of a mean-coloured canvas that big."""
@@ -164,16 +207,20 @@ class WholeImages(torch.utils.data.Dataset):
     """Whole images for validation, seen as counting sees them (engine.counting.infer): with a mirrored margin
     (engine.models.contract.with_context) and sides that are multiples of lcm(input multiple, stride).
 
-    item -> (image (3, H', W') float32, true count float32, index, cells), ``cells`` = (first, rows, columns):
-    the output cells ``[first, first + rows) x [first, first + columns)`` are the image's own, the rest is
-    margin. Batch them one at a time: sizes differ.
+    item -> (image (3, H', W') float32, true count float32, index, cells, known), ``cells`` = (first, rows,
+    columns): the output cells ``[first, first + rows) x [first, first + columns)`` are the image's own, the
+    rest is margin; ``known`` (rows, columns) float32 marks the cells whose count is known, with the true
+    count being the count there (engine.dataset.regions.scored_cells), or is empty for an image annotated
+    whole. Batch them one at a time: sizes differ.
     """
 
     def __init__(self, paths: list, points: list[np.ndarray], sizes: list[tuple[int, int]],
                  input_multiple: int, normalization: dict = DEFAULT_NORMALIZATION,
-                 cache_bytes: int = DEFAULT_CACHE_BYTES, stride: int = 1):
+                 cache_bytes: int = DEFAULT_CACHE_BYTES, stride: int = 1, areas: list[AreaSource] | None = None):
         self.images = ImageCache(paths, sizes, cache_bytes)
+        self.points = points
         self.counts = [float(len(p)) for p in points]
+        self.areas = areas if areas is not None else [AreaSource(len(p)) for p in points]
         self.stride = int(stride)
         self.align = alignment(input_multiple, self.stride)
         self.margin = context_margin(self.align)
@@ -187,7 +234,12 @@ class WholeImages(torch.utils.data.Dataset):
         height, width = image.shape[:2]
         array = normalize_image(with_context(image, self.margin, self.align), self.normalization)
         cells = torch.tensor(image_cell_box(height, width, self.stride, self.margin))
-        return torch.from_numpy(np.ascontiguousarray(array)), torch.tensor(self.counts[index]), index, cells
+        known, count = None, self.counts[index]
+        if self.areas[index].regions:  # masks are made here, one image at a time, never kept
+            known, count = scored_cells(self.areas[index].known(self.stride), self.points[index], self.stride)
+        known = torch.zeros(0) if known is None else torch.from_numpy(known.astype(np.float32))
+        return (torch.from_numpy(np.ascontiguousarray(array)), torch.tensor(count, dtype=torch.float32), index,
+                cells, known)
 
 
 class EpochSampler(torch.utils.data.Sampler):

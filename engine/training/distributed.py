@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+import torch.distributed._functional_collectives as functional_collectives
 from torch import nn
 
 from engine.events import EventSink
@@ -169,11 +170,21 @@ class _AuxDistributed(nn.parallel.DistributedDataParallel):
 
 
 # --------------------------------------------------------------------------- batch norm on CPU ranks
+def sum_over_ranks(tensor: torch.Tensor) -> torch.Tensor:
+    """All-reduce (sum) with a gradient: each rank's input reaches every rank's output, so a rank's input
+    gradient is the sum of all ranks' output gradients (torch's all_reduce autograd formula for "sum").
+
+    torch.distributed.nn.functional.all_reduce does the same but is deprecated in favour of this one.
+    """
+    return functional_collectives.all_reduce(tensor.contiguous(), "sum", dist.group.WORLD)
+
+
+
 class GlobalBatchNorm2d(nn.BatchNorm2d):
     """Batch norm whose training statistics cover the batches of all ranks, on any device.
 
     ``torch.nn.SyncBatchNorm`` (used on CUDA) accepts GPU tensors only; this is the same computation for
-    Gloo/CPU ranks: per-channel sums, sums of squares and counts are all-reduced by :class:`_SumOverRanks`
+    Gloo/CPU ranks: per-channel sums, sums of squares and counts are all-reduced by :func:`sum_over_ranks`
     (whose backward sums the gradients back), so forward and backward equal one process's batch norm over
     the global batch. Parameters, buffers and state_dict keys are
     BatchNorm2d's, and in eval mode it is plain batch norm (no communication).
@@ -186,7 +197,7 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
         dims = (0, 2, 3)
         local = torch.cat([x.sum(dims, dtype=torch.float64), (x.double() ** 2).sum(dims),
                            x.new_full((1,), x.numel() / x.shape[1], dtype=torch.float64)])
-        total = _SumOverRanks.apply(local)
+        total = sum_over_ranks(local)
         channels = x.shape[1]
         count = total[-1]
         mean = total[:channels] / count
@@ -205,23 +216,6 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
         if self.affine:
             y = y * self.weight.view(shape) + self.bias.view(shape)
         return y
-
-
-class _SumOverRanks(torch.autograd.Function):
-    """All-reduce (sum) with a gradient: each rank's input reaches every rank's output, so the gradient
-    of a rank's input is the sum of the output gradients of all ranks."""
-
-    @staticmethod
-    def forward(ctx, tensor):
-        total = tensor.clone(memory_format=torch.contiguous_format)
-        dist.all_reduce(total, op=dist.ReduceOp.SUM)
-        return total
-
-    @staticmethod
-    def backward(ctx, grad):
-        grad = grad.clone(memory_format=torch.contiguous_format)
-        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
-        return grad
 
 
 def convert_to_global_batchnorm(module: nn.Module) -> nn.Module:

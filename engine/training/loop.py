@@ -7,12 +7,12 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch.optim.swa_utils import AveragedModel
 
 from engine.training.distributed import unwrap
 from engine.training.ranking import RankingTerm
@@ -45,9 +45,32 @@ class Precision:
         return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
 
 
-def density_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Squared error summed over the pixels of each map, averaged over the batch (in float32)."""
-    return (output.float() - target).pow(2).sum() / output.shape[0]
+def density_loss(output: torch.Tensor, target: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:
+    """Squared error summed over the pixels of each map, averaged over the batch (in float32).
+
+    ``known`` (B, 1, h, w) weighs each cell by the share of it where the points are complete (a crop of a
+    partially annotated image); None, or ones, is the plain loss.
+    """
+    squared = (output.float() - target).pow(2)
+    if known is not None:
+        squared = squared * known
+    return squared.sum() / output.shape[0]
+
+
+def stated_count_loss(output: torch.Tensor, count_masks: torch.Tensor, stated: torch.Tensor) -> torch.Tensor:
+    """The loss of count regions on the predicted map's sum inside them, averaged over the batch.
+
+    count_masks (B, K, h, w): each region's share of every cell (zero for unused slots); stated (B, K): the
+    stated counts x density scale. Each region adds (predicted sum - stated)^2 / cells: what the summed
+    squared-error loss would be if that error were spread evenly over the region's cells (the least it can
+    be, by Cauchy-Schwarz), so a stated count weighs like the clicked points of the same area at best.
+    Zero when the predicted sum inside equals the stated count.
+    """
+    cells = count_masks.sum(dim=(2, 3))
+    predicted = (output.float() * count_masks).sum(dim=(2, 3))
+    used = cells > 0
+    error = (predicted - stated).pow(2) / cells.clamp_min(1e-6)
+    return torch.where(used, error, torch.zeros_like(error)).sum() / output.shape[0]
 
 
 def train_one_epoch(model, loader, optimizer, precision: Precision, *, scaler=None,
@@ -55,7 +78,8 @@ def train_one_epoch(model, loader, optimizer, precision: Precision, *, scaler=No
                     on_step: Callable[[int, float, int], bool] | None = None,
                     ranking: RankingTerm | None = None,
                     mean_loss: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict:
-    """Train over ``loader`` (batches of image, target, count) once; returns {"loss", "steps", "stopped"}.
+    """Train over ``loader`` (batches of engine.training.crops.TrainingCrops items) once; returns {"loss",
+    "steps", "stopped"}. The density loss counts only what each crop knows; stated counts add their loss.
 
     ``average``, when given, is updated after every step. ``on_step(step_in_epoch, loss, batch_size)`` is
     called after every step; returning True stops the epoch there. A model with ``forward_with_aux(images,
@@ -71,9 +95,10 @@ def train_one_epoch(model, loader, optimizer, precision: Precision, *, scaler=No
     rank_total = 0.0
     total, steps = 0.0, 0
     with_aux = hasattr(model, "forward_with_aux")
-    for images, targets, counts in loader:
+    for images, targets, counts, regions in loader:
         images = precision.to_device(images)
         targets = targets.to(precision.device, non_blocking=True)
+        known = regions["known"].to(precision.device, non_blocking=True)
         stacks = ranking.next_stacks(precision) if ranking is not None else None
         with precision.autocast():
             if with_aux:
@@ -81,7 +106,10 @@ def train_one_epoch(model, loader, optimizer, precision: Precision, *, scaler=No
             else:
                 output, aux = model(images), None
             rank_output = ranking.forward(model, stacks) if stacks is not None else None
-        loss = density_loss(output, targets)
+        loss = density_loss(output, targets, known)
+        if bool(regions["count_masks"].any()):  # only batches with stated counts: others train as before
+            loss = loss + stated_count_loss(output, regions["count_masks"].to(precision.device),
+                                            regions["stated"].to(precision.device))
         if aux is not None:
             loss = loss + aux.float()
         extra = {}
@@ -126,7 +154,7 @@ def evaluate(model, loader, precision: Precision, density_scale: float,
              should_stop: Callable[[], bool] | None = None,
              combine: Callable[[list[float]], list[float]] | None = None) -> dict | None:
     """Count every image of ``loader`` (batches of one engine.training.crops.WholeImages item); returns {"mae", "rmse",
-    "images"}.
+    "images"}. Partial images are compared inside their known cells only (engine.dataset.regions.scored_cells).
 
     Returns None when ``should_stop()`` turned true before the end (the numbers would be partial).
     ``combine`` (several processes, each with its own share of the images) sums [absolute errors, squared
@@ -134,7 +162,7 @@ def evaluate(model, loader, precision: Precision, density_scale: float,
     """
     model.eval()
     errors, stopped = [], False
-    for images, counts, _, cells in loader:
+    for images, counts, _, cells, known in loader:
         if should_stop is not None and should_stop():
             stopped = True
             break
@@ -142,6 +170,8 @@ def evaluate(model, loader, precision: Precision, density_scale: float,
             output = model(precision.to_device(images))
         first, rows, columns = (int(v) for v in cells[0])  # one image per batch; the rest is mirrored margin
         own = output[:, :, first:first + rows, first:first + columns]
+        if known.numel():  # a partial image: only the cells whose count is known
+            own = own * known.to(own.device)[:, None]
         predicted = own.float().sum(dim=(1, 2, 3)).cpu() / density_scale
         errors.extend((predicted - counts).tolist())
     totals = [sum(abs(e) for e in errors), sum(e * e for e in errors), len(errors), float(stopped)]
@@ -160,26 +190,41 @@ class WeightAverage:
     to the next, so the validation MAE jumps around; the average follows the same training but is much
     steadier. The decay ramps up as (1 + n) / (10 + n) so the first steps are not drowned by the initial
     weights.
+
+    torch.optim.swa_utils.AveragedModel keeps the copy and walks the parameters and buffers; only the decay
+    ramp and "integer buffers (num_batches_tracked) are copied, not averaged" are ours (:meth:`_blend`).
     """
 
     def __init__(self, model: torch.nn.Module, max_decay: float = 0.995):
-        self.model = copy.deepcopy(model).eval()
+        self.max_decay = float(max_decay)
+        self.averaged = AveragedModel(model, multi_avg_fn=self._blend, use_buffers=True)
+        self.averaged.update_parameters(model)  # AveragedModel's first update copies: start at these weights
+        self.model = self.averaged.module.eval()
         for parameter in self.model.parameters():
             parameter.requires_grad_(False)
-        self.max_decay = float(max_decay)
-        self.updates = 0
+
+    @property
+    def updates(self) -> int:
+        """Training steps averaged in since the starting weights."""
+        return int(self.averaged.n_averaged) - 1
+
+    @updates.setter
+    def updates(self, value: int) -> None:
+        self.averaged.n_averaged.fill_(int(value) + 1)
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
-        self.updates += 1
-        decay = min(self.max_decay, (1 + self.updates) / (10 + self.updates))
-        current = unwrap(model).state_dict()  # the network's own keys, also when DDP wraps it
-        for name, average in self.model.state_dict().items():
-            value = current[name].detach()
-            if average.dtype.is_floating_point:
-                average.mul_(decay).add_(value, alpha=1 - decay)
-            else:  # counters such as num_batches_tracked
-                average.copy_(value)
+        self.averaged.update_parameters(unwrap(model))  # the network's own tensors, also when DDP wraps it
+
+    def _blend(self, averages: list[torch.Tensor], values: list[torch.Tensor], n_averaged: torch.Tensor) -> None:
+        """One update of tensors of one dtype; ``n_averaged`` - 1 updates came before this one."""
+        updates = int(n_averaged)
+        decay = min(self.max_decay, (1 + updates) / (10 + updates))
+        if not averages[0].dtype.is_floating_point:  # counters such as num_batches_tracked
+            torch._foreach_copy_(averages, values)
+            return
+        torch._foreach_mul_(averages, decay)
+        torch._foreach_add_(averages, values, alpha=1 - decay)
 
 
 class LRSchedule:

@@ -44,8 +44,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from engine.training.crops import DEFAULT_CACHE_BYTES, ImageCache
 from engine.models.contract import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION, normalize_image
+from engine.training.crops import DEFAULT_CACHE_BYTES, ImageCache
 
 DEFAULT_RANK_WEIGHT = 1.0
 # Stacks per training step. One stack is ``crops`` network inputs (5 by default): with a batch of 8 annotated
