@@ -8,16 +8,14 @@ a moment to decode); a newer selection makes older loads drop their result.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from engine.dataset.images import ImageReadError, read_image
+from engine.counting.outputs import density_stride, read_points_csv
 from engine.counting.overlays import load_density
 
 from crowdgui.canvas import ImageCanvas
@@ -58,18 +56,6 @@ class LoadedResult:
     problem: str | None = None
 
 
-def estimate_stride(image_shape: tuple[int, ...], density_shape: tuple[int, ...]) -> int:
-    """The stride of a map of ceil(H / s) x ceil(W / s) cells, for results that do not say it."""
-    return max(1, int(round(image_shape[0] / max(1, density_shape[0]))))
-
-
-def read_points_csv(path: Path) -> np.ndarray:
-    """The engine's ``NAME.points.csv`` (header x,y) as an (N, 2) array."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = [(float(r["x"]), float(r["y"])) for r in csv.DictReader(handle)]
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 2)
-
-
 def load_result(row: CountRow, generation: int, with_points: bool) -> LoadedResult:
     """Read one row's image, density map and (if asked) predicted points; problems become plain words."""
     loaded = LoadedResult(generation, row)
@@ -86,7 +72,12 @@ def load_result(row: CountRow, generation: int, with_points: bool) -> LoadedResu
     except (OSError, ValueError) as exc:
         loaded.problem = f"The density map cannot be read: {exc}"
         return loaded
-    loaded.stride = row.stride or estimate_stride(loaded.image.shape, loaded.density.shape)
+    try:
+        # The result event says the stride; an older event without it leaves densities.json to say it.
+        loaded.stride = row.stride or density_stride(row.density_path.parent)
+    except ValueError as exc:
+        loaded.density, loaded.problem = None, f"The density map cannot be placed: {exc}"
+        return loaded
     if with_points:
         if row.points_path is not None and row.points_path.is_file():
             loaded.points = read_points_csv(row.points_path)

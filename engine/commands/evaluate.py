@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.commands.count import add_model_arguments, check_model_arguments, load_for_counting
+from engine.commands._model_options import add_model_arguments, check_model_arguments, load_for_counting
 from engine.metrics import default_radius
 
 NAME = "evaluate"

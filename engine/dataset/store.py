@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.atomic import remove_stale_temp_files
 from engine.dataset.images import ImageReadError, image_size, is_image_file
+from engine.dataset.pixel_size import PixelSize
 from engine.dataset.regions import (
     has_annotated_regions,
     known_area,
@@ -51,16 +52,21 @@ class DatasetSettings:
 
     density: DensitySettings = field(default_factory=DensitySettings)
     val_fraction: float = 0.2
+    pixel_size: PixelSize | None = None  # for counts per mm² or per hectare (count --pixel-size)
 
     def to_json(self) -> dict:
-        return {"format": SETTINGS_FORMAT, "version": 1, "density": asdict(self.density),
+        data = {"format": SETTINGS_FORMAT, "version": 1, "density": asdict(self.density),
                 "val_fraction": self.val_fraction}
+        if self.pixel_size is not None:
+            data["pixel_size"] = self.pixel_size.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "DatasetSettings":
         density = DensitySettings.from_dict(data.get("density") or {})
         val_fraction = float(data.get("val_fraction", 0.2))
-        return cls(density=density, val_fraction=min(max(val_fraction, 0.0), 0.9))
+        return cls(density=density, val_fraction=min(max(val_fraction, 0.0), 0.9),
+                   pixel_size=PixelSize.from_json(data.get("pixel_size")))
 
 
 @dataclass
