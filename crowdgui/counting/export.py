@@ -57,7 +57,7 @@ def save_counts_csv(target: Path, rows: list[CountRow], engine_csv: Path | None)
     return f"Saved the counts of the {len(rows)} images counted so far to {target.name}"
 
 
-def save_overlays(rows: list[CountRow], folder: Path, stride: int, style: OverlayStyle,
+def save_overlays(rows: list[CountRow], folder: Path, style: OverlayStyle,
                   progress: Callable[[int, int], None]) -> str:
     """One PNG per row: the image, its heatmap blended over it and the count in a corner."""
     from engine.counting.blob_split import locate_objects
@@ -70,7 +70,7 @@ def save_overlays(rows: list[CountRow], folder: Path, stride: int, style: Overla
             continue
         density = load_density(row.density_path)
         image = read_image(row.path)
-        cell = row.stride or stride
+        cell = row.map_stride()
         size = (image.shape[1], image.shape[0])
         points = locate_objects(density, cell, image_size=size) if style.points else None
         # The same colour scale as the viewer: 0 .. a robust maximum, in objects per image pixel.
@@ -143,8 +143,8 @@ class ResultsExporter(QObject):
     def bundle(self, target: Path, rows: list[CountRow], stride: int, attributes: dict) -> None:
         self.run(lambda progress: save_bundle(list(rows), target, stride, attributes))
 
-    def overlays(self, folder: Path, rows: list[CountRow], stride: int, style: OverlayStyle) -> None:
-        self.run(lambda progress: save_overlays(list(rows), folder, stride, style, progress))
+    def overlays(self, folder: Path, rows: list[CountRow], style: OverlayStyle) -> None:
+        self.run(lambda progress: save_overlays(list(rows), folder, style, progress))
 
     def wait(self, msecs: int = 30000) -> bool:
         return self._pool.waitForDone(msecs)

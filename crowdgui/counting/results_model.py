@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor, QPixmap
 
-from engine.counting.outputs import CountRecord
+from engine.counting.outputs import CountRecord, density_stride
 from engine.metrics import mae, rmse
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -44,6 +44,17 @@ class CountRow:
     def error(self) -> float | None:
         """Predicted minus annotated count (positive: the model counted too many)."""
         return None if self.annotated_count is None else self.count - self.annotated_count
+
+    def map_stride(self) -> int:
+        """The density map's stride: the engine's result event says it, else the maps' densities.json.
+
+        Raises ValueError when neither does (a stride guessed from the shapes would misplace the map).
+        """
+        if self.stride:
+            return self.stride
+        if self.density_path is None:
+            raise ValueError("no density map was saved for this image")
+        return density_stride(self.density_path.parent)
 
     def record(self) -> CountRecord:
         """The row as the engine writes it in counts.csv."""

@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from engine.dataset.images import ImageReadError, read_image
-from engine.counting.outputs import density_stride, read_points_csv
+from engine.counting.outputs import read_points_csv
 from engine.counting.overlays import load_density
 
 from crowdgui.canvas import ImageCanvas
@@ -73,8 +73,7 @@ def load_result(row: CountRow, generation: int, with_points: bool) -> LoadedResu
         loaded.problem = f"The density map cannot be read: {exc}"
         return loaded
     try:
-        # The result event says the stride; an older event without it leaves densities.json to say it.
-        loaded.stride = row.stride or density_stride(row.density_path.parent)
+        loaded.stride = row.map_stride()
     except ValueError as exc:
         loaded.density, loaded.problem = None, f"The density map cannot be placed: {exc}"
         return loaded

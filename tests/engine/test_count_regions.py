@@ -218,7 +218,12 @@ def test_polygon_masks_take_exactly_the_cells_whose_centre_is_inside():
 
 
 def test_density_folders_and_points_files_are_read_back_by_the_engine(tmp_path):
-    from engine.counting.outputs import density_stride, read_points_csv, save_points_csv, write_density_manifest
+    from engine.counting.outputs import (
+        density_stride,
+        read_points_csv,
+        save_points_csv,
+        write_density_manifest,
+    )
 
     with pytest.raises(ValueError, match="no densities.json"):
         density_stride(tmp_path)

@@ -86,3 +86,16 @@ def test_a_row_keeps_the_regions_it_was_counted_in():
     row = CountRow.from_event(_event("a.png", 2.0, roi=[square], ignore=[square], area_px=0, per_hectare=None))
     assert row.roi == [square] and row.ignore == [square] and row.area_px == 0
     assert row.per_area == ("per_hectare", None)
+
+
+def test_a_row_without_a_stride_reads_it_from_densities_json(tmp_path):
+    from engine.counting.outputs import write_density_manifest
+
+    event = {"type": "result", "image": "a.png", "path": "/data/a.png", "count": 1.0,
+             "density": str(tmp_path / "a.png.density.npy")}
+    row = CountRow.from_event(event)
+    with pytest.raises(ValueError, match="densities.json"):
+        row.map_stride()  # never guessed from the shapes
+    write_density_manifest(tmp_path, 8)
+    assert row.map_stride() == 8
+    assert CountRow.from_event({**event, "stride": 2}).map_stride() == 2
