@@ -89,12 +89,15 @@ def gather_targets(path: Path | str, roi: list[Region] | None = None,
                 problems.append(Problem(f"{entry.name}: {entry.image_error} (skipped)", entry.path, True,
                                         entry.image_error))
                 continue
-            annotation = None
-            if entry.sidecar_error:
-                problems.append(Problem(f"{entry.sidecar.name}: {entry.sidecar_error} (annotation ignored)",
-                                        entry.sidecar, False))
-            elif entry.sidecar.exists():
-                annotation = read_sidecar(entry.sidecar)
+            annotation, reason = None, entry.sidecar_error
+            if reason is None and entry.sidecar.exists():
+                try:
+                    annotation = read_sidecar(entry.sidecar)
+                except SidecarError as exc:  # changed since the folder was listed
+                    reason = exc.reason
+            if reason:
+                problems.append(Problem(f"{entry.sidecar.name}: {reason} (annotation ignored)", entry.sidecar,
+                                        False))
             targets.append(_target(entry.name, entry.path, annotation, (entry.width, entry.height), roi,
                                    roi_name, problems))
         # A dataset does not list subfolders, but one named like an image was surely meant to be counted.

@@ -165,7 +165,7 @@ def polygon_mask(polygons, width: int, height: int, stride: int = 1) -> np.ndarr
         last = np.clip(np.ceil(x[1::2] / stride - 0.5), 0, cols).astype(np.int64)
         np.add.at(cover, (row[0::2], first), 1)
         np.add.at(cover, (row[0::2], last), -1)
-    return np.cumsum(cover, axis=1)[:, :cols] > 0
+    return np.cumsum(cover, axis=1, dtype=np.int32)[:, :cols] > 0
 
 
 @dataclass
