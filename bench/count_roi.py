@@ -33,11 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from train_real import run_engine, split_for  # noqa: E402
+from train_real import run_engine, split_for
 
-from engine.dataset import Dataset, read_sidecar, write_sidecar  # noqa: E402
-from engine.dataset.importers import import_dataset  # noqa: E402
-from engine.dataset.regions import rectangle  # noqa: E402
+from engine.dataset import Dataset, read_sidecar, write_sidecar
+from engine.dataset.importers import import_dataset
+from engine.dataset.regions import rectangle
 
 HALF = 128  # VGG cells images are 256 x 256
 
