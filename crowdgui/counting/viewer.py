@@ -20,6 +20,7 @@ from engine.counting.overlays import load_density
 
 from crowdgui.canvas import ImageCanvas
 from crowdgui.canvas.points_scatter import PointsScatter
+from crowdgui.counting.region_outlines import RegionOutlines
 from crowdgui.counting.results_model import CountRow
 from crowdgui.density.colormaps import COLORMAPS, DEFAULT_COLORMAP, overlay_lut
 from crowdgui.density.panel import ColorBar
@@ -33,6 +34,7 @@ NOISE_FLOOR = 0.04
 RAMP = 0.3
 POINTS_Z = 20  # above the density overlay
 POINT_COLOR = QColor(0, 255, 170)
+PER_AREA_UNITS = {"per_mm2": "/ mm²", "per_hectare": "/ ha"}
 
 
 def prediction_lut(name: str) -> np.ndarray:
@@ -128,6 +130,7 @@ class ResultViewer(QWidget):
         self.points = PointsScatter(size=7, pen=QColor(0, 0, 0, 200), brush=POINT_COLOR)
         self.points.setZValue(POINTS_Z)
         self.canvas.view_box.addItem(self.points, ignoreBounds=True)
+        self.regions = RegionOutlines(self.canvas.view_box)
         self.message = QLabel(self.canvas)
         self.message.setObjectName("resultMessage")
         self.message.setWordWrap(True)
@@ -195,6 +198,7 @@ class ResultViewer(QWidget):
             self.current = None
             self.canvas.set_image(None)
             self.points.set_positions(np.zeros((0, 2)))
+            self.regions.show([], [])
             self.title.setText("<i>Select a counted image to see its density map</i>")
             self.colorbar.set_range(None)
             self._say(None)
@@ -220,7 +224,9 @@ class ResultViewer(QWidget):
         else:
             self.colorbar.set_range(None)
         self.points.set_positions(loaded.points if loaded.points is not None else np.zeros((0, 2)))
-        self.canvas.set_count_text(f"Count {loaded.row.count:.1f}")
+        self.regions.show(loaded.row.roi, loaded.row.ignore)
+        where = " in ROI" if loaded.row.roi else ""
+        self.canvas.set_count_text(f"Count{where} {loaded.row.count:.1f}")
         self._say(loaded.problem)
         self.loaded.emit(loaded)
 
@@ -231,6 +237,10 @@ class ResultViewer(QWidget):
     @staticmethod
     def _title(row: CountRow) -> str:
         text = f"<b>{row.image}</b> · count <b>{row.count:.1f}</b>"
+        if row.roi or row.ignore:
+            text += f" in {row.area_px:,} px" if row.area_px is not None else " in the regions"
+        if row.per_area is not None and row.per_area[1] is not None:
+            text += f" · <b>{row.per_area[1]:.4g}</b> {PER_AREA_UNITS.get(row.per_area[0], row.per_area[0])}"
         if row.annotated_count is not None:
             text += f" · annotated {row.annotated_count:g} · error {row.error:+.1f}"
         return text
