@@ -9,14 +9,11 @@ a moment to decode); a newer selection makes older loads drop their result.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
-
-from engine.dataset.images import ImageReadError, read_image
-from engine.counting.outputs import read_points_csv
-from engine.counting.overlays import load_density
 
 from crowdgui.canvas import ImageCanvas
 from crowdgui.canvas.points_scatter import PointsScatter
@@ -25,6 +22,9 @@ from crowdgui.counting.results_model import CountRow
 from crowdgui.density.colormaps import COLORMAPS, DEFAULT_COLORMAP, overlay_lut
 from crowdgui.density.panel import ColorBar
 from crowdgui.density.preview import robust_max
+from engine.counting.outputs import read_points_csv
+from engine.counting.overlays import load_density
+from engine.dataset.images import ImageReadError, read_image
 
 DEFAULT_OPACITY = 0.6
 # A predicted map is never exactly zero in the background: a faint haze of noise covers the whole image.

@@ -6,9 +6,9 @@ from PIL import Image
 
 pytest.importorskip("pytestqt")
 
-from crowdgui.counting.results_model import CountRow  # noqa: E402
-from crowdgui.counting.viewer import ResultViewer  # noqa: E402
-from engine.counting.outputs import save_density, write_density_manifest  # noqa: E402
+from crowdgui.counting.results_model import CountRow
+from crowdgui.counting.viewer import ResultViewer
+from engine.counting.outputs import save_density, write_density_manifest
 
 ROI = [[0, 0], [32, 0], [32, 48], [0, 48]]
 IGNORE = [[0, 0], [12, 0], [12, 12], [0, 12]]
