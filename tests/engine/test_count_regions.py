@@ -65,6 +65,9 @@ def test_read_roi_file_accepts_roi_and_ignore_lists_and_says_what_is_wrong(tmp_p
     good.write_text(json.dumps([LEFT_HALF.to_json(), TOP_LEFT.to_json()]))
     regions = read_roi_file(good)
     assert [r.kind for r in regions] == ["roi", "ignore"] and regions[0].area == 32 * 48
+    copied = tmp_path / "copied.json"  # a sidecar's "regions" pasted with its key
+    copied.write_text(json.dumps({"regions": [LEFT_HALF.to_json()]}))
+    assert [r.kind for r in read_roi_file(copied)] == ["roi"]
     cases = {
         "missing.json": (None, "no such region file"),
         "text.json": ("roi: everything", "not JSON"),

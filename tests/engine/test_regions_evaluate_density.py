@@ -57,7 +57,8 @@ def regions_set(tmp_path):
     _image(folder, "a.png", centres, [IGNORE_TOP_LEFT])
     left = centres[centres[:, 0] < 32]
     _image(folder, "b.png", np.vstack([left[:5], [[50.0, 30.0]]]), [LEFT])
-    _image(folder, "c.png", np.zeros((0, 2)), [rectangle("count", 32, 0, 64, 48, count=3)])
+    _image(folder, "c.png", np.zeros((0, 2)), [rectangle("count", 32, 0, 64, 48, count=3),
+                                                rectangle("ignore", 100, 100, 120, 120)])
     return folder
 
 
@@ -98,7 +99,9 @@ def test_density_export_masks_unknown_and_ignored_cells(regions_set, tmp_path, c
     code = main(["density", str(regions_set), "--out", str(out), "--stride", "4", "--events", "jsonl"])
     events = _events(capsys.readouterr().out)
     assert code == 0
-    assert any(e["type"] == "warning" and "c.png: only stated counts" in e["message"] for e in events)
+    warnings = [e["message"] for e in events if e["type"] == "warning"]
+    assert any("c.png: only stated counts" in w for w in warnings)
+    assert any("c.png.points.json: region 2" in w and "wholly outside" in w for w in warnings)
     with h5py.File(out, "r") as handle:
         assert handle.attrs["version"] == 2 and handle.attrs["layout"] == "stacked"
         names = [n.decode() if isinstance(n, bytes) else n for n in handle["names"][:]]
