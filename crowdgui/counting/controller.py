@@ -251,7 +251,7 @@ class CountingController(QObject):
         self.panel.progress.setValue(0)
         self.panel.progress.setVisible(True)
         self.panel.status.setText(f"Saving {len(rows)} overlay image{'s' if len(rows) != 1 else ''}…")
-        self.exporter.overlays(folder, rows, self.stride, style)
+        self.exporter.overlays(folder, rows, style)
 
     def _export_progress(self, done: int, total: int) -> None:
         self.panel.set_progress(done, total)

@@ -6,8 +6,6 @@ thread and reports progress, so saving overlays of a thousand photos never freez
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -15,7 +13,7 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from engine.counting.outputs import format_count
+from engine.counting.outputs import counts_csv_bytes as engine_counts_csv_bytes
 from engine.dataset.images import read_image
 from engine.dataset.sidecar import atomic_write_bytes
 from engine.counting.overlays import (
@@ -29,9 +27,6 @@ from engine.counting.overlays import (
 
 from crowdgui.counting.results_model import CountRow
 from crowdgui.density.preview import robust_max
-
-# The columns of the engine's counts.csv (engine/commands/count.py), so a saved CSV reads the same either way.
-CSV_COLUMNS = ("image", "count", "annotated_count", "error")
 
 
 @dataclass
@@ -50,14 +45,7 @@ def counted(rows: list[CountRow]) -> list[CountedImage]:
 
 def counts_csv_bytes(rows: list[CountRow]) -> bytes:
     """The rows as CSV, for a run that ended before the engine wrote its own ``counts.csv`` (cancelled)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow([row.image, format_count(row.count),
-                         "" if row.annotated_count is None else f"{row.annotated_count:g}",
-                         "" if row.error is None else format_count(row.error)])
-    return buffer.getvalue().encode("utf-8")
+    return engine_counts_csv_bytes([row.record() for row in rows])
 
 
 def save_counts_csv(target: Path, rows: list[CountRow], engine_csv: Path | None) -> str:
@@ -69,7 +57,7 @@ def save_counts_csv(target: Path, rows: list[CountRow], engine_csv: Path | None)
     return f"Saved the counts of the {len(rows)} images counted so far to {target.name}"
 
 
-def save_overlays(rows: list[CountRow], folder: Path, stride: int, style: OverlayStyle,
+def save_overlays(rows: list[CountRow], folder: Path, style: OverlayStyle,
                   progress: Callable[[int, int], None]) -> str:
     """One PNG per row: the image, its heatmap blended over it and the count in a corner."""
     from engine.counting.blob_split import locate_objects
@@ -82,7 +70,7 @@ def save_overlays(rows: list[CountRow], folder: Path, stride: int, style: Overla
             continue
         density = load_density(row.density_path)
         image = read_image(row.path)
-        cell = row.stride or stride
+        cell = row.map_stride()
         size = (image.shape[1], image.shape[0])
         points = locate_objects(density, cell, image_size=size) if style.points else None
         # The same colour scale as the viewer: 0 .. a robust maximum, in objects per image pixel.
@@ -155,8 +143,8 @@ class ResultsExporter(QObject):
     def bundle(self, target: Path, rows: list[CountRow], stride: int, attributes: dict) -> None:
         self.run(lambda progress: save_bundle(list(rows), target, stride, attributes))
 
-    def overlays(self, folder: Path, rows: list[CountRow], stride: int, style: OverlayStyle) -> None:
-        self.run(lambda progress: save_overlays(list(rows), folder, stride, style, progress))
+    def overlays(self, folder: Path, rows: list[CountRow], style: OverlayStyle) -> None:
+        self.run(lambda progress: save_overlays(list(rows), folder, style, progress))
 
     def wait(self, msecs: int = 30000) -> bool:
         return self._pool.waitForDone(msecs)

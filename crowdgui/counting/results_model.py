@@ -8,14 +8,19 @@ worst counted images first (descending) without blank rows in the way.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor, QPixmap
 
+from engine.counting.outputs import CountRecord, density_stride
+from engine.metrics import mae, rmse
+
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2
+# The result event's count-per-area field, named as its counts.csv column (engine.dataset.pixel_size).
+PER_AREA_KEYS = ("per_mm2", "per_hectare")
 
 
 @dataclass
@@ -30,11 +35,30 @@ class CountRow:
     points_path: Path | None = None
     annotated_count: float | None = None
     stride: int | None = None  # the density map's stride, when the engine says it
+    area_px: int | None = None  # pixels counted: inside the ROI, ignore areas left out
+    per_area: tuple[str, float | None] | None = None  # ("per_mm2" or "per_hectare", value) with a pixel size
+    roi: list = field(default_factory=list)  # ROI polygons the count was taken in ([[x, y], ...] each)
+    ignore: list = field(default_factory=list)  # ignore polygons left out of the count
 
     @property
     def error(self) -> float | None:
         """Predicted minus annotated count (positive: the model counted too many)."""
         return None if self.annotated_count is None else self.count - self.annotated_count
+
+    def map_stride(self) -> int:
+        """The density map's stride: the engine's result event says it, else the maps' densities.json.
+
+        Raises ValueError when neither does (a stride guessed from the shapes would misplace the map).
+        """
+        if self.stride:
+            return self.stride
+        if self.density_path is None:
+            raise ValueError("no density map was saved for this image")
+        return density_stride(self.density_path.parent)
+
+    def record(self) -> CountRecord:
+        """The row as the engine writes it in counts.csv."""
+        return CountRecord(self.image, self.count, self.annotated_count, self.area_px, self.per_area)
 
     @classmethod
     def from_event(cls, event: dict) -> "CountRow":
@@ -53,6 +77,10 @@ class CountRow:
             points_path=Path(points) if points else None,
             annotated_count=_float_or_none(annotated),
             stride=int(event["stride"]) if event.get("stride") else None,
+            area_px=int(event["area_px"]) if event.get("area_px") is not None else None,
+            per_area=next(((key, _float_or_none(event[key])) for key in PER_AREA_KEYS if key in event), None),
+            roi=list(event.get("roi") or []),
+            ignore=list(event.get("ignore") or []),
         )
 
 
@@ -65,13 +93,12 @@ def _float_or_none(value) -> float | None:
 
 
 def error_metrics(rows: list[CountRow]) -> tuple[int, float | None, float | None]:
-    """(number of annotated rows, MAE, RMSE) over the rows that have an annotated count."""
-    errors = [row.error for row in rows if row.error is not None]
-    if not errors:
+    """(number of annotated rows, MAE, RMSE) over the rows that have an annotated count (engine.metrics)."""
+    annotated = [row for row in rows if row.annotated_count is not None]
+    if not annotated:
         return 0, None, None
-    mae = sum(abs(e) for e in errors) / len(errors)
-    rmse = math.sqrt(sum(e * e for e in errors) / len(errors))
-    return len(errors), mae, rmse
+    predicted, true = [row.count for row in annotated], [row.annotated_count for row in annotated]
+    return len(annotated), mae(predicted, true), rmse(predicted, true)
 
 
 class ResultsTableModel(QAbstractTableModel):

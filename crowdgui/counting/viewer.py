@@ -8,24 +8,23 @@ a moment to decode); a newer selection makes older loads drop their result.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from engine.dataset.images import ImageReadError, read_image
-from engine.counting.overlays import load_density
-
 from crowdgui.canvas import ImageCanvas
 from crowdgui.canvas.points_scatter import PointsScatter
+from crowdgui.counting.region_outlines import RegionOutlines
 from crowdgui.counting.results_model import CountRow
 from crowdgui.density.colormaps import COLORMAPS, DEFAULT_COLORMAP, overlay_lut
 from crowdgui.density.panel import ColorBar
 from crowdgui.density.preview import robust_max
+from engine.counting.outputs import read_points_csv
+from engine.counting.overlays import load_density
+from engine.dataset.images import ImageReadError, read_image
 
 DEFAULT_OPACITY = 0.6
 # A predicted map is never exactly zero in the background: a faint haze of noise covers the whole image.
@@ -35,6 +34,7 @@ NOISE_FLOOR = 0.04
 RAMP = 0.3
 POINTS_Z = 20  # above the density overlay
 POINT_COLOR = QColor(0, 255, 170)
+PER_AREA_UNITS = {"per_mm2": "/ mm²", "per_hectare": "/ ha"}
 
 
 def prediction_lut(name: str) -> np.ndarray:
@@ -58,18 +58,6 @@ class LoadedResult:
     problem: str | None = None
 
 
-def estimate_stride(image_shape: tuple[int, ...], density_shape: tuple[int, ...]) -> int:
-    """The stride of a map of ceil(H / s) x ceil(W / s) cells, for results that do not say it."""
-    return max(1, int(round(image_shape[0] / max(1, density_shape[0]))))
-
-
-def read_points_csv(path: Path) -> np.ndarray:
-    """The engine's ``NAME.points.csv`` (header x,y) as an (N, 2) array."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = [(float(r["x"]), float(r["y"])) for r in csv.DictReader(handle)]
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 2)
-
-
 def load_result(row: CountRow, generation: int, with_points: bool) -> LoadedResult:
     """Read one row's image, density map and (if asked) predicted points; problems become plain words."""
     loaded = LoadedResult(generation, row)
@@ -86,7 +74,11 @@ def load_result(row: CountRow, generation: int, with_points: bool) -> LoadedResu
     except (OSError, ValueError) as exc:
         loaded.problem = f"The density map cannot be read: {exc}"
         return loaded
-    loaded.stride = row.stride or estimate_stride(loaded.image.shape, loaded.density.shape)
+    try:
+        loaded.stride = row.map_stride()
+    except ValueError as exc:
+        loaded.density, loaded.problem = None, f"The density map cannot be placed: {exc}"
+        return loaded
     if with_points:
         if row.points_path is not None and row.points_path.is_file():
             loaded.points = read_points_csv(row.points_path)
@@ -138,6 +130,7 @@ class ResultViewer(QWidget):
         self.points = PointsScatter(size=7, pen=QColor(0, 0, 0, 200), brush=POINT_COLOR)
         self.points.setZValue(POINTS_Z)
         self.canvas.view_box.addItem(self.points, ignoreBounds=True)
+        self.regions = RegionOutlines(self.canvas.view_box)
         self.message = QLabel(self.canvas)
         self.message.setObjectName("resultMessage")
         self.message.setWordWrap(True)
@@ -205,6 +198,7 @@ class ResultViewer(QWidget):
             self.current = None
             self.canvas.set_image(None)
             self.points.set_positions(np.zeros((0, 2)))
+            self.regions.show([], [])
             self.title.setText("<i>Select a counted image to see its density map</i>")
             self.colorbar.set_range(None)
             self._say(None)
@@ -230,7 +224,9 @@ class ResultViewer(QWidget):
         else:
             self.colorbar.set_range(None)
         self.points.set_positions(loaded.points if loaded.points is not None else np.zeros((0, 2)))
-        self.canvas.set_count_text(f"Count {loaded.row.count:.1f}")
+        self.regions.show(loaded.row.roi, loaded.row.ignore)
+        where = " in ROI" if loaded.row.roi else ""
+        self.canvas.set_count_text(f"Count{where} {loaded.row.count:.1f}")
         self._say(loaded.problem)
         self.loaded.emit(loaded)
 
@@ -241,6 +237,10 @@ class ResultViewer(QWidget):
     @staticmethod
     def _title(row: CountRow) -> str:
         text = f"<b>{row.image}</b> · count <b>{row.count:.1f}</b>"
+        if row.roi or row.ignore:
+            text += f" in {row.area_px:,} px" if row.area_px is not None else " in the regions"
+        if row.per_area is not None and row.per_area[1] is not None:
+            text += f" · <b>{row.per_area[1]:.4g}</b> {PER_AREA_UNITS.get(row.per_area[0], row.per_area[0])}"
         if row.annotated_count is not None:
             text += f" · annotated {row.annotated_count:g} · error {row.error:+.1f}"
         return text

@@ -1,24 +1,14 @@
 """``python -m engine count PATH --checkpoint CKPT --out counts.csv``: count new images with a trained model.
 
-PATH is an image, a folder of images, or a CrowdGUI dataset folder. The CSV has the columns
-image,count,annotated_count,error (the last two blank for images without a sidecar; error = count - annotated).
-Rows are flushed to ``OUT.partial`` as images finish and the complete file replaces OUT at the end, so a run
-that is killed or cancelled never leaves a half-written OUT (its finished rows are in OUT.partial).
-Events: ``start``; per image ``result`` (image, path, count, seconds, density, stride, annotated_count, error)
-and ``progress``; ``warning`` per skipped file; ``done`` with MAE/RMSE when annotations exist and
-``skipped_files`` (image, reason) for every file not counted, also written to ``OUT.skipped.csv``
-(``counts.csv`` -> ``counts.skipped.csv``; ``skipped_csv`` in ``done``, null and no file when none was).
+Parses the options and calls :func:`engine.counting.folder.count_folder`, which documents the outputs,
+the regions and the events.
 """
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
-import time
 from pathlib import Path
 
-from engine.counting.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS
+from engine.commands._model_options import add_model_arguments, check_model_arguments, terminate_as_interrupt
 
 NAME = "count"
 HELP = "count objects in an image, a folder of images or a dataset folder with a trained checkpoint"
@@ -28,163 +18,58 @@ def add_arguments(parser) -> None:
     parser.add_argument("path", type=Path, help="an image, a folder of images, or a CrowdGUI dataset folder")
     parser.add_argument("--checkpoint", type=Path, required=True, help="the trained model (.pt)")
     parser.add_argument("--out", type=Path, required=True,
-                        help="CSV to write: image,count,annotated_count,error")
+                        help="CSV to write: image,count,annotated_count,error,area_px (+ per_mm2 or per_hectare)")
     parser.add_argument("--density-dir", type=Path, default=None,
                         help="save each density map as NAME.density.npy (float32 objects per cell at the model's "
                              "stride; densities.json in the folder gives the stride)")
     parser.add_argument("--points", action="store_true",
                         help="also save predicted object locations as NAME.points.csv in --density-dir")
+    parser.add_argument("--roi", type=Path, default=None, metavar="FILE",
+                        help="a JSON list of roi and ignore regions ({'kind': 'roi', 'polygon': [[x, y], ...]}) "
+                             "applied to every image, as for a fixed camera: counts are taken inside the ROI")
+    parser.add_argument("--pixel-size", default=None, metavar="SIZE",
+                        help="one pixel's side, e.g. 0.65um (adds objects per mm²) or 0.05m (objects per "
+                             "hectare); saved in the dataset's crowdgui.json, whose value is used when omitted")
     add_model_arguments(parser)
 
 
-def add_model_arguments(parser) -> None:
-    """Options shared by count and evaluate: where and how the model runs."""
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
-                        help="where the model runs (auto: CUDA, then Apple MPS, then CPU)")
-    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH,
-                        help=f"at most this many same-sized images per forward pass (default {DEFAULT_BATCH})")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                        help="input pixels per forward pass; bigger images are counted in tiles "
-                             f"(default {DEFAULT_MAX_PIXELS})")
-
-
-def check_model_arguments(args, events) -> bool:
-    if args.batch < 1 or args.max_pixels < 4096:
-        events.error("--batch must be at least 1 and --max-pixels at least 4096")
-        return False
-    return True
-
-
-def load_for_counting(args, events):
-    """(model, record) from --checkpoint on --device, or None after an error event."""
-    from engine.models.checkpoint import CheckpointError
-    from engine.models.device import DeviceError
-    from engine.counting.infer import load_counter
-
-    try:
-        return load_counter(args.checkpoint, args.device)
-    except CheckpointError as exc:
-        events.error(str(exc), path=str(args.checkpoint))
-    except DeviceError as exc:
-        events.error(str(exc))
-    return None
-
-
-@contextlib.contextmanager
-def terminate_as_interrupt():
-    """Treat SIGTERM (the window's Cancel) like Ctrl-C, so the run stops between images and cleans up."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run(args, events) -> int:
-    from engine.counting.outputs import (
-        StreamingCsv,
-        format_count,
-        gather_targets,
-        save_density,
-        save_points_csv,
-        write_density_manifest,
-        write_skipped_csv,
-    )
-    from engine.counting.infer import count_images, model_device, model_stride
-    from engine.counting.blob_split import locate_objects
-    from engine.metrics import mae, rmse
+    from engine.counting.folder import CountingError, FolderCount, count_folder
+    from engine.dataset.regions import read_roi_file
 
+    if not check_model_arguments(args, events):
+        return 2
     if args.points and args.density_dir is None:
         events.error("--points needs --density-dir (the points are saved there as NAME.points.csv)")
         return 2
-    if not check_model_arguments(args, events):
-        return 2
     try:
-        targets, problems = gather_targets(args.path)
-    except FileNotFoundError as exc:
+        roi = read_roi_file(args.roi) if args.roi is not None else None
+        pixel_size = _pixel_size(args)
+    except ValueError as exc:
         events.error(str(exc))
-        return 1
-    for problem in problems:
-        events.warning(problem.message, path=str(problem.path))
-    if not targets:
-        events.error(f"{args.path}: no readable images to count")
-        return 1
-    loaded = load_for_counting(args, events)
-    if loaded is None:
-        return 1
-    model, record = loaded
-    stride = model_stride(model, record)
-    events.emit("start", command=NAME, total=len(targets), checkpoint=str(args.checkpoint),
-                arch=record.get("arch"), stride=stride, device=str(model_device(model)))
-    if args.density_dir is not None:
-        write_density_manifest(args.density_dir, stride, checkpoint=str(args.checkpoint.resolve()),
-                               arch=record.get("arch"))
-
-    table = StreamingCsv(args.out, ["image", "count", "annotated_count", "error"])
-    started, done, failed = time.perf_counter(), 0, 0
-    # Every image that was not counted, with why: the done event and OUT.skipped.csv list them all.
-    skipped_files = [{"image": p.path.name, "reason": p.reason} for p in problems if p.skipped]
-    predicted, annotated = [], []
+        return 2
+    request = FolderCount(path=args.path, checkpoint=args.checkpoint, out=args.out, density_dir=args.density_dir,
+                          points=args.points, device=args.device, batch=args.batch, max_pixels=args.max_pixels,
+                          roi=roi, roi_name=args.roi.name if args.roi else "--roi", pixel_size=pixel_size)
     try:
         with terminate_as_interrupt():
-            for result in count_images([t.path for t in targets], (model, record), batch_size=args.batch,
-                                       max_pixels=args.max_pixels):
-                target = targets[result.index]
-                done += 1
-                if not result.ok:
-                    failed += 1
-                    skipped_files.append({"image": target.name, "reason": result.error})
-                    events.warning(f"{target.name}: {result.error} (skipped)", path=str(target.path))
-                else:
-                    error = None
-                    if target.annotated_count is not None:
-                        error = result.count - target.annotated_count
-                        predicted.append(result.count)
-                        annotated.append(target.annotated_count)
-                    table.write([target.name, format_count(result.count), target.annotated_count,
-                                 format_count(error)])
-                    fields = {}
-                    if args.density_dir is not None:
-                        fields["density"] = str(save_density(args.density_dir, target.name, result.density))
-                    if args.points:
-                        points = locate_objects(result.density, stride, image_size=(result.width, result.height))
-                        fields["points"] = str(save_points_csv(args.density_dir, target.name, points,
-                                                                (result.width, result.height)))
-                        fields["points_count"] = len(points)
-                    events.emit("result", image=target.name, path=str(target.path), count=result.count,
-                                seconds=round(result.seconds, 4), stride=stride, width=result.width,
-                                height=result.height, annotated_count=target.annotated_count, error=error,
-                                **fields)
-                elapsed = time.perf_counter() - started
-                events.emit("progress", done=done, total=len(targets),
-                            eta_s=round(elapsed / done * (len(targets) - done), 1))
-    except BaseException:
-        partial = table.abandon()
-        events.warning(f"stopped after {table.rows} image(s); their rows are in {partial}", path=str(partial))
-        raise
-    counted = done - failed
-    if counted == 0:
-        table.abandon().unlink(missing_ok=True)
-        events.error(f"none of the {len(targets)} image(s) could be counted; {args.out} was not written",
-                     skipped_files=skipped_files)
+            count_folder(request, events)
+    except CountingError as exc:
+        events.error(str(exc), **exc.fields)
         return 1
-    table.commit()
-    skipped_csv = write_skipped_csv(args.out, skipped_files)
-    elapsed = time.perf_counter() - started
-    summary = {"counted": counted, "skipped": len(skipped_files), "skipped_files": skipped_files,
-               "csv": str(args.out), "skipped_csv": str(skipped_csv) if skipped_csv else None,
-               "seconds": round(elapsed, 3),
-               "images_per_second": round(counted / elapsed, 3) if elapsed > 0 else None,
-               "annotated": len(annotated)}
-    if annotated:
-        summary.update(mae=mae(predicted, annotated), rmse=rmse(predicted, annotated))
-    events.emit("done", **summary)
     return 0
 
+
+def _pixel_size(args):
+    """--pixel-size, saved in the dataset's settings; without it, the dataset's saved one (or None)."""
+    from engine.dataset import Dataset
+    from engine.dataset.pixel_size import parse_pixel_size
+
+    given = parse_pixel_size(args.pixel_size) if args.pixel_size is not None else None
+    if not args.path.is_dir():
+        return given
+    dataset = Dataset(args.path)
+    if given is not None and given != dataset.settings.pixel_size:
+        dataset.settings.pixel_size = given
+        dataset.save_settings()
+    return given or dataset.settings.pixel_size

@@ -4,16 +4,24 @@ Only annotated images are exported (an image without a sidecar has no known coun
 dataset's ``crowdgui.json`` and each one given on the command line replaces the saved one. Maps are unscaled
 (each sums to the image's count; root attribute ``density_scale`` = 1) and gzip-compressed.
 
+Regions (engine.dataset.regions): every map comes with a ``mask`` of the cells where the points are
+complete (1) and where nothing is known or the image is to be ignored (0); the map is zero wherever the mask
+is. The count is that of the points inside the mask, so a partial annotation never claims "no objects"
+where nobody looked: a consumer must leave masked-out cells out of its loss (the map sums to the count
+up to the kernels' share spilling across the mask's border). An image with only stated counts (no complete
+area) is skipped with a warning. Regions that cannot be used are warned about and left out.
+
 ``--out FILE.h5`` — one file. Root attributes hold the settings (mode, sigma, beta, k, stride, ...).
 
 - layout ``stacked`` (the NeuroSYS seed's layout; the default when all exported images have the same size):
-  datasets ``images`` (N, H, W, 3) uint8, ``labels`` (N, ceil(H/s), ceil(W/s), 1) float32, ``counts`` (N,)
-  int64 and ``names`` (N,) utf-8, in the same order.
+  datasets ``images`` (N, H, W, 3) uint8, ``labels`` (N, ceil(H/s), ceil(W/s), 1) float32, ``masks`` (same
+  shape, uint8), ``counts`` (N,) int64 and ``names`` (N,) utf-8, in the same order.
 - layout ``groups`` (the default otherwise): one group per image, named by the image's file name, holding
-  ``image`` (H, W, 3) uint8, ``density`` (ceil(H/s), ceil(W/s)) float32 and ``count`` (scalar int64).
+  ``image`` (H, W, 3) uint8, ``density`` (ceil(H/s), ceil(W/s)) float32, ``mask`` (same shape, uint8) and
+  ``count`` (scalar int64).
 
 ``--per-image DIR`` — one ``<stem>.h5`` per image (``IMG_1.h5`` for ``IMG_1.jpg``, the CSRNet tutorial's
-layout) with a ``density`` dataset and ``count``/settings attributes.
+layout) with ``density`` and ``mask`` datasets and ``count``/settings attributes.
 
 Every file is written to a temporary name and renamed when complete, so an interrupted run never leaves a
 half-written file under the final name; existing outputs are only replaced with ``--force``.
@@ -33,6 +41,7 @@ import numpy as np
 
 from engine.atomic import atomic_path
 from engine.dataset import Dataset, ImageReadError, SidecarError, read_image
+from engine.dataset.regions import points_in_mask
 from engine.dataset.sidecar import points_outside
 from engine.density import MAX_SIGMA, MIN_SIGMA, TRUNCATE, DensitySettings, density_map
 
@@ -40,7 +49,7 @@ NAME = "density"
 HELP = "Write images and their density maps (made from the annotated points) to HDF5 files."
 
 FILE_FORMAT = "crowdgui-density"
-FILE_VERSION = 1
+FILE_VERSION = 2  # 2: a known-area mask beside every map
 SPLIT_CHOICES = ("all", "train", "val", "test")
 COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 
@@ -134,12 +143,12 @@ def run(args: argparse.Namespace, events) -> int:
             if item is None:
                 skipped += 1
             else:
-                image, count, density = item
+                image, count, density, mask = item
                 if combined is not None:
-                    combined.add(entry.name, image, density, count)
+                    combined.add(entry.name, image, density, mask, count)
                 if args.per_image:
-                    _write_per_image(args.per_image / per_image_names[entry.name], entry.name, density, count,
-                                     attributes)
+                    _write_per_image(args.per_image / per_image_names[entry.name], entry.name, density, mask,
+                                     count, attributes)
                 written += 1
                 events.emit("result", image=entry.name, count=count,
                             sum=round(float(density.sum(dtype=np.float64)), 4), shape=list(density.shape))
@@ -201,7 +210,8 @@ def _attributes(settings: DensitySettings, stride: int, folder: Path) -> dict:
 
 # -------------------------------------------------------------------------------------------- reading
 def _load(dataset: Dataset, entry, settings: DensitySettings, stride: int, events):
-    """(image, count of points inside, density) for one image; None (and a warning) when it is unusable."""
+    """(image, count of points in the known area, density, known-area mask) for one image; None (and a warning)
+    when it is unusable or has no complete area."""
     try:
         image = read_image(entry.path)
         points = dataset.load_points(entry.name)
@@ -213,12 +223,23 @@ def _load(dataset: Dataset, entry, settings: DensitySettings, stride: int, event
         events.warning(f"{entry.name}: decoded size {width}x{height} differs from its header (image skipped)",
                        path=str(entry.path))
         return None
+    complete = dataset.known_area(entry.name, stride).complete
+    if complete is not None and not complete.any():
+        events.warning(f"{entry.name}: only stated counts, no area with complete points to make a density map "
+                       "from (image skipped)", path=str(entry.path))
+        return None
     outside = points_outside(points, width, height)
     if outside:
         events.warning(f"{entry.name}: {outside} point(s) outside the image are not in its density map",
                        path=str(entry.path))
     # All points go in: density_map draws only those inside, but in adaptive mode the others are neighbours.
-    return image, len(points) - outside, density_map(points, (height, width), settings, stride)
+    density = density_map(points, (height, width), settings, stride)
+    if complete is None:
+        return image, len(points) - outside, density, np.ones(density.shape, dtype=np.uint8)
+    density[~complete] = 0.0
+    inside = (points[:, 0] >= 0) & (points[:, 1] >= 0) & (points[:, 0] < width) & (points[:, 1] < height)
+    count = int(points_in_mask(points[inside], complete, stride).sum())
+    return image, count, density, complete.astype(np.uint8)
 
 
 # -------------------------------------------------------------------------------------------- writing
@@ -247,21 +268,24 @@ class _StackedWriter:
         self.labels = handle.create_dataset("labels", (count, *map_shape), dtype=np.float32,
                                             maxshape=(None, *map_shape), chunks=(1, *map_shape),
                                             **COMPRESSION)
+        self.masks = handle.create_dataset("masks", (count, *map_shape), dtype=np.uint8,
+                                           maxshape=(None, *map_shape), chunks=(1, *map_shape), **COMPRESSION)
         self.counts = handle.create_dataset("counts", (count,), dtype=np.int64, maxshape=(None,))
         self.names = handle.create_dataset("names", (count,), dtype=h5py.string_dtype("utf-8"),
                                            maxshape=(None,))
         self.written = 0
 
-    def add(self, name: str, image: np.ndarray, density: np.ndarray, count: int) -> None:
+    def add(self, name: str, image: np.ndarray, density: np.ndarray, mask: np.ndarray, count: int) -> None:
         index = self.written
         self.images[index] = image
         self.labels[index] = density[:, :, None]
+        self.masks[index] = mask[:, :, None]
         self.counts[index] = count
         self.names[index] = name
         self.written += 1
 
     def close(self) -> None:
-        for dataset in (self.images, self.labels, self.counts, self.names):
+        for dataset in (self.images, self.labels, self.masks, self.counts, self.names):
             dataset.resize(self.written, axis=0)
 
 
@@ -271,10 +295,11 @@ class _GroupWriter:
     def __init__(self, handle):
         self.handle = handle
 
-    def add(self, name: str, image: np.ndarray, density: np.ndarray, count: int) -> None:
+    def add(self, name: str, image: np.ndarray, density: np.ndarray, mask: np.ndarray, count: int) -> None:
         group = self.handle.create_group(name)
         group.create_dataset("image", data=image, chunks=True, **COMPRESSION)
         group.create_dataset("density", data=density, chunks=True, **COMPRESSION)
+        group.create_dataset("mask", data=mask, chunks=True, **COMPRESSION)
         group.create_dataset("count", data=np.int64(count))
 
     def close(self) -> None:
@@ -293,10 +318,12 @@ def _combined_file(path: Path | None, layout: str, entries, stride: int, attribu
         writer.close()
 
 
-def _write_per_image(path: Path, image_name: str, density: np.ndarray, count: int, attributes: dict) -> None:
+def _write_per_image(path: Path, image_name: str, density: np.ndarray, mask: np.ndarray, count: int,
+                     attributes: dict) -> None:
     with _atomic_h5(path) as handle:
         handle.attrs.update({**attributes, "image": image_name, "count": count})
         handle.create_dataset("density", data=density, chunks=True, **COMPRESSION)
+        handle.create_dataset("mask", data=mask, chunks=True, **COMPRESSION)
 
 
 class _CancelOnSigterm:

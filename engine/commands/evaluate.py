@@ -4,6 +4,9 @@ Reports MAE, RMSE, GAME(0-3) and localisation precision/recall/F1 (predicted obj
 peaks with merged blobs split, the points ``propose`` proposes - matched one-to-one to the annotated points
 within --radius pixels), plus every image's error. With ``--events jsonl`` the same appear as
 one ``result`` event per image and a ``done`` event with the summary; in text mode a table is printed.
+Regions: only what is known is compared (engine.counting.scoring): partial images inside their annotated
+area, and each stated count region against the map's sum inside it (``stated`` in the result event,
+``stated_counts``, ``stated_mae`` and ``stated_rmse`` in ``done``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.commands.count import add_model_arguments, check_model_arguments, load_for_counting
+from engine.commands._model_options import add_model_arguments, check_model_arguments, load_for_counting
 from engine.metrics import default_radius
 
 NAME = "evaluate"
@@ -34,10 +37,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args, events) -> int:
-    from engine.counting.blob_split import locate_objects  # the points propose would propose, merged blobs split
-    from engine.counting.outputs import StreamingCsv, format_count
-    from engine.dataset import Dataset
     from engine.counting.infer import count_images, model_stride
+    from engine.counting.outputs import StreamingCsv, format_count
+    from engine.counting.scoring import score_image, stated_summary
+    from engine.dataset import Dataset
     from engine.metrics import Evaluation
 
     if not check_model_arguments(args, events):
@@ -69,11 +72,13 @@ def run(args, events) -> int:
         if entry.outside:
             events.warning(f"{name}: {entry.outside} of {entry.count} point(s) lie outside the image; scored "
                            "without them", path=str(entry.sidecar))
+        for problem in entry.region_problems:
+            events.warning(f"{entry.sidecar.name}: {problem}", path=str(entry.sidecar))
 
     evaluation = Evaluation(radius=radius)
     table = StreamingCsv(args.out, ["image", "count", "annotated_count", "error", "game1", "game2", "game3",
                                     "tp", "fp", "fn"]) if args.out else None
-    started, skipped = time.perf_counter(), 0
+    started, skipped, stated = time.perf_counter(), 0, []
     try:
         paths = [dataset.entry(name).path for name in names]
         for done, result in enumerate(count_images(paths, (model, record), batch_size=args.batch,
@@ -83,14 +88,18 @@ def run(args, events) -> int:
                 skipped += 1
                 events.warning(f"{name}: {result.error} (skipped)", path=str(result.path))
             else:
-                item = _score(evaluation, dataset, name, result, stride, locate_objects)
-                score = item.localization
-                fields = dict(image=name, path=str(result.path), count=item.count,
-                              annotated_count=item.annotated_count, error=item.error,
-                              **{f"game{level}": item.game[level] for level in (1, 2, 3)},
-                              tp=score.tp, fp=score.fp, fn=score.fn, seconds=round(result.seconds, 4))
+                item, image_stated = score_image(evaluation, dataset, name, result.density, stride,
+                                                 (result.width, result.height))
+                stated += image_stated
+                fields = dict(image=name, path=str(result.path), seconds=round(result.seconds, 4),
+                              stated=[{"stated": s.stated, "predicted": s.predicted} for s in image_stated])
+                if item is not None:
+                    score = item.localization
+                    fields.update(count=item.count, annotated_count=item.annotated_count, error=item.error,
+                                  **{f"game{level}": item.game[level] for level in (1, 2, 3)},
+                                  tp=score.tp, fp=score.fp, fn=score.fn)
                 events.emit("result", **fields)
-                if table is not None:
+                if table is not None and item is not None:
                     table.write([name, format_count(item.count), item.annotated_count, format_count(item.error),
                                  *(format_count(item.game[level]) for level in (1, 2, 3)),
                                  score.tp, score.fp, score.fn])
@@ -99,28 +108,19 @@ def run(args, events) -> int:
         if table is not None:
             table.abandon()
         raise
-    if not evaluation.images:
+    if not evaluation.images and not stated:
         if table is not None:
             table.abandon().unlink(missing_ok=True)
         events.error("none of the images could be counted")
         return 1
     if table is not None:
         table.commit()
-    summary = {"split": args.split, "skipped": skipped, **evaluation.summary(),
+    summary = {"split": args.split, "skipped": skipped, **evaluation.summary(), **stated_summary(stated),
                "seconds": round(time.perf_counter() - started, 3)}
     if args.events == "text":
         print_report(evaluation, summary, sys.stdout)
     events.emit("done", **summary)
     return 0
-
-
-def _score(evaluation, dataset, name, result, stride, locate_objects):
-    """Add one counted image to the evaluation (its predicted points found in its density map)."""
-    image_size = (result.width, result.height)
-    predicted_points = locate_objects(result.density, stride, image_size=image_size)
-    # Points outside the image are not in any density map: scored without them (warned about at the start).
-    return evaluation.add(name, result.density, stride, dataset.load_points_inside(name), image_size,
-                          predicted_points)
 
 
 def print_report(evaluation, summary: dict, stream) -> None:
@@ -133,8 +133,12 @@ def print_report(evaluation, summary: dict, stream) -> None:
               f"{item.game[1]:7.2f}  {item.game[2]:7.2f}  {item.game[3]:7.2f}", file=stream)
     print(f"\nsplit {summary['split']}: {summary['images']} image(s)"
           + (f", {summary['skipped']} skipped" if summary["skipped"] else ""), file=stream)
-    print(f"MAE {summary['mae']:.3f}   RMSE {summary['rmse']:.3f}", file=stream)
-    print("   ".join(f"GAME({level}) {summary[f'game{level}']:.3f}" for level in (0, 1, 2, 3)), file=stream)
+    if evaluation.images:
+        print(f"MAE {summary['mae']:.3f}   RMSE {summary['rmse']:.3f}", file=stream)
+        print("   ".join(f"GAME({level}) {summary[f'game{level}']:.3f}" for level in (0, 1, 2, 3)), file=stream)
+    if "stated_counts" in summary:
+        print(f"stated counts: {summary['stated_counts']} region(s), MAE {summary['stated_mae']:.3f}   "
+              f"RMSE {summary['stated_rmse']:.3f}", file=stream)
     if "precision" in summary:
         print(f"localisation within {summary['radius']:g} px: precision {_fmt(summary['precision'])}  "
               f"recall {_fmt(summary['recall'])}  F1 {_fmt(summary['f1'])}  "

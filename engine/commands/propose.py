@@ -50,7 +50,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.commands.count import (
+from engine.commands._model_options import (
     add_model_arguments,
     check_model_arguments,
     load_for_counting,

@@ -1,14 +1,15 @@
-"""What ``count`` and ``evaluate`` read and write around the model (no torch).
+"""What ``count`` and ``evaluate`` write around the model, and read back (no torch).
 
-- :func:`gather_targets`: the images named by a path (an image, a folder, a dataset folder with sidecars),
-  with their annotated counts where a sidecar exists, and plain-words problems for the files skipped.
+- :class:`CountRecord`: one row of ``counts.csv``, its columns and number formats (the window's CSV export
+  writes the same rows with :func:`counts_csv_bytes`).
 - :class:`StreamingCsv`: rows are appended and flushed to ``OUT.partial`` as images finish, and the finished
   file replaces ``OUT`` in one rename. A run killed half-way leaves ``OUT`` untouched (the previous results,
   if any) and ``OUT.partial`` holding every row finished so far.
 - :func:`write_skipped_csv`: ``OUT`` with ``.skipped.csv`` for ``.csv`` lists the files not counted, with why,
   so the table alone never silently misses an image.
 - Density maps (``NAME.density.npy``, float32 objects per cell at the model's stride, written atomically) with
-  a ``densities.json`` manifest giving the stride; predicted points as ``NAME.points.csv`` (x,y pixels).
+  a ``densities.json`` manifest giving the stride (:func:`density_stride` reads it back); predicted points
+  as ``NAME.points.csv`` (x,y pixels; :func:`read_points_csv` reads them back).
 """
 
 from __future__ import annotations
@@ -22,15 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.dataset.images import ImageReadError, image_size, is_image_file
-from engine.dataset.sidecar import (
-    SidecarError,
-    atomic_write_bytes,
-    points_outside,
-    read_sidecar,
-    sidecar_path,
-)
-from engine.dataset.store import Dataset
+from engine.atomic import atomic_write_bytes
 from engine.counting.localize import rounded_inside
 
 DENSITY_SUFFIX = ".density.npy"
@@ -40,78 +33,51 @@ MANIFEST_FORMAT = "crowdgui-density-maps"
 
 
 @dataclass
-class CountTarget:
-    """One image to count: its display name, its file, and its annotation when it has a valid sidecar."""
+class CountRecord:
+    """One row of ``counts.csv``: the one place its columns and number formats are decided.
 
-    name: str
-    path: Path
-    annotated_count: int | None = None
-
-
-@dataclass
-class Problem:
-    """A file that was skipped (``skipped``: an image) or partly ignored (a malformed sidecar)."""
-
-    message: str
-    path: Path
-    skipped: bool
-    reason: str = ""  # the plain-words reason alone (``message`` also names the file)
-
-
-def gather_targets(path: Path | str) -> tuple[list[CountTarget], list[Problem]]:
-    """(images to count, problems in plain words) for an image file or a folder.
-
-    A folder is read as a CrowdGUI dataset (engine.dataset.Dataset): images in natural order, unreadable ones
-    reported and skipped, malformed sidecars reported (the image is still counted, without annotation).
-    Raises FileNotFoundError when ``path`` does not exist.
+    ``count`` is taken inside the image's ROI (the whole image without one), never in ignore areas;
+    ``area_px`` is that area in pixels and ``per_area`` (column name, value) the count per mm² or per hectare
+    when a pixel size is known (engine.dataset.pixel_size).
     """
-    path = Path(path)
-    problems: list[Problem] = []
-    if path.is_dir():
-        dataset = Dataset(path)
-        targets = []
-        for entry in dataset:
-            if entry.image_error:
-                problems.append(Problem(f"{entry.name}: {entry.image_error} (skipped)", entry.path, True,
-                                        entry.image_error))
-                continue
-            if entry.sidecar_error:
-                problems.append(Problem(f"{entry.sidecar.name}: {entry.sidecar_error} (annotation ignored)",
-                                        entry.sidecar, False))
-            annotated = entry.count if entry.annotated else None
-            if annotated is not None and entry.outside:
-                # Compared with a count of the image, so only the points inside it count.
-                annotated -= entry.outside
-                problems.append(Problem(f"{entry.sidecar.name}: {entry.outside} of {entry.count} point(s) lie "
-                                        "outside the image; the annotated count leaves them out", entry.sidecar,
-                                        False))
-            targets.append(CountTarget(entry.name, entry.path, annotated))
-        # A dataset does not list subfolders, but one named like an image was surely meant to be counted.
-        for child in sorted(path.iterdir()):
-            if child.is_dir() and is_image_file(child) and not child.name.startswith("."):
-                reason = "this is a folder, not an image file"
-                problems.append(Problem(f"{child.name}: {reason} (skipped)", child, True, reason))
-        return targets, problems
-    if path.is_file():
-        annotated = None
-        if sidecar_path(path).is_file():
-            try:
-                annotation = read_sidecar(sidecar_path(path))
-            except SidecarError as exc:
-                problems.append(Problem(f"{exc} (annotation ignored)", sidecar_path(path), False))
-            else:
-                annotated = annotation.count
-                try:
-                    outside = points_outside(annotation.points, *image_size(path))
-                except ImageReadError:
-                    outside = 0  # the count of the image fails with its own message
-                if outside:
-                    annotated -= outside
-                    problems.append(Problem(f"{sidecar_path(path).name}: {outside} of {annotation.count} point(s) "
-                                            "lie outside the image; the annotated count leaves them out",
-                                            sidecar_path(path), False))
-        return [CountTarget(path.name, path, annotated)], problems
-    raise FileNotFoundError(f"{path}: no such image or folder")
+
+    image: str
+    count: float
+    annotated_count: float | None = None
+    area_px: int | None = None
+    per_area: tuple[str, float | None] | None = None
+
+    @property
+    def error(self) -> float | None:
+        """Predicted minus annotated count (positive: the model counted too many)."""
+        return None if self.annotated_count is None else self.count - self.annotated_count
+
+    def row(self, per_area_column: str | None = None) -> list:
+        """The CSV cells, under :func:`count_columns` (``per_area_column``)."""
+        annotated = None if self.annotated_count is None else f"{self.annotated_count:g}"
+        values = [self.image, format_count(self.count), annotated, format_count(self.error), self.area_px]
+        if per_area_column:
+            values.append(format_count(self.per_area[1]) if self.per_area else None)
+        return ["" if value is None else value for value in values]
+
+
+COUNT_COLUMNS = ["image", "count", "annotated_count", "error", "area_px"]
+
+
+def count_columns(per_area_column: str | None = None) -> list[str]:
+    """The header of ``counts.csv``; ``per_area_column`` (per_mm2 or per_hectare) with a pixel size."""
+    return COUNT_COLUMNS + ([per_area_column] if per_area_column else [])
+
+
+def counts_csv_bytes(records: list[CountRecord]) -> bytes:
+    """A whole ``counts.csv`` at once (the window saves the rows of a cancelled run with it)."""
+    # One run has one pixel size, so the first record with a density names the column.
+    column = next((record.per_area[0] for record in records if record.per_area is not None), None)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(count_columns(column))
+    writer.writerows(record.row(column) for record in records)
+    return text.getvalue().encode("utf-8")
 
 
 class StreamingCsv:
@@ -217,3 +183,32 @@ def save_points_csv(folder: Path | str, name: str, points: np.ndarray, image_siz
     path = Path(folder) / f"{name}{POINTS_SUFFIX}"
     atomic_write_bytes(path, text.getvalue().encode("utf-8"))
     return path
+
+
+def read_points_csv(path: Path | str) -> np.ndarray:
+    """A ``NAME.points.csv`` (header x,y) as an (N, 2) float array. Raises ValueError for another file."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"x", "y"} <= set(reader.fieldnames):
+            raise ValueError(f"{Path(path).name}: not a points file (expected the columns x,y)")
+        rows = [(float(row["x"]), float(row["y"])) for row in reader]
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 2)
+
+
+def density_stride(folder: Path | str) -> int:
+    """The stride of the density maps in ``folder``, from its ``densities.json``.
+
+    Raises ValueError (plain words) when the manifest is missing or unreadable: a stride guessed from the
+    shapes would be wrong for maps whose image side is not a multiple of it.
+    """
+    path = Path(folder) / MANIFEST_NAME
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        stride = int(manifest["stride"])
+    except FileNotFoundError:
+        raise ValueError(f"{path.parent.name} has no {MANIFEST_NAME}, so the maps' stride is unknown") from None
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"{path}: cannot be read ({exc})") from None
+    if manifest.get("format") != MANIFEST_FORMAT or stride < 1:
+        raise ValueError(f"{path}: not a CrowdGUI density manifest")
+    return stride

@@ -15,8 +15,7 @@ asks this module what is known about an image, so the rules below live in one pl
 Polygons are (x, y) image pixels like points. A region that cannot be trusted (fewer than 3 corners, zero
 area, edges that cross, wholly outside the image, a count that is missing, negative or not a whole number) is
 kept in the file exactly as written and left out of everything, with a plain-words reason
-(:func:`region_problem`). Masks are rasterised with Pillow: a pixel (or output cell) belongs to a polygon when
-its centre does.
+(:func:`region_problem`). A pixel (or output cell) belongs to a polygon when its centre does.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 REGION_KINDS = ("annotated", "ignore", "roi", "count")
 # How the window and the README name each kind.
@@ -142,16 +140,32 @@ def nothing_known_beyond_regions(point_count: int, regions, width: int, height: 
 
 
 def polygon_mask(polygons, width: int, height: int, stride: int = 1) -> np.ndarray:
-    """Boolean (ceil(H/stride), ceil(W/stride)) mask of the cells whose centre lies in any polygon."""
+    """Boolean (ceil(H/stride), ceil(W/stride)) mask of the cells whose centre lies in any polygon.
+
+    Exact even-odd scanlines through the cell centres, not Pillow's polygon fill: Pillow also paints the
+    pixels its edges pass through, so a rectangle drawn on cell borders gained a column of cells.
+    A centre on a left or top edge is inside, one on a right or bottom edge outside, so polygons that share
+    an edge never both take its cells.
+    """
     rows, cols = -(-int(height) // stride), -(-int(width) // stride)
-    canvas = Image.new("1", (cols, rows), 0)
-    draw = ImageDraw.Draw(canvas)
+    mask = np.zeros((rows, cols), dtype=bool)  # the only full-size array: a 20000² slide needs 400 MB
+    centres = (np.arange(rows) + 0.5) * stride
     for polygon in polygons:
-        # Pillow fills the pixels whose centres (i + 0.5) lie inside; cell (r, c) at this stride is the
-        # unit pixel of the polygon scaled by 1 / stride.
-        scaled = [(float(x) / stride - 0.5, float(y) / stride - 0.5) for x, y in polygon]
-        draw.polygon(scaled, fill=1, outline=None)
-    return np.asarray(canvas, dtype=bool)
+        polygon = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+        x0, y0 = polygon[:, 0], polygon[:, 1]
+        x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+        # Edge e crosses row r when its centre lies in [min y, max y): a corner is crossed once, not twice.
+        crossing = (np.minimum(y0, y1)[None, :] <= centres[:, None]) & (centres[:, None] < np.maximum(y0, y1)[None, :])
+        row, edge = np.nonzero(crossing)
+        x = x0[edge] + (centres[row] - y0[edge]) * (x1[edge] - x0[edge]) / (y1[edge] - y0[edge])
+        order = np.lexsort((x, row))
+        row, x = row[order], x[order]
+        # Even-odd: crossings pair up along each row; cells whose centre lies in [x_in, x_out) are inside.
+        first = np.clip(np.ceil(x[0::2] / stride - 0.5), 0, cols).astype(np.int64)
+        last = np.clip(np.ceil(x[1::2] / stride - 0.5), 0, cols).astype(np.int64)
+        for r, start, stop in zip(row[0::2].tolist(), first.tolist(), last.tolist()):
+            mask[r, start:stop] = True
+    return mask
 
 
 @dataclass
@@ -167,6 +181,16 @@ class KnownArea:
     def whole(self) -> bool:
         """True when every pixel is known and none is ignored: the image as version 1 treated it."""
         return self.complete is None and self.ignore is None and not self.counts
+
+    @property
+    def counted(self) -> np.ndarray | None:
+        """Where counting reports: inside the ROI (the whole image without one), never in ignore areas.
+
+        None means every cell.
+        """
+        if self.ignore is None:
+            return self.roi
+        return ~self.ignore if self.roi is None else self.roi & ~self.ignore
 
 
 def known_area(point_count: int, regions, width: int, height: int, stride: int = 1) -> KnownArea:
@@ -188,6 +212,55 @@ def known_area(point_count: int, regions, width: int, height: int, stride: int =
         mask = polygon_mask([region.polygon], width, height, stride)
         counts.append((mask if ignore is None else mask & ~ignore, float(region.count)))
     return KnownArea(complete=complete, ignore=ignore, roi=roi, counts=counts)
+
+
+def mask_area_px(mask: np.ndarray | None, width: int, height: int, stride: int = 1) -> int:
+    """Image pixels covered by the cells of ``mask`` at ``stride`` (None: the whole image).
+
+    The last row and column of cells may reach past the image; only their pixels inside it count.
+    """
+    if mask is None:
+        return int(width) * int(height)
+    rows, cols = mask.shape
+    heights = np.minimum(np.arange(1, rows + 1) * stride, height) - np.arange(rows) * stride
+    widths = np.minimum(np.arange(1, cols + 1) * stride, width) - np.arange(cols) * stride
+    return int(heights @ mask.astype(np.int64) @ widths)
+
+
+def read_roi_file(path) -> list[Region]:
+    """The regions of a ``--roi`` file: a JSON list of ``roi`` and ``ignore`` regions in the sidecar's form.
+
+    Raises ValueError with a plain-words message for a file that cannot be used. Regions that are readable
+    but unusable for a given image (outside it, crossing edges) are left to :func:`region_problems`.
+    """
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such region file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot be read ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    if isinstance(data, dict) and isinstance(data.get("regions"), list):
+        data = data["regions"]  # a sidecar's "regions" copied with its key
+    if not isinstance(data, list) or not data:
+        raise ValueError(f"{path}: expected a JSON list of regions, such as "
+                         '[{"kind": "roi", "polygon": [[0, 0], [100, 0], [100, 80]]}]')
+    regions = []
+    for index, raw in enumerate(data, start=1):
+        region = Region.from_json(raw)
+        if region.raw is not None:
+            raise ValueError(f"{path}: region {index} is not a region (expected {{'kind': 'roi' or 'ignore', "
+                             "'polygon': [[x, y], ...]}})")
+        if region.kind not in ("roi", "ignore"):
+            raise ValueError(f"{path}: region {index} is a '{region.kind}' region; a region file applied to "
+                             "every image holds only 'roi' and 'ignore' regions")
+        regions.append(region)
+    return regions
 
 
 def points_in_mask(points: np.ndarray, mask: np.ndarray | None, stride: int = 1) -> np.ndarray:

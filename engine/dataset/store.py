@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.atomic import remove_stale_temp_files
 from engine.dataset.images import ImageReadError, image_size, is_image_file
+from engine.dataset.pixel_size import PixelSize
 from engine.dataset.regions import (
     has_annotated_regions,
     known_area,
@@ -74,12 +75,15 @@ class DatasetSettings:
     val_fraction: float = 0.2
     # The classes of objects, in order; a point without a label is of the first. Empty: one class.
     classes: list[ObjectClass] = field(default_factory=list)
+    pixel_size: PixelSize | None = None  # for counts per mm² or per hectare (count --pixel-size)
 
     def to_json(self) -> dict:
         data = {"format": SETTINGS_FORMAT, "version": 1, "density": asdict(self.density),
                 "val_fraction": self.val_fraction}
         if self.classes:
             data["classes"] = [asdict(object_class) for object_class in self.classes]
+        if self.pixel_size is not None:
+            data["pixel_size"] = self.pixel_size.to_json()
         return data
 
     @classmethod
@@ -93,7 +97,8 @@ class DatasetSettings:
             if object_class is not None and object_class.name not in seen:
                 classes.append(object_class)
                 seen.add(object_class.name)
-        return cls(density=density, val_fraction=min(max(val_fraction, 0.0), 0.9), classes=classes)
+        return cls(density=density, val_fraction=min(max(val_fraction, 0.0), 0.9), classes=classes,
+                   pixel_size=PixelSize.from_json(data.get("pixel_size")))
 
     def class_names(self) -> list[str]:
         return [object_class.name for object_class in self.classes] or [DEFAULT_CLASS]

@@ -61,11 +61,11 @@ def test_count_folder_writes_csv_densities_points_and_events(red_checkpoint, mix
                  "--density-dir", str(densities), "--points", "--batch", "2", "--events", "jsonl"])
     events = _events(capsys.readouterr().out)
     assert code == 0
-    assert _rows(out) == [["image", "count", "annotated_count", "error"],
-                          ["a.png", "3.000", "3", "0.000"],
-                          ["b.png", "5.000", "", ""],
-                          ["c.png", "2.000", "4", "-2.000"],
-                          ["d.png", "4.000", "", ""]]
+    assert _rows(out) == [["image", "count", "annotated_count", "error", "area_px"],
+                          ["a.png", "3.000", "3", "0.000", "3072"],
+                          ["b.png", "5.000", "", "", "3072"],
+                          ["c.png", "2.000", "4", "-2.000", "3072"],
+                          ["d.png", "4.000", "", "", "3072"]]
     assert not out.with_name("counts.csv.partial").exists()
 
     results = [e for e in events if e["type"] == "result"]
@@ -97,7 +97,7 @@ def test_count_single_image_with_its_sidecar(red_checkpoint, tmp_path, capsys):
     out = tmp_path / "x.csv"
     assert main(["count", str(image), "--checkpoint", str(red_checkpoint), "--out", str(out),
                  "--events", "jsonl"]) == 0
-    assert _rows(out)[1] == ["x.png", "6.000", "5", "1.000"]
+    assert _rows(out)[1] == ["x.png", "6.000", "5", "1.000", "3072"]
 
 
 def test_interrupted_count_keeps_finished_rows_in_partial_and_old_output(red_checkpoint, mixed_folder,

@@ -71,7 +71,30 @@ def test_the_same_image_reported_twice_stays_one_row(qapp):
 
 
 def test_rows_so_far_are_written_with_the_engine_csv_columns():
-    rows = [CountRow.from_event(e) for e in (_event("a.png", 12.34567, 10), _event("b.png", 0.5))]
+    rows = [CountRow.from_event(e) for e in (_event("a.png", 12.34567, 10, area_px=3072, per_mm2=12.5),
+                                             _event("b.png", 0.5, area_px=100))]
     text = counts_csv_bytes(rows).decode()
     assert text.splitlines() == [
-        "image,count,annotated_count,error", "a.png,12.346,10,2.346", "b.png,0.500,,"]
+        "image,count,annotated_count,error,area_px,per_mm2", "a.png,12.346,10,2.346,3072,12.500",
+        "b.png,0.500,,,100,"]
+    assert counts_csv_bytes(rows[1:]).decode().splitlines()[0] == "image,count,annotated_count,error,area_px"
+
+
+def test_a_row_keeps_the_regions_it_was_counted_in():
+    square = [[0, 0], [8, 0], [8, 8], [0, 8]]
+    row = CountRow.from_event(_event("a.png", 2.0, roi=[square], ignore=[square], area_px=0, per_hectare=None))
+    assert row.roi == [square] and row.ignore == [square] and row.area_px == 0
+    assert row.per_area == ("per_hectare", None)
+
+
+def test_a_row_without_a_stride_reads_it_from_densities_json(tmp_path):
+    from engine.counting.outputs import write_density_manifest
+
+    event = {"type": "result", "image": "a.png", "path": "/data/a.png", "count": 1.0,
+             "density": str(tmp_path / "a.png.density.npy")}
+    row = CountRow.from_event(event)
+    with pytest.raises(ValueError, match="densities.json"):
+        row.map_stride()  # never guessed from the shapes
+    write_density_manifest(tmp_path, 8)
+    assert row.map_stride() == 8
+    assert CountRow.from_event({**event, "stride": 2}).map_stride() == 2

@@ -17,7 +17,7 @@ import scipy.io
 sys.path.insert(0, str(Path(__file__).parent))
 from sidecar_cases import SIDECAR_CASES, VALID, make_image, write_case
 
-from engine.counting.outputs import gather_targets
+from engine.counting.targets import gather_targets
 from engine.training.crops import labelled_images
 from engine.dataset import Dataset, read_sidecar, sidecar_path
 from engine.dataset.importers import import_dataset

@@ -21,7 +21,7 @@ from count_fixtures import red_counter_checkpoint, red_counter_registered, sprea
 from hostile_images import write_image_cases
 
 from engine.cli import main
-from engine.counting.outputs import gather_targets
+from engine.counting.targets import gather_targets
 from engine.counting.infer import count_images
 
 AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
