@@ -190,3 +190,19 @@ def label_runs(points: np.ndarray, labels: list[str] | None) -> list[tuple[str, 
             runs.append((names[start], points[start:index]))
             start = index
     return runs
+
+
+def parse_xml(path: Path):
+    """The root element of an XML file; AnnotationError when it cannot be read or parsed.
+
+    Python's expat refuses external entities and caps entity expansion, so a hostile file cannot read other
+    files or exhaust memory.
+    """
+    from xml.etree import ElementTree
+
+    try:
+        return ElementTree.parse(path).getroot()
+    except ElementTree.ParseError as exc:
+        raise AnnotationError(f"not valid XML ({exc})") from None
+    except OSError as exc:
+        raise AnnotationError(f"cannot read: {exc.strerror or exc}") from None
