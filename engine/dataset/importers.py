@@ -36,6 +36,7 @@ SHOWN_NAMES = 5  # how many names a grouped warning lists before "and N more"
 # The options each format takes (None values are not passed): --label chooses one class, --dots names the dots
 # images by a pattern, --dot-classes makes each dot colour a class.
 FORMAT_OPTIONS = {"labelme": ("label",), "dotdotgoose": ("label",), "dots": ("dots", "dot_classes")}
+FORMAT_TITLES = {"labelme": "LabelMe", "dotdotgoose": "DotDotGoose", "dots": "dot-image"}
 
 
 class DatasetImportError(Exception):
@@ -78,8 +79,8 @@ def discover(src: Path | str, fmt: str, **options) -> Discovery:
 
 def _check_options(fmt: str, options: dict) -> None:
     for key, value in options.items():
-        users = [name for name, keys in FORMAT_OPTIONS.items() if key in keys]
-        if value not in (None, False) and fmt != "auto" and fmt not in users:
+        users = [FORMAT_TITLES[name] for name, keys in FORMAT_OPTIONS.items() if key in keys]
+        if value is not None and fmt != "auto" and key not in FORMAT_OPTIONS.get(fmt, ()):
             flag = "--" + key.replace("_", "-")
             raise DatasetImportError(f"{flag} applies to {' and '.join(users)} files only")
     problem = pattern_problem(options["dots"]) if options.get("dots") is not None else None
