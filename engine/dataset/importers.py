@@ -54,6 +54,8 @@ class ImportSummary:
     annotated: int = 0
     unlabeled: int = 0
     points: int = 0
+    classified_points: int = 0  # points imported with a class (label)
+    regions: int = 0  # regions imported (LabelMe)
     dropped_points: int = 0  # not finite (NaN or infinity): not imported
     outside_points: int = 0  # outside the image: imported, flagged
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -62,6 +64,7 @@ class ImportSummary:
     def to_dict(self) -> dict:
         return {"format": self.format, "source": self.source, "out": self.out, "images": self.images,
                 "annotated": self.annotated, "unlabeled": self.unlabeled, "points": self.points,
+                "classified_points": self.classified_points, "regions": self.regions,
                 "dropped_points": self.dropped_points, "outside_points": self.outside_points,
                 "skipped": len(self.skipped),
                 "skipped_files": [{"path": p, "reason": r} for p, r in self.skipped],
@@ -246,6 +249,8 @@ def _import_one(item: SourceItem, out: Path, taken: set, link: bool, events: Eve
             return f"cannot write the annotation: {exc.strerror or exc}"
         summary.annotated += 1
         summary.points += len(points)
+        summary.classified_points += 0 if labels is None else len(labels)
+        summary.regions += len(regions)
         summary.dropped_points += dropped
         summary.outside_points += outside
     else:

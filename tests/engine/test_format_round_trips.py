@@ -49,6 +49,7 @@ def test_dataset_to_files_to_dataset_is_exact(tmp_path, fmt):
     assert (exported.images, exported.unlabeled) == (3, 1)
     summary = import_dataset(tmp_path / "files", tmp_path / "back")  # the layout is detected
     assert (summary.format, summary.annotated, summary.unlabeled) == (fmt, 3, 0)
+    assert summary.regions == (2 if fmt == "labelme" else 0)
     for name, (points, labels, regions) in truth.items():
         back = read_sidecar(sidecar_path(tmp_path / "back" / name))
         assert np.array_equal(back.points, points), name
