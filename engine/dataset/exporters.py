@@ -146,8 +146,8 @@ def export_dataset(dataset: Dataset | Path | str, out: Path | str, fmt: str, eve
         events.warning(f"{fmt} files hold no classes: the classes of {summary.classes_left_out} image(s) "
                        "were not written")
     if summary.regions_left_out:
-        events.warning(f"{fmt} files hold no regions: {summary.regions_left_out} region(s) were not written "
-                       "(LabelMe keeps them)")
+        events.warning(f"{summary.regions_left_out} region(s) were not written ({fmt} files hold no regions, "
+                       "or the region could not be read; LabelMe keeps readable ones)")
     if summary.unlabeled:
         events.warning(f"{summary.unlabeled} unlabeled image(s) were not exported (they have no points)")
     summary.seconds = time.perf_counter() - started
@@ -179,6 +179,7 @@ def _export_one(entry, dataset: Dataset, writer, image_dir: Path, points_dir: Pa
             return f"cannot write {target.name}: {exc.strerror or exc}"
     if annotation.labels is not None and not writer.keeps_classes:
         summary.classes_left_out += 1
-    if not writer.keeps_regions:
-        summary.regions_left_out += len(annotation.regions)
+    # A region the sidecar could not read (kept raw) has no polygon any format could write.
+    summary.regions_left_out += sum(1 for region in annotation.regions
+                                    if region.raw is not None or not writer.keeps_regions)
     return None

@@ -158,6 +158,8 @@ def import_dataset(src: Path | str, out: Path | str, fmt: str = "auto", events: 
         raise DatasetImportError(f"{src} is not a folder")
     options = {"label": label, "dots": dots, "dot_classes": dot_classes or None}
     _check_options(fmt, options)
+    if fmt == "auto" and (dots is not None or dot_classes):
+        fmt = "dots"  # only dot images take these options: asking for them says what the source is
     if any(out.resolve() == folder.resolve() for folder in existing_folders(src, IMAGE_FOLDERS)):
         raise DatasetImportError(f"{out} holds the source images; choose a new folder for the dataset "
                                  "(import never changes the source)")

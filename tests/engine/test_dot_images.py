@@ -1,9 +1,12 @@
 """Dot-annotation images of any name and colour: reading the dots and pairing them with their photos."""
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
 
+from engine.cli import main
 from engine.dataset.formats import AnnotationError, dots
 from engine.dataset.formats.dot_pairing import pattern_problem
 from engine.dataset.importers import DatasetImportError, import_dataset
@@ -216,3 +219,20 @@ def test_dot_classes_import_into_labels(tmp_path):
     Image.fromarray(array).save(src / "a_dots.png")
     import_dataset(src, tmp_path / "out", dot_classes=True)
     assert read_sidecar(sidecar_path(tmp_path / "out" / "a.png")).labels == ["#0000ff", "#ffff00"]
+
+
+def test_command_line_dots_pattern_and_classes(tmp_path, capsys):
+    src = tmp_path / "src"
+    _image(src / "a.png")
+    _image(src / "a_centers.png")  # with --dots, a file the usual names would not pair
+    array = np.zeros((24, 32, 3), dtype=np.uint8)
+    array[2, 3], array[4, 6] = (0, 255, 0), (0, 0, 255)
+    Image.fromarray(array).save(src / "a.marks.png")
+    code = main(["import", str(src), "--out", str(tmp_path / "out"), "--dots", "{stem}.marks.png",
+                 "--dot-classes", "--events", "jsonl"])
+    done = [json.loads(line) for line in capsys.readouterr().out.splitlines()][-1]
+    assert code == 0
+    assert (done["format"], done["annotated"], done["unlabeled"], done["classified_points"]) == ("dots", 1, 1, 2)
+    annotation = read_sidecar(sidecar_path(tmp_path / "out" / "a.png"))
+    assert annotation.points.tolist() == [[3.5, 2.5], [6.5, 4.5]]
+    assert annotation.labels == ["#00ff00", "#0000ff"]

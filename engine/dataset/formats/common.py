@@ -62,7 +62,10 @@ class SourceItem:
         if self.reader is None:
             raise AnnotationError("this image has no annotation")
         found = self.reader(self.annotation, size, notes)
-        return found if isinstance(found, Imported) else Imported(found)
+        found = found if isinstance(found, Imported) else Imported(found)
+        if found.labels is not None and len(found.labels) != len(found.points):
+            raise AnnotationError(f"{len(found.labels)} classes for {len(found.points)} points")
+        return found
 
 
 @dataclass
