@@ -15,9 +15,10 @@ colours when asked) import them as the points' labels and export them back; Labe
 Points outside the image ([0, width) x [0, height)) are not imported: the importer drops them and says how
 many (see engine/dataset/importers.py).
 
-Each module defines ``NAME``, ``DESCRIPTION``, a ``read_<format>_points(path, size, notes)`` function and
+Each module defines ``NAME``, ``DESCRIPTION``, a reader (``read_<format>_points(path, size, notes)``; COCO
+and CVAT, one file for many images, read one image's entry: ``read_<format>_entry``) and
 ``discover(src) -> Discovery`` (see common.py); a reader returns the points, or an ``Imported`` with classes
-and regions too.
+and regions too. Formats that export also define the writer used by engine/dataset/export_writers.py.
 """
 
 from engine.dataset.formats import (
