@@ -1,4 +1,4 @@
-"""``python -m engine export DATASET --format csv|shanghaitech --out DIR``: annotations for other tools.
+"""``python -m engine export DATASET --format csv|shanghaitech|labelme|fiji|qupath|coco|cvat --out DIR``.
 
 See engine/dataset/exporters.py for the layouts. Exit code 0 when at least one image was exported.
 """
@@ -17,7 +17,8 @@ from engine.dataset.exporters import (
 )
 
 NAME = "export"
-HELP = "Write a dataset's points as CSV or ShanghaiTech .mat files (with the images, unless --no-images)."
+HELP = ("Write a dataset's points for other tools: CSV, ShanghaiTech .mat, LabelMe, Fiji Cell Counter, QuPath, "
+        "COCO or CVAT (with the images, unless --no-images).")
 SHOWN_SKIPPED = 20
 
 
@@ -25,7 +26,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("dataset", type=Path, help="CrowdGUI dataset folder (images + .points.json files)")
     parser.add_argument("--format", required=True, choices=EXPORT_FORMATS,
                         help="shanghaitech: images/ + ground-truth/GT_<stem>.mat; csv: <stem>.csv per image "
-                        "(or one points.csv with --csv-layout table)")
+                        "(or one points.csv with --csv-layout table); labelme: <stem>.json; fiji: "
+                        "CellCounter_<stem>.xml; qupath: <stem>.geojson; coco: annotations.json; cvat: "
+                        "annotations.xml. All but csv and shanghaitech keep the points' classes")
     parser.add_argument("--out", type=Path, required=True, help="folder to write into (created if needed)")
     parser.add_argument("--csv-layout", default="per-image", choices=CSV_LAYOUTS,
                         help="csv: one x,y file per image, or one image,x,y table (points.csv)")

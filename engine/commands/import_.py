@@ -13,8 +13,8 @@ from engine.dataset.formats import FORMATS
 from engine.dataset.importers import DatasetImportError, ImportSummary, import_dataset
 
 NAME = "import"
-HELP = ("Make a CrowdGUI dataset folder from ShanghaiTech, UCF-QNRF, NWPU, dot images, CSV, LabelMe or "
-        "DotDotGoose files.")
+HELP = ("Make a CrowdGUI dataset folder from ShanghaiTech, UCF-QNRF, NWPU, dot images, Fiji Cell Counter, "
+        "CVAT, COCO, LabelMe, QuPath, DotDotGoose or CSV files.")
 SHOWN_SKIPPED = 20
 
 
@@ -27,6 +27,12 @@ def add_arguments(parser) -> None:
                         + "; ".join(module.DESCRIPTION for module in FORMATS.values()))
     parser.add_argument("--label", default=None,
                         help="LabelMe / DotDotGoose: import only the points with this label (class)")
+    parser.add_argument("--dots", default=None, metavar="PATTERN",
+                        help="dot images: the dots image of each photo, e.g. '{stem}_centers.png' or "
+                        "'../dots/{stem}_gt.png' ({stem}: photo name without extension; {prefix}: the same "
+                        "without a trailing _rgb, cell, image...); by default the usual names are recognised")
+    parser.add_argument("--dot-classes", action="store_true",
+                        help="dot images: each dot colour becomes a class (#rrggbb, or 'value N' in grey images)")
     parser.add_argument("--copy", action="store_true",
                         help="always copy images (by default they are hard-linked when on the same disk)")
 
@@ -34,7 +40,7 @@ def add_arguments(parser) -> None:
 def run(args, events) -> int:
     try:
         summary = import_dataset(args.src, args.out, args.format, events, label=args.label,
-                                 link=not args.copy)
+                                 link=not args.copy, dots=args.dots, dot_classes=args.dot_classes)
     except DatasetImportError as exc:
         events.error(str(exc))
         return 1
@@ -53,6 +59,8 @@ def describe(summary: ImportSummary) -> str:
         f"Imported {summary.images} image(s) from {summary.source} ({summary.format}) into {summary.out}",
         f"  annotated: {summary.annotated}   points: {summary.points}   unlabeled: {summary.unlabeled}",
     ]
+    if summary.classified_points or summary.regions:
+        lines.append(f"  points with a class: {summary.classified_points}   regions: {summary.regions}")
     if summary.dropped_points:
         lines.append(f"  points not imported (not numbers: NaN or infinity): {summary.dropped_points}")
     if summary.outside_points:

@@ -26,13 +26,17 @@ import numpy as np
 from engine.atomic import atomic_path
 from engine.dataset.formats import FORMATS, AnnotationError, Discovery, SourceItem
 from engine.dataset.formats.common import IMAGE_FOLDERS, existing_folders
+from engine.dataset.formats.dot_pairing import pattern_problem
 from engine.dataset.images import ImageReadError, image_size, is_image_file
 from engine.dataset.sidecar import Annotation, points_outside, read_sidecar, sidecar_path, write_sidecar
 from engine.dataset.store import OUTSIDE_POLICY
 from engine.events import EventSink, ListSink
 
 SHOWN_NAMES = 5  # how many names a grouped warning lists before "and N more"
-LABELLED_FORMATS = ("labelme", "dotdotgoose")  # formats whose points carry a label (class) to choose by
+# The options each format takes (None values are not passed): --label chooses one class, --dots names the dots
+# images by a pattern, --dot-classes makes each dot colour a class.
+FORMAT_OPTIONS = {"labelme": ("label",), "dotdotgoose": ("label",), "dots": ("dots", "dot_classes")}
+FORMAT_TITLES = {"labelme": "LabelMe", "dotdotgoose": "DotDotGoose", "dots": "dot-image"}
 
 
 class DatasetImportError(Exception):
@@ -50,6 +54,8 @@ class ImportSummary:
     annotated: int = 0
     unlabeled: int = 0
     points: int = 0
+    classified_points: int = 0  # points imported with a class (label)
+    regions: int = 0  # regions imported (LabelMe)
     dropped_points: int = 0  # not finite (NaN or infinity): not imported
     outside_points: int = 0  # outside the image: imported, flagged
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -58,29 +64,41 @@ class ImportSummary:
     def to_dict(self) -> dict:
         return {"format": self.format, "source": self.source, "out": self.out, "images": self.images,
                 "annotated": self.annotated, "unlabeled": self.unlabeled, "points": self.points,
+                "classified_points": self.classified_points, "regions": self.regions,
                 "dropped_points": self.dropped_points, "outside_points": self.outside_points,
                 "skipped": len(self.skipped),
                 "skipped_files": [{"path": p, "reason": r} for p, r in self.skipped],
                 "seconds": round(self.seconds, 3)}
 
 
-def discover(src: Path | str, fmt: str, label: str | None = None) -> Discovery:
-    """What format ``fmt`` finds in ``src`` (``label`` applies to LabelMe and DotDotGoose only)."""
+def discover(src: Path | str, fmt: str, **options) -> Discovery:
+    """What format ``fmt`` finds in ``src``; ``options`` (see FORMAT_OPTIONS) go to the formats taking them."""
     if fmt not in FORMATS:
         raise DatasetImportError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
-    if fmt in LABELLED_FORMATS:
-        return FORMATS[fmt].discover(Path(src), label=label)
-    return FORMATS[fmt].discover(Path(src))
+    taken = {key: value for key, value in options.items()
+             if key in FORMAT_OPTIONS.get(fmt, ()) and value is not None}
+    return FORMATS[fmt].discover(Path(src), **taken)
 
 
-def detect_format(src: Path | str, label: str | None = None) -> tuple[str, Discovery]:
+def _check_options(fmt: str, options: dict) -> None:
+    for key, value in options.items():
+        users = [FORMAT_TITLES[name] for name, keys in FORMAT_OPTIONS.items() if key in keys]
+        if value is not None and fmt != "auto" and key not in FORMAT_OPTIONS.get(fmt, ()):
+            flag = "--" + key.replace("_", "-")
+            raise DatasetImportError(f"{flag} applies to {' and '.join(users)} files only")
+    problem = pattern_problem(options["dots"]) if options.get("dots") is not None else None
+    if problem is not None:
+        raise DatasetImportError(problem)
+
+
+def detect_format(src: Path | str, **options) -> tuple[str, Discovery]:
     """The format that pairs the most images with annotations in ``src``, and what it found.
 
     Raises DatasetImportError when no format finds any annotated image.
     """
     best: tuple[str, Discovery] | None = None
     for name in FORMATS:
-        found = discover(src, name, label)
+        found = discover(src, name, **options)
         if found.labeled and (best is None or found.labeled > best[1].labeled):
             best = (name, found)
     if best is None:
@@ -122,8 +140,12 @@ def _names(paths: list[str]) -> str:
 
 
 def import_dataset(src: Path | str, out: Path | str, fmt: str = "auto", events: EventSink | None = None,
-                   label: str | None = None, link: bool = True) -> ImportSummary:
+                   label: str | None = None, link: bool = True, dots: str | None = None,
+                   dot_classes: bool = False) -> ImportSummary:
     """Import ``src`` (format ``fmt`` or ``"auto"``) into the dataset folder ``out`` (created if needed).
+
+    ``label`` keeps one class (LabelMe, DotDotGoose); ``dots`` is a dots-image name pattern such as
+    ``"{stem}_centers.png"`` and ``dot_classes`` makes each dot colour a class (dots images).
 
     Reports ``start``, then per image ``result`` (or ``warning`` when skipped) and ``progress``, through
     ``events``; returns the summary (the caller reports it as ``done``). Raises DatasetImportError when the
@@ -134,15 +156,17 @@ def import_dataset(src: Path | str, out: Path | str, fmt: str = "auto", events: 
     src, out = Path(src).expanduser(), Path(out).expanduser()
     if not src.is_dir():
         raise DatasetImportError(f"{src} is not a folder")
-    if label is not None and fmt not in ("auto", *LABELLED_FORMATS):
-        raise DatasetImportError("--label applies to LabelMe and DotDotGoose files only")
+    options = {"label": label, "dots": dots, "dot_classes": dot_classes or None}
+    _check_options(fmt, options)
+    if fmt == "auto" and (dots is not None or dot_classes):
+        fmt = "dots"  # only dot images take these options: asking for them says what the source is
     if any(out.resolve() == folder.resolve() for folder in existing_folders(src, IMAGE_FOLDERS)):
         raise DatasetImportError(f"{out} holds the source images; choose a new folder for the dataset "
                                  "(import never changes the source)")
     if fmt == "auto":
-        fmt, found = detect_format(src, label)
+        fmt, found = detect_format(src, **options)
     else:
-        found = discover(src, fmt, label)
+        found = discover(src, fmt, **options)
         if not found.labeled:
             raise DatasetImportError(f"found no {fmt} annotations in {src} ({len(found.items)} images; "
                                      f"expected {FORMATS[fmt].DESCRIPTION})")
@@ -189,11 +213,12 @@ def _import_one(item: SourceItem, out: Path, taken: set, link: bool, events: Eve
         width, height = image_size(item.image)
     except ImageReadError as exc:
         return f"image unreadable: {exc.reason}"
-    points, dropped, outside = None, 0, 0
+    points, labels, regions, dropped, outside = None, None, [], 0, 0
     if item.labeled:
         notes: list[str] = []
         try:
-            points = item.load((width, height), notes)
+            found = item.load((width, height), notes)
+            points, labels, regions = found.points, found.labels, found.regions
         except AnnotationError as exc:
             return f"annotation {item.annotation.name} unreadable: {exc}"
         except Exception as exc:  # a damaged file can make any library raise anything; keep going
@@ -206,6 +231,7 @@ def _import_one(item: SourceItem, out: Path, taken: set, link: bool, events: Eve
             events.warning(f"{name}: {dropped} of {len(points)} point(s) are not numbers (NaN or infinity) and "
                            "were not imported", path=str(item.annotation))
             points = points[keep]
+            labels = None if labels is None else [name for name, kept in zip(labels, keep) if kept]
         outside = points_outside(points, width, height)
         if outside:
             events.warning(f"{name}: {outside} of {len(points)} point(s) lie outside the {width}x{height} "
@@ -218,13 +244,15 @@ def _import_one(item: SourceItem, out: Path, taken: set, link: bool, events: Eve
     taken.add(name.lower())
     if points is not None:
         try:
-            _write_checked(target, Annotation(name, width, height, points))
+            _write_checked(target, Annotation(name, width, height, points, labels=labels, regions=regions))
         except OSError as exc:
             target.unlink(missing_ok=True)  # we made it a moment ago; an unlabeled copy would mislead
             taken.discard(name.lower())
             return f"cannot write the annotation: {exc.strerror or exc}"
         summary.annotated += 1
         summary.points += len(points)
+        summary.classified_points += 0 if labels is None else len(labels)
+        summary.regions += len(regions)
         summary.dropped_points += dropped
         summary.outside_points += outside
     else:
@@ -240,5 +268,6 @@ def _write_checked(image: Path, annotation: Annotation) -> None:
     # Reading the sidecar back proves the points on disk are exactly the points read from the source.
     path = sidecar_path(image)
     write_sidecar(path, annotation)
-    if not np.array_equal(read_sidecar(path).points, annotation.points):
+    back = read_sidecar(path)
+    if not np.array_equal(back.points, annotation.points) or back.labels != annotation.labels:
         raise OSError(f"{path.name} does not read back the points just written")

@@ -13,7 +13,6 @@ from engine.dataset.formats import (
     AnnotationError,
     csv_points,
     dotdotgoose,
-    dots,
     labelme,
     nwpu,
     qnrf,
@@ -171,83 +170,6 @@ def test_nwpu_discovery_uses_mats_folder(tmp_path):
     assert found.labeled == 1 and found.items[0].annotation.name == "0001.mat"
 
 
-# --------------------------------------------------------------------- dots
-def _dots(path, pixels, size=(32, 24), colour=(255, 0, 0), mode="RGB"):
-    width, height = size
-    array = np.zeros((height, width, 4 if mode == "RGBA" else 3), dtype=np.uint8)
-    if mode == "RGBA":
-        array[..., 3] = 255
-    for row, col in pixels:
-        array[row, col, :3] = colour
-    Image.fromarray(array).save(path)
-    return path
-
-
-def test_dots_are_pixel_centres_counted_exactly(tmp_path):
-    pixels = [(0, 0), (5, 7), (23, 31), (10, 11), (10, 12)]  # corners and two touching dots
-    path = _dots(tmp_path / "001dots.png", pixels)
-    notes = []
-    points = dots.read_dot_points(path, (32, 24), notes)
-    expected = sorted((col + 0.5, row + 0.5) for row, col in pixels)
-    assert sorted(map(tuple, points)) == expected
-    assert notes == []
-
-
-def test_near_red_pixels_are_not_counted_but_reported(tmp_path):
-    path = _dots(tmp_path / "001dots.png", [(1, 1), (2, 2)])
-    array = np.asarray(Image.open(path)).copy()
-    array[5, 5] = (250, 3, 0)
-    array[6, 6] = (0, 0, 255)  # not red at all: silently ignored
-    Image.fromarray(array).save(path)
-    notes = []
-    assert len(dots.read_dot_points(path, None, notes)) == 2
-    assert "1 reddish pixel" in notes[0]
-
-
-def test_transparent_pixels_are_not_dots(tmp_path):
-    path = _dots(tmp_path / "001dots.png", [(1, 1), (2, 2)], mode="RGBA")
-    array = np.asarray(Image.open(path)).copy()
-    array[2, 2, 3] = 0
-    Image.fromarray(array).save(path)
-    assert dots.read_dot_points(path).tolist() == [[1.5, 1.5]]
-
-
-def test_jpeg_dots_count_blobs_with_a_warning(tmp_path):
-    array = np.zeros((40, 40, 3), dtype=np.uint8)
-    for row, col in [(5, 5), (20, 30), (33, 10)]:
-        array[row - 1:row + 2, col - 1:col + 2] = (255, 0, 0)  # a 3x3 dot survives JPEG as a blob
-    path = tmp_path / "001dots.jpg"
-    Image.fromarray(array).save(path, quality=90)
-    notes = []
-    points = dots.read_dot_points(path, (40, 40), notes)
-    assert len(points) == 3 and "JPEG" in notes[0]
-    assert np.allclose(sorted(map(tuple, points)), [(5.5, 5.5), (10.5, 33.5), (30.5, 20.5)], atol=0.5)
-
-
-def test_dots_size_mismatch_is_noted(tmp_path):
-    notes = []
-    dots.read_dot_points(_dots(tmp_path / "001dots.png", [(1, 1)]), (64, 64), notes)
-    assert "32x24" in notes[0] and "64x64" in notes[0]
-
-
-def test_unreadable_dots_image(tmp_path):
-    (tmp_path / "001dots.png").write_bytes(b"nope")
-    with pytest.raises(AnnotationError, match="not a readable image"):
-        dots.read_dot_points(tmp_path / "001dots.png")
-
-
-def test_dots_discovery_pairs_names(tmp_path):
-    for name in ("001cell.png", "002cell.png", "a.png", "b_image.png", "0010cell.png"):
-        _image(tmp_path / name)
-    for name in ("001dots.png", "002dots.png", "a_dots.png", "b-dots.png", "zzz_dots.png"):
-        _dots(tmp_path / name, [(1, 1)])
-    found = dots.discover(tmp_path)
-    pairs = {i.image.name: i.annotation.name if i.annotation else None for i in found.items}
-    assert pairs == {"001cell.png": "001dots.png", "002cell.png": "002dots.png", "a.png": "a_dots.png",
-                     "b_image.png": "b-dots.png", "0010cell.png": None}
-    assert [p.name for p, _ in found.skipped] == ["zzz_dots.png"]
-
-
 # ---------------------------------------------------------------------- CSV
 @pytest.mark.parametrize("text", [
     "x,y\n1.5,2.5\n3,4\n",
@@ -313,7 +235,7 @@ def test_csv_discovery_mixes_tables_and_per_image_files(tmp_path):
     assert pairs == {"a.jpg": "table.csv", "b.jpg": "table.csv", "c.jpg": "c.csv", "d.jpg": None}
     assert sorted(reason.split(",")[0] for _, reason in found.skipped) == [
         "lists 'ghost.jpg'", "no image with this name found"]
-    assert found.items[1].load((40, 30), []).tolist() == [[2.0, 2.0]]
+    assert found.items[1].load((40, 30), []).points.tolist() == [[2.0, 2.0]]
 
 
 # ------------------------------------------------------------------ LabelMe
@@ -333,10 +255,12 @@ def test_labelme_points_labels_and_other_shapes(tmp_path):
     polygon = {"label": "zone", "points": [[0, 0], [5, 0], [5, 5]], "shape_type": "polygon"}
     path = _labelme(tmp_path / "a.json", [_point(1.25, 2.5), polygon, _point(3, 4, "cat"), _point(5, 6)])
     notes = []
-    assert labelme.read_labelme_points(path, (40, 30), notes).tolist() == [[1.25, 2.5], [3, 4], [5, 6]]
-    assert any("1 polygon" in note for note in notes)
-    assert any("cat (1), head (2)" in note for note in notes)
-    assert labelme.read_labelme_points(path, None, [], label="cat").tolist() == [[3, 4]]
+    found = labelme.read_labelme_points(path, (40, 30), notes)
+    assert found.points.tolist() == [[1.25, 2.5], [3, 4], [5, 6]]
+    assert found.labels == ["head", "cat", "head"] and found.regions == []
+    assert notes == ["skipped shapes that are not points or regions: 1 polygon"]
+    only_cats = labelme.read_labelme_points(path, None, [], label="cat")
+    assert only_cats.points.tolist() == [[3, 4]] and only_cats.labels == ["cat"]
     size_notes = []
     labelme.read_labelme_points(path, (80, 60), size_notes, label="head")
     assert any("40x30" in note and "80x60" in note for note in size_notes)
@@ -345,7 +269,7 @@ def test_labelme_points_labels_and_other_shapes(tmp_path):
 def test_old_labelme_shapes_without_shape_type(tmp_path):
     path = _labelme(tmp_path / "a.json", [{"label": "x", "points": [[7, 8]]},
                                           {"label": "x", "points": [[0, 0], [1, 1], [1, 0]]}])
-    assert labelme.read_labelme_points(path).tolist() == [[7, 8]]
+    assert labelme.read_labelme_points(path).points.tolist() == [[7, 8]]
 
 
 def test_not_labelme_json(tmp_path):
@@ -397,11 +321,13 @@ def test_dotdotgoose_classes_and_uncounted_images(tmp_path):
     assert pairs == {"a.jpg": True, "b.jpg": True, "c.jpg": False, "d.jpg": False}
     assert "gone.jpg" in found.skipped[0][1]
     notes = []
-    assert found.items[0].load((40, 30), notes).tolist() == [[1.5, 2.5], [3, 4], [5, 6]]
-    assert "adult (1), chick (2)" in notes[0]
-    assert found.items[1].load((40, 30), []).shape == (0, 2)
+    first = found.items[0].load((40, 30), notes)
+    assert first.points.tolist() == [[1.5, 2.5], [3, 4], [5, 6]]
+    assert first.labels == ["adult", "chick", "chick"]
+    assert notes == []  # classes are carried, nothing to warn about
+    assert found.items[1].load((40, 30), []).points.shape == (0, 2)
     only_chicks = dotdotgoose.discover(tmp_path, label="chick")
-    assert only_chicks.items[0].load((40, 30), []).tolist() == [[3, 4], [5, 6]]
+    assert only_chicks.items[0].load((40, 30), []).points.tolist() == [[3, 4], [5, 6]]
 
 
 def test_bad_dotdotgoose_files(tmp_path):

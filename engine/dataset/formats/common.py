@@ -15,7 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from engine.dataset.images import is_image_file
+from engine.dataset.regions import Region
 from engine.dataset.store import natural_key
+
+# The class name written for points that have none (a sidecar without ``labels``) by formats that need one.
+DEFAULT_CLASS = "object"
 
 # Where images are looked for, relative to the source folder: the folder itself and an ``images/`` folder
 # (ShanghaiTech, NWPU and most exports keep images there).
@@ -26,9 +30,19 @@ class AnnotationError(Exception):
     """An annotation file that cannot be read; the message says why in plain words."""
 
 
-# reader(annotation_path, (width, height) of the image, notes) -> (N, 2) float points. Readers append
-# plain-words remarks (ignored shapes, size mismatches) to ``notes`` and raise AnnotationError for bad files.
-Reader = Callable[[Path, tuple, list], np.ndarray]
+@dataclass
+class Imported:
+    """What one annotation file holds for one image: points, their classes (None: no classes) and regions."""
+
+    points: np.ndarray
+    labels: list[str] | None = None
+    regions: list[Region] = field(default_factory=list)
+
+
+# reader(annotation_path, (width, height) of the image, notes) -> (N, 2) float points, or an Imported when the
+# format also carries classes or regions. Readers append plain-words remarks (ignored shapes, size mismatches)
+# to ``notes`` and raise AnnotationError for bad files.
+Reader = Callable[[Path, tuple, list], "np.ndarray | Imported"]
 
 
 @dataclass
@@ -43,11 +57,15 @@ class SourceItem:
     def labeled(self) -> bool:
         return self.reader is not None
 
-    def load(self, size: tuple[int, int], notes: list[str]) -> np.ndarray:
-        """The image's points as a float64 (N, 2) array; AnnotationError for a file that cannot be used."""
+    def load(self, size: tuple[int, int], notes: list[str]) -> Imported:
+        """The image's points (float64 (N, 2)), classes and regions; AnnotationError for an unusable file."""
         if self.reader is None:
             raise AnnotationError("this image has no annotation")
-        return self.reader(self.annotation, size, notes)
+        found = self.reader(self.annotation, size, notes)
+        found = found if isinstance(found, Imported) else Imported(found)
+        if found.labels is not None and len(found.labels) != len(found.points):
+            raise AnnotationError(f"{len(found.labels)} classes for {len(found.points)} points")
+        return found
 
 
 @dataclass
@@ -154,3 +172,40 @@ def point_array(value, what: str, notes: list[str]) -> np.ndarray:
         notes.append(f"{what} has {array.shape[1]} columns; the first two were read as x, y")
         array = array[:, :2]
     return np.ascontiguousarray(array)
+
+
+def class_names(labels: list[str] | None, count: int) -> list[str]:
+    """One class name per point: the labels, or DEFAULT_CLASS for every point of an annotation without."""
+    return list(labels) if labels is not None else [DEFAULT_CLASS] * count
+
+
+def label_runs(points: np.ndarray, labels: list[str] | None) -> list[tuple[str, np.ndarray]]:
+    """The points cut into runs of consecutive points of one class, in order: (class, (n, 2) points).
+
+    Writers that group points by class (QuPath MultiPoint, CVAT points) write one group per run, so reading
+    the file back gives the points in their original order, with their classes.
+    """
+    names = class_names(labels, len(points))
+    runs: list[tuple[str, np.ndarray]] = []
+    start = 0
+    for index in range(1, len(points) + 1):
+        if index == len(points) or names[index] != names[start]:
+            runs.append((names[start], points[start:index]))
+            start = index
+    return runs
+
+
+def parse_xml(path: Path):
+    """The root element of an XML file; AnnotationError when it cannot be read or parsed.
+
+    Python's expat refuses external entities and caps entity expansion, so a hostile file cannot read other
+    files or exhaust memory.
+    """
+    from xml.etree import ElementTree
+
+    try:
+        return ElementTree.parse(path).getroot()
+    except ElementTree.ParseError as exc:
+        raise AnnotationError(f"not valid XML ({exc})") from None
+    except OSError as exc:
+        raise AnnotationError(f"cannot read: {exc.strerror or exc}") from None

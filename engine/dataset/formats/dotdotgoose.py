@@ -3,8 +3,8 @@
 ``{"classes": [...], "points": {"<image file name>": {"<class>": [{"x": .., "y": ..}, ...]}}, ...}``; the
 images sit beside the ``.pnt`` file. DotDotGoose lists every image it opened, counted or not, so an image
 whose entry holds no class at all is treated as not annotated (unlabeled); one with a class and an empty
-list is annotated with no objects. ``label`` keeps only one class; several classes imported together are
-noted. Coordinates are Qt scene coordinates of the image, the same origin as CrowdGUI's; used unchanged.
+list is annotated with no objects. Each point's class is imported as its label; ``label`` keeps only one
+class. Coordinates are Qt scene coordinates of the image, the same origin as CrowdGUI's; used unchanged.
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.dataset.formats.common import AnnotationError, Discovery, SourceItem, find_images, list_files
+from engine.dataset.formats.common import (
+    AnnotationError,
+    Discovery,
+    Imported,
+    SourceItem,
+    find_images,
+    list_files,
+)
 
 NAME = "dotdotgoose"
 DESCRIPTION = "DotDotGoose: a .pnt file beside the images (points per image and class)"
@@ -34,13 +41,12 @@ def _load(path: Path) -> dict:
 
 
 def read_dotdotgoose_points(path: Path | str, image_name: str, size=None, notes: list[str] | None = None,
-                            label: str | None = None) -> np.ndarray:
-    """(N, 2) float64 x, y of one image's points in a ``.pnt`` file (only class ``label``'s, when given)."""
-    notes = notes if notes is not None else []
+                            label: str | None = None) -> Imported:
+    """One image's points in a ``.pnt`` file with their classes (only class ``label``'s, when given)."""
     classes = _load(Path(path))["points"].get(image_name)
     if not isinstance(classes, dict):
         raise AnnotationError(f"has no points for {image_name}")
-    points, counts = [], {}
+    points, labels = [], []
     for name, entries in classes.items():
         if label is not None and name != label:
             continue
@@ -51,12 +57,8 @@ def read_dotdotgoose_points(path: Path | str, image_name: str, size=None, notes:
         except (KeyError, TypeError, ValueError):
             message = f"class {name!r} of {image_name} holds a point without numeric x, y"
             raise AnnotationError(message) from None
-        counts[name] = len(entries)
-    if label is None and len(counts) > 1:
-        notes.append("points of several classes were imported together: "
-                     + ", ".join(f"{name} ({n})" for name, n in sorted(counts.items()))
-                     + "; use --label to import one")
-    return np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        labels += [str(name)] * len(entries)
+    return Imported(np.asarray(points, dtype=np.float64).reshape(-1, 2), labels)
 
 
 def discover(src: Path, label: str | None = None) -> Discovery:
