@@ -18,10 +18,12 @@ import threading
 import time
 from pathlib import Path
 
+from engine.commands._video_count import add_video_arguments, run_video
 from engine.counting.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS
+from engine.dataset.video import is_video_file
 
 NAME = "count"
-HELP = "count objects in an image, a folder of images or a dataset folder with a trained checkpoint"
+HELP = "count objects in an image, a folder of images, a dataset folder or a video with a trained checkpoint"
 
 
 def add_arguments(parser) -> None:
@@ -35,6 +37,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--points", action="store_true",
                         help="also save predicted object locations as NAME.points.csv in --density-dir")
     add_model_arguments(parser)
+    add_video_arguments(parser)
 
 
 def add_model_arguments(parser) -> None:
@@ -101,6 +104,8 @@ def run(args, events) -> int:
     from engine.counting.blob_split import locate_objects
     from engine.metrics import mae, rmse
 
+    if is_video_file(args.path):
+        return run_video(args, events)
     if args.points and args.density_dir is None:
         events.error("--points needs --density-dir (the points are saved there as NAME.points.csv)")
         return 2

@@ -21,8 +21,10 @@ its centre does.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -192,6 +194,42 @@ def known_area(point_count: int, regions, width: int, height: int, stride: int =
         mask = polygon_mask([region.polygon], width, height, stride)
         counts.append((mask if ignore is None else mask & ~ignore, float(region.count)))
     return KnownArea(complete=complete, ignore=ignore, roi=roi, counts=counts)
+
+
+def read_roi_file(path: Path | str) -> list[Region]:
+    """The regions of a JSON file holding a list of regions in the sidecar's form (or a sidecar itself).
+
+    For counting every image or frame inside one region of interest (``--roi FILE``). Raises ValueError with
+    a plain-words reason for a file that is not such a list or holds a region that cannot be read.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise ValueError(f"{path.name}: cannot read ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"{path.name}: not valid JSON ({exc})") from None
+    if isinstance(data, dict) and "regions" in data:
+        data = data["regions"]
+    if not isinstance(data, list) or not data:
+        raise ValueError(f"{path.name}: expected a list of regions, e.g. "
+                         '[{"kind": "roi", "polygon": [[x, y], ...]}]')
+    regions = [Region.from_json(raw) for raw in data]
+    for number, region in enumerate(regions, start=1):
+        if region.raw is not None:
+            raise ValueError(f"{path.name}: region {number} is not a region (expected 'kind': one of "
+                             f"{', '.join(REGION_KINDS)} and 'polygon': [[x, y], ...])")
+    return regions
+
+
+def counting_mask(regions, width: int, height: int, stride: int = 1) -> np.ndarray | None:
+    """Cells whose density counts: inside the ROIs (everywhere when there is none), outside ``ignore``
+    regions. None when that is the whole image."""
+    area = known_area(0, regions, width, height, stride)
+    mask = area.roi
+    if area.ignore is not None:
+        mask = ~area.ignore if mask is None else mask & ~area.ignore
+    return mask
 
 
 def points_in_mask(points: np.ndarray, mask: np.ndarray | None, stride: int = 1) -> np.ndarray:
