@@ -218,7 +218,7 @@ def _import_one(item: SourceItem, out: Path, taken: set, link: bool, events: Eve
     taken.add(name.lower())
     if points is not None:
         try:
-            _write_checked(target, Annotation(name, width, height, points))
+            _write_checked(target, Annotation(name, width, height, points, regions=list(item.regions)))
         except OSError as exc:
             target.unlink(missing_ok=True)  # we made it a moment ago; an unlabeled copy would mislead
             taken.discard(name.lower())

@@ -16,11 +16,11 @@ Each module defines ``NAME``, ``DESCRIPTION``, a ``read_<format>_points(path, si
 ``discover(src) -> Discovery`` (see common.py).
 """
 
-from engine.dataset.formats import csv_points, dotdotgoose, dots, labelme, nwpu, qnrf, shanghaitech
+from engine.dataset.formats import csv_points, dotdotgoose, dots, labelme, mall, nwpu, qnrf, shanghaitech, ucsd
 from engine.dataset.formats.common import AnnotationError, Discovery, SourceItem
 
 # The order breaks ties in automatic detection: the more specific naming schemes come first.
-FORMATS = {module.NAME: module for module in (shanghaitech, qnrf, nwpu, dots, labelme, dotdotgoose,
+FORMATS = {module.NAME: module for module in (shanghaitech, qnrf, nwpu, ucsd, mall, dots, labelme, dotdotgoose,
                                                csv_points)}
 
 __all__ = ["FORMATS", "AnnotationError", "Discovery", "SourceItem"]
