@@ -26,15 +26,10 @@ from engine.counting.prefetch import _END, DecodedImage, Prefetcher
 from engine.counting.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS
 from engine.counting.video_overlay import OverlayVideoWriter, overlay_rate
 from engine.dataset.regions import counting_mask, region_problems
-from engine.dataset.video import FrameChoice, VideoReader, VideoTruncated
+from engine.dataset.video import FrameChoice, VideoReader, VideoTruncated, frame_name
 from engine.events import EventSink, ListSink
 
 CSV_HEADER = ["frame", "time_s", "count"]
-
-
-def frame_name(video: Path | str, index: int) -> str:
-    """How a frame is named in density maps and extracted images: ``street_f000120``."""
-    return f"{Path(video).stem}_f{index:06d}"
 
 
 class FramePrefetcher(Prefetcher):

@@ -17,13 +17,13 @@ from PIL import Image
 
 from engine.atomic import atomic_write_bytes
 from engine.dataset.sidecar import Annotation, frame_source, sidecar_path, write_sidecar
-from engine.dataset.video import FrameChoice, VideoReader
+from engine.dataset.video import FrameChoice, VideoReader, frame_name
 from engine.events import EventSink, ListSink
 
 
 def frame_file_name(video: Path | str, index: int) -> str:
     """``street.mp4``, 120 -> ``street_f000120.png``."""
-    return f"{Path(video).stem}_f{index:06d}.png"
+    return f"{frame_name(video, index)}.png"
 
 
 @dataclass

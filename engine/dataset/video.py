@@ -91,6 +91,11 @@ class FrameChoice:
         return index % self.every == 0
 
 
+def frame_name(video: Path | str, index: int) -> str:
+    """How frame ``index`` of ``video`` is named in density maps and extracted images: ``street_f000120``."""
+    return f"{Path(video).stem}_f{index:06d}"
+
+
 def is_video_file(path: Path | str) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
