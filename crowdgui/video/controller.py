@@ -16,15 +16,14 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog
 
-from engine.counting.outputs import density_path
-from engine.counting.overlays import load_density
-from engine.dataset.video import VideoError, frame_name, read_video_frame
-
 from crowdgui.counting.controller import fresh_folder
 from crowdgui.dialogs.messages import show_message
 from crowdgui.jobs import EngineJob
 from crowdgui.video.dialogs import CountVideoDialog, ExtractFramesDialog, ExtractRequest, VideoCountRequest
 from crowdgui.video.results import VideoResultsPanel
+from engine.counting.outputs import density_path
+from engine.counting.overlays import load_density
+from engine.dataset.video import VideoError, frame_name, read_video_frame
 
 
 class VideoController(QObject):

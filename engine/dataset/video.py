@@ -137,7 +137,7 @@ class VideoReader:
             self._container.close()
             raise
 
-    def __enter__(self) -> "VideoReader":
+    def __enter__(self) -> VideoReader:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -170,9 +170,9 @@ class VideoReader:
         frames = int(stream.frames) if stream.frames else None
         self._frames_stated = frames is not None
         if frames is None and duration and fps:  # an estimate: exact for a constant frame rate only
-            frames = int(round(duration * fps))
+            frames = round(duration * fps)
         context = stream.codec_context
-        return VideoInfo(self.path, int(context.width), int(context.height), fps, frames,
+        return VideoInfo(self.path, context.width, context.height, fps, frames,
                          None if duration is None else round(duration, 6), context.name)
 
     def frames(self, choice: FrameChoice | None = None) -> Iterator[VideoFrame]:
@@ -236,7 +236,7 @@ class VideoReader:
             raise VideoError(self.path, f"has no frame {index}")
         stream = self._stream
         start = stream.start_time if stream.start_time is not None else 0
-        target = start + int(round(time_s / stream.time_base))
+        target = start + round(time_s / stream.time_base)
         self._container.seek(target, stream=stream, backward=True)
         # Half a frame's time either side: timestamps are rounded to the stream's time base.
         slack = 0.5 / self.info.fps if self.info.fps else 1e-3

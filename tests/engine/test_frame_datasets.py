@@ -1,7 +1,6 @@
 """UCSD pedestrians and Mall imported from layouts like the originals: exact counts, their ROIs as regions."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,7 +106,7 @@ def test_mall_imports_exact_counts_and_the_mask_roi_as_its_outline(mall_root, tm
 
 
 def test_mall_count_that_disagrees_with_the_points_is_reported(mall_root, tmp_path):
-    root, numbers, _ = mall_root
+    root, _, _ = mall_root
     contents = scipy.io.loadmat(root / "mall_gt.mat")
     scipy.io.savemat(root / "mall_gt.mat", {"frame": contents["frame"],
                                             "count": np.array([13, 1, 31, 7, 25], dtype=np.float64)[:, None]})

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-
 from count_fixtures import red_pixel_image, spread_pixels
 
 WIDTH, HEIGHT = 64, 48

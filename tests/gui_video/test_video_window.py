@@ -10,17 +10,17 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QPointF, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QPointF, QSettings, Qt
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "engine"))
-from count_fixtures import fcrn_checkpoint  # noqa: E402
-from video_fixtures import frame_counts, frame_picture, lossless_video  # noqa: E402
+from count_fixtures import fcrn_checkpoint
+from video_fixtures import frame_counts, frame_picture, lossless_video
 
-from crowdgui.main_window import MainWindow  # noqa: E402
-from crowdgui.video import install  # noqa: E402
-from crowdgui.video.dialogs import ExtractRequest, VideoCountRequest  # noqa: E402
-from crowdgui.video.results import VideoResultsPanel  # noqa: E402
-from engine.dataset.store import Dataset  # noqa: E402
+from crowdgui.main_window import MainWindow
+from crowdgui.video import install
+from crowdgui.video.dialogs import ExtractRequest, VideoCountRequest
+from crowdgui.video.results import VideoResultsPanel
+from engine.dataset.store import Dataset
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +88,7 @@ def test_a_real_mouse_click_on_the_plot_asks_for_the_nearest_frame(qtbot):
 
 
 def test_extract_frames_job_adds_unlabeled_frames_to_the_dataset(qtbot, window, tmp_path):
-    win, controller = window
+    _, controller = window
     video = lossless_video(tmp_path / "cam.mkv", frame_counts(10))
     with qtbot.waitSignal(controller.extract_finished, timeout=60000) as finished:
         controller.extract(ExtractRequest(video, tmp_path / "dataset", count=3))
