@@ -1,7 +1,7 @@
 """The features that install themselves into the main window, in one place.
 
 ``build_window()`` is what ``python main.py`` shows and what the end-to-end tests drive: the annotation window
-plus the density preview, training, batch counting and proposed points, each added by its own
+plus the density preview, training, batch counting, proposed points and video, each added by its own
 ``install(window)``.
 """
 
@@ -14,6 +14,7 @@ from crowdgui.density.controller import install as install_density
 from crowdgui.main_window import MainWindow
 from crowdgui.proposals import install as install_proposals
 from crowdgui.training import install as install_training
+from crowdgui.video import install as install_video
 
 
 def install_features(window: MainWindow) -> MainWindow:
@@ -22,6 +23,7 @@ def install_features(window: MainWindow) -> MainWindow:
     window.training = install_training(window)
     window.counting = install_counting(window)
     window.proposals = install_proposals(window)  # after training: it proposes with the chosen model
+    window.video = install_video(window)
     # The window restored its layout before these docks existed; restore again so they return where the
     # user left them.
     window.preferences.restore_window(window)

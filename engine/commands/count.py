@@ -9,9 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.commands._model_options import add_model_arguments, check_model_arguments, terminate_as_interrupt
+from engine.commands._video_count import add_video_arguments, run_video
+from engine.dataset.video import is_video_file
 
 NAME = "count"
-HELP = "count objects in an image, a folder of images or a dataset folder with a trained checkpoint"
+HELP = "count objects in an image, a folder of images, a dataset folder or a video with a trained checkpoint"
 
 
 def add_arguments(parser) -> None:
@@ -31,12 +33,15 @@ def add_arguments(parser) -> None:
                         help="one pixel's side, e.g. 0.65um (adds objects per mm²) or 0.05m (objects per "
                              "hectare); saved in the dataset's crowdgui.json, whose value is used when omitted")
     add_model_arguments(parser)
+    add_video_arguments(parser)
 
 
 def run(args, events) -> int:
     from engine.counting.folder import CountingError, FolderCount, count_folder
     from engine.dataset.regions import read_roi_file
 
+    if is_video_file(args.path):
+        return run_video(args, events)
     if not check_model_arguments(args, events):
         return 2
     if args.points and args.density_dir is None:

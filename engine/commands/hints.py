@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.commands.count import add_model_arguments, check_model_arguments, load_for_counting
+from engine.commands._model_options import add_model_arguments, check_model_arguments, load_for_counting
 
 NAME = "hints"
 HELP = "the model's objects in some images: which objects no point covers, which were clicked twice"

@@ -16,7 +16,7 @@ import csv
 import io
 from pathlib import Path
 
-from engine.commands.count import add_model_arguments, check_model_arguments, load_for_counting
+from engine.commands._model_options import add_model_arguments, check_model_arguments, load_for_counting
 
 NAME = "suggest"
 HELP = "rank the images without points by how unsure the model is of their count (annotate the top first)"

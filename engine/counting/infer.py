@@ -246,11 +246,26 @@ def load_counter(checkpoint, device: str | torch.device = "auto") -> tuple[torch
 def count_images(paths: Iterable[Path | str], checkpoint, device: str | torch.device = "auto", *,
                  batch_size: int = DEFAULT_BATCH, max_pixels: int = DEFAULT_MAX_PIXELS,
                  channels_last: bool | None = None, prefetch: int = 4) -> Iterator[CountResult]:
-    """Count images one by one, yielding a :class:`CountResult` per path in order, as each finishes.
+    """Count image files one by one, yielding a :class:`CountResult` per path in order, as each finishes.
 
-    ``checkpoint`` is a checkpoint file or an already loaded ``(model, record)`` pair. A background thread
-    decodes the next images while the model runs (Pillow releases the GIL while decoding), and runs far
-    enough ahead that batches fill without waiting. Consecutive images of the same padded size share a
+    A background thread decodes the next images while the model runs (Pillow releases the GIL while
+    decoding), and runs far enough ahead that batches fill without waiting. See :func:`count_decoded`.
+    """
+    decoded = prefetch_images(paths, depth=max(prefetch, batch_size))
+    try:
+        yield from count_decoded(decoded, checkpoint, device, batch_size=batch_size, max_pixels=max_pixels,
+                                 channels_last=channels_last)
+    finally:
+        decoded.close()
+
+
+def count_decoded(decoded: Iterable[DecodedImage], checkpoint, device: str | torch.device = "auto", *,
+                  batch_size: int = DEFAULT_BATCH, max_pixels: int = DEFAULT_MAX_PIXELS,
+                  channels_last: bool | None = None) -> Iterator[CountResult]:
+    """Count decoded images (image files, video frames) in order, one :class:`CountResult` each.
+
+    ``checkpoint`` is a checkpoint file or an already loaded ``(model, record)`` pair. Results carry the
+    items' ``index`` and ``path``. Consecutive images of the same padded size share a
     forward pass (at most ``batch_size`` images and ``max_pixels`` pixels); bigger images are tiled. An
     unreadable image or a failing forward pass yields a result with ``error`` set and the run goes on.
     ``channels_last`` defaults to :func:`prefers_channels_last` (the model is converted).
@@ -292,29 +307,25 @@ def count_images(paths: Iterable[Path | str], checkpoint, device: str | torch.de
 
     pending: list[DecodedImage] = []
     pending_shape = (0, 0)
-    decoded = prefetch_images(paths, depth=max(prefetch, batch_size))
-    try:
-        for item in decoded:
-            shape = context_shape(item.height, item.width, margin, align)
-            pixels = shape[0] * shape[1]
-            per_pass = max(1, min(batch_size, max_pixels // max(1, pixels)))
-            if pending and (item.error is not None or shape != pending_shape or len(pending) >= per_pass):
-                yield from run(pending, pending_shape)  # flushed first: results stay in order
+    for item in decoded:
+        shape = context_shape(item.height, item.width, margin, align)
+        pixels = shape[0] * shape[1]
+        per_pass = max(1, min(batch_size, max_pixels // max(1, pixels)))
+        if pending and (item.error is not None or shape != pending_shape or len(pending) >= per_pass):
+            yield from run(pending, pending_shape)  # flushed first: results stay in order
+            pending = []
+        if item.error is not None:
+            yield CountResult(item.index, item.path, seconds=item.seconds, error=item.error)
+        elif pixels > max_pixels:
+            yield alone(item)  # tiled
+        else:
+            pending.append(item)
+            pending_shape = shape
+            if len(pending) >= per_pass:
+                yield from run(pending, pending_shape)
                 pending = []
-            if item.error is not None:
-                yield CountResult(item.index, item.path, seconds=item.seconds, error=item.error)
-            elif pixels > max_pixels:
-                yield alone(item)  # tiled
-            else:
-                pending.append(item)
-                pending_shape = shape
-                if len(pending) >= per_pass:
-                    yield from run(pending, pending_shape)
-                    pending = []
-        if pending:
-            yield from run(pending, pending_shape)
-    finally:
-        decoded.close()
+    if pending:
+        yield from run(pending, pending_shape)
 
 
 def _first_line(exc: BaseException) -> str:

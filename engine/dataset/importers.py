@@ -244,6 +244,7 @@ def _import_one(item: SourceItem, out: Path, taken: set, link: bool, events: Eve
     taken.add(name.lower())
     if points is not None:
         try:
+            regions = list(regions) + list(item.regions)  # the file's own, and a layout's (UCSD/Mall ROI)
             _write_checked(target, Annotation(name, width, height, points, labels=labels, regions=regions))
         except OSError as exc:
             target.unlink(missing_ok=True)  # we made it a moment ago; an unlabeled copy would mislead

@@ -20,8 +20,10 @@ kept in the file exactly as written and left out of everything, with a plain-wor
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -261,6 +263,12 @@ def read_roi_file(path) -> list[Region]:
                              "every image holds only 'roi' and 'ignore' regions")
         regions.append(region)
     return regions
+
+
+def counting_mask(regions, width: int, height: int, stride: int = 1) -> np.ndarray | None:
+    """Cells whose density counts: inside the ROIs (everywhere when there is none), outside ``ignore``
+    regions. None when that is the whole image."""
+    return known_area(0, regions, width, height, stride).counted
 
 
 def points_in_mask(points: np.ndarray, mask: np.ndarray | None, stride: int = 1) -> np.ndarray:

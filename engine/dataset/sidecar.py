@@ -12,6 +12,10 @@ count and counts a person stated: see :mod:`engine.dataset.regions`. Version 1 f
 still read, as whole-image annotations; every file is written as version 2, with ``labels``, ``proposed``
 and ``regions`` present only when they hold something.
 
+An optional ``"source": {"video": "street.mp4", "frame": 120, "time_s": 4.8}`` says the image is a frame
+extracted from a video (its file name, the frame's index from 0 and its time in seconds); it is written only
+when set and kept when the points are saved.
+
 An optional ``"proposed": [[x, y], ...]`` holds points a model proposed that the user has not confirmed yet
 (``python -m engine propose``, or "Propose points" in the window). An image with pending proposals is not
 annotated: it stays out of training and evaluation until the proposals are accepted or discarded. The key is
@@ -71,6 +75,7 @@ class Annotation:
     proposed: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.float64))
     labels: list[str] | None = None  # one class name per point; None: all of the dataset's first class
     regions: list[Region] = field(default_factory=list)
+    source: dict | None = None  # {"video": name, "frame": index, "time_s": seconds} for a video frame
 
     def __post_init__(self) -> None:
         self.points = as_points(self.points)
@@ -135,6 +140,8 @@ def annotation_to_json(annotation: Annotation) -> str:
     if annotation.regions:
         regions = ",\n    ".join(json.dumps(region.to_json(), allow_nan=False) for region in annotation.regions)
         body += f',\n  "regions": [\n    {regions}\n  ]'
+    if annotation.source is not None:
+        body += f',\n  "source": {json.dumps(annotation.source, ensure_ascii=False, allow_nan=False)}'
     return head + body + "\n}\n"
 
 
@@ -198,8 +205,22 @@ def read_sidecar(path: Path | str) -> Annotation:
     # A region that cannot be used is kept (written back as it was) and reported, never a reason to distrust
     # the points: see engine.dataset.regions.region_problem.
     regions = [Region.from_json(raw) for raw in raw_regions]
+    source = data.get("source")
+    if source is not None and not _is_frame_source(source):
+        raise SidecarError(path, 'source must be {"video": file name, "frame": index from 0, "time_s": seconds}')
     return Annotation(image=image, width=width, height=height, points=points, split=split, proposed=proposed,
-                      labels=labels, regions=regions)
+                      labels=labels, regions=regions, source=source)
+
+
+def frame_source(video: str, frame: int, time_s: float) -> dict:
+    """The ``source`` of a frame extracted from a video."""
+    return {"video": str(video), "frame": int(frame), "time_s": round(float(time_s), 6)}
+
+
+def _is_frame_source(source) -> bool:
+    return (isinstance(source, dict) and isinstance(source.get("video"), str)
+            and isinstance(source.get("frame"), int) and not isinstance(source.get("frame"), bool)
+            and source["frame"] >= 0 and is_finite_number(source.get("time_s")))
 
 
 def _read_points(path: Path, raw, key: str) -> np.ndarray:

@@ -273,12 +273,14 @@ class Dataset:
         """The image's pending model-proposed points (empty when none). Raises SidecarError for a bad sidecar."""
         return self.load_annotation(name).proposed
 
-    def save_points(self, name: str, points, split=KEEP, proposed=KEEP, labels=KEEP, regions=KEEP) -> Path | None:
+    def save_points(self, name: str, points, split=KEEP, proposed=KEEP, labels=KEEP, regions=KEEP,
+                    source=KEEP) -> Path | None:
         """Write the image's points atomically. A malformed sidecar is first renamed aside, never overwritten.
 
         ``split``, ``proposed`` (pending model proposals, an (N, 2) array), ``labels`` and ``regions`` default
-        to :data:`KEEP`, what the sidecar holds now, so saving confirmed points never drops proposals, classes
-        or regions silently (labels are kept only while they still match the points one to one). Returns the
+        to :data:`KEEP`, what the sidecar holds now, so saving confirmed points never drops proposals, classes,
+        regions or a video frame's ``source`` silently (labels are kept only while they still match the
+        points one to one). Returns the
         path the malformed sidecar was moved to, if that happened. Raises ValueError for points that are not
         (N, 2) finite numbers, and OSError (for example PermissionError in a read-only folder), both with
         nothing changed on disk.
@@ -288,7 +290,7 @@ class Dataset:
         if entry.sidecar_error is None and not entry.annotated and entry.sidecar.exists():
             self._refresh_annotation(entry)  # a sidecar that appeared after the scan: check it before replacing
         on_disk = None
-        if any(value is KEEP for value in (proposed, labels, regions)) and entry.sidecar_error is None and entry.sidecar.exists():
+        if any(value is KEEP for value in (proposed, labels, regions, source)) and entry.sidecar_error is None and entry.sidecar.exists():
             on_disk = read_sidecar(entry.sidecar)
         points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         if split is KEEP:
@@ -300,9 +302,11 @@ class Dataset:
                 and len(on_disk.labels) == len(points) else None
         if regions is KEEP:
             regions = on_disk.regions if on_disk is not None else []
+        if source is KEEP:
+            source = on_disk.source if on_disk is not None else None
         annotation = Annotation(image=name, width=entry.width, height=entry.height, points=points,
                                 split=split, proposed=[] if proposed is None else proposed, labels=labels,
-                                regions=list(regions or []))
+                                regions=list(regions or []), source=source)
         text = annotation_to_json(annotation)  # ValueError for bad points, before anything on disk changes
         if entry.sidecar_error is not None and entry.sidecar.exists():
             moved_aside = _aside_name(entry.sidecar)
@@ -366,6 +370,8 @@ def annotation_status(annotation: Annotation, width: int, height: int) -> str:
         # Pending proposals keep the image out of training and evaluation: its count is not confirmed yet.
         return "proposed"
     regions = annotation.regions
+    if annotation.source is not None and annotation.empty:
+        return "unlabeled"  # a frame's sidecar that only says where it came from: extracting is not annotating
     if has_annotated_regions(regions, width, height):
         return "partial"
     if nothing_known_beyond_regions(annotation.count, regions, width, height):

@@ -29,15 +29,17 @@ from engine.dataset.formats import (
     dots,
     fiji,
     labelme,
+    mall,
     nwpu,
     qnrf,
     qupath,
     shanghaitech,
+    ucsd,
 )
 from engine.dataset.formats.common import AnnotationError, Discovery, Imported, SourceItem
 
 # The order breaks ties in automatic detection: the more specific naming schemes come first.
-FORMATS = {module.NAME: module for module in (shanghaitech, qnrf, nwpu, dots, fiji, cvat, coco, labelme, qupath,
-                                               dotdotgoose, csv_points)}
+FORMATS = {module.NAME: module for module in (shanghaitech, qnrf, nwpu, ucsd, mall, dots, fiji, cvat, coco,
+                                               labelme, qupath, dotdotgoose, csv_points)}
 
 __all__ = ["FORMATS", "AnnotationError", "Discovery", "Imported", "SourceItem"]

@@ -52,6 +52,7 @@ class SourceItem:
     image: Path
     annotation: Path | None = None
     reader: Reader | None = None
+    regions: list = field(default_factory=list)  # engine.dataset.regions.Region, written with the points
 
     @property
     def labeled(self) -> bool:
