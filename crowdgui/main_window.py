@@ -41,6 +41,7 @@ from crowdgui.panels.welcome import WelcomePanel
 from crowdgui.preferences import Preferences
 from crowdgui.annotation.recovery import SessionJournal, offer_recovery
 from crowdgui.annotation.session import AUTOSAVE_DELAY_MS, AnnotationSession
+from crowdgui.annotation.region_undo import MarkNoObjects
 from crowdgui.annotation.undo import AddPoint, ClearPoints, DeletePoints, MovePoint
 
 MENU_ORDER = ("&File", "&Edit", "&View", "&Image")
@@ -143,6 +144,8 @@ class MainWindow(QMainWindow):
         edit_menu.addActions([a.add_mode, a.select_mode])
         edit_menu.addSeparator()
         edit_menu.addActions([a.select_all, a.clear_selection, a.delete_selected, a.clear_points])
+        edit_menu.addSeparator()
+        edit_menu.addAction(a.mark_no_objects)
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addActions([a.fit, a.actual_size, a.zoom_in, a.zoom_out])
         view_menu.addSeparator()
@@ -203,6 +206,7 @@ class MainWindow(QMainWindow):
         a.delete_selected.triggered.connect(canvas.delete_selection)
         a.clear_selection.triggered.connect(canvas.clear_selection)
         a.clear_points.triggered.connect(self._clear_points)
+        a.mark_no_objects.triggered.connect(self._mark_no_objects)
         a.select_mode.toggled.connect(canvas.set_select_mode)
         a.fit.triggered.connect(canvas.fit_to_window)
         a.actual_size.triggered.connect(canvas.zoom_actual_pixels)
@@ -231,6 +235,14 @@ class MainWindow(QMainWindow):
     def _clear_points(self) -> None:
         if self.session.points.count:
             self.session.push(ClearPoints(self.session.points))
+
+    def _mark_no_objects(self) -> None:
+        session = self.session
+        if session.points.count or session.proposed.count:
+            self.statusBar().showMessage("This image has points: delete them first to mark it as holding no "
+                                         "objects", 5000)
+        elif not session.no_objects.value:
+            session.push(MarkNoObjects(session.no_objects))
 
     # ---------------------------------------------------------------- folders
     def choose_folder(self) -> None:

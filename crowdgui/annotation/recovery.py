@@ -75,14 +75,11 @@ class SessionJournal(QObject):
                     self._written.discard(name)
                     self._release_if_clean()
                 continue
-            if name == session.current_name:
-                points, proposed = session.points.points, session.proposed.points
-            elif name in session._unsaved:
-                points, proposed = session._unsaved[name], session._unsaved_proposed.get(name)
-            else:
+            edits = session.edits_of(name)
+            if edits is None:
                 continue
             try:
-                self.journal.write(name, points, proposed)
+                self.journal.write(name, edits.points, edits.proposed)
             except OSError:
                 continue  # a safety net only: a folder that cannot take it cannot take the save either
             self._written.add(name)
