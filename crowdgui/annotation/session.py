@@ -161,10 +161,6 @@ class AnnotationSession(QObject):
             stack.clear()
             self._policy.record_baseline(self.dataset, name, 0)
 
-    @property
-    def current_entry(self) -> ImageEntry | None:
-        return self.dataset.entry(self.current_name) if self.dataset and self.current_name else None
-
     # ----------------------------------------------------------------- images
     def select(self, name: str) -> bool:
         """Show image ``name`` with its annotation. False (and the image marked unreadable) if it cannot be read."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLabel, QLineEdit, QWidget
 
@@ -235,10 +235,6 @@ class ImageCanvas(pg.GraphicsView):
         """Screen pixels per image pixel."""
         size_x, _ = self.view_box.viewPixelSize()
         return 1.0 / size_x if size_x > 0 else 1.0
-
-    def image_to_widget(self, x: float, y: float) -> QPointF:
-        """Where image point (x, y) is on this widget's viewport (used by tests and tools)."""
-        return QPointF(self.mapFromScene(self.view_box.mapViewToScene(QPointF(x, y))))
 
     # ------------------------------------------------------------ input state
     def _on_mouse_moved(self, scene_pos) -> None:
