@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crowdgui.annotation.unsaved import ImageEdits
+from crowdgui.annotation.image_edits import ImageEdits
 from engine.dataset import Dataset
 
 
@@ -53,6 +53,14 @@ class SavePolicy:
             return None
         return dataset.save_points(name, edits.points, proposed=edits.proposed, labels=edits.labels,
                                    regions=edits.regions)
+
+
+def write_proposals(dataset: Dataset, name: str, kept: ImageEdits | None, proposed) -> Path | None:
+    """Write model proposals for an image that is not shown, with its unsaved edits ``kept`` (None: with what
+    its file holds). Raises SidecarError for a file that cannot be read, OSError when the folder refuses."""
+    if kept is None:
+        return dataset.save_points(name, dataset.load_points(name), proposed=proposed)
+    return dataset.save_points(name, kept.points, proposed=proposed, labels=kept.labels, regions=kept.regions)
 
 
 def save_failure_message(name: str, sidecar: Path, exc: OSError) -> str:

@@ -11,20 +11,19 @@ switch and on close.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtGui import QUndoCommand, QUndoGroup, QUndoStack
+from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from crowdgui.annotation.image_edits import ImageEdits, ImageState, edits_from_disk, image_state, no_edits
 from crowdgui.annotation.points_model import PointsModel
 from crowdgui.annotation.regions_model import NoObjectsMark, RegionsModel
-from crowdgui.annotation.save_policy import SavePolicy, save_failure_message
-from crowdgui.annotation.unsaved import ImageEdits, UnsavedStore
+from crowdgui.annotation.save_policy import SavePolicy, save_failure_message, write_proposals
+from crowdgui.annotation.undo_stacks import UndoStacks
+from crowdgui.annotation.unsaved import UnsavedStore
 from engine.dataset import Dataset, ImageEntry, ImageReadError, SidecarError, read_image
-from engine.dataset.sidecar import points_outside
-from engine.dataset.store import OUTSIDE_POLICY
 
 AUTOSAVE_DELAY_MS = 1500
 
@@ -39,8 +38,7 @@ class AnnotationSession(QObject):
         current_image_changed(str)       a new image and its annotation are loaded ("" when none)
         image_state_changed(str)         count, status, unsaved or error state of one image changed
         dirty_changed(bool)              the current image gained or lost unsaved edits
-        saved(str, object)               an image's annotation reached disk; the object is the Path a malformed
-                                         sidecar was moved to first, or None
+        saved(str, object)               an image's annotation reached disk (object: where a malformed file went)
         save_failed(str, str, bool)      image, plain-words message, True for the first failure of the session
         notice(str, str)                 level ("info", "warning", "error") and a message for the user
     """
@@ -62,16 +60,19 @@ class AnnotationSession(QObject):
         self.proposed = PointsModel(self)
         self.regions = RegionsModel(self)
         self.no_objects = NoObjectsMark(self)
-        self.undo_group = QUndoGroup(self)
+        self.stacks = UndoStacks(self)
+        self.undo_group = self.stacks.group
         self.dataset: Dataset | None = None
         self.current_name: str | None = None
         self.image: np.ndarray | None = None  # the current image as (H, W, 3) uint8
-        self._stacks: dict[str, QUndoStack] = {}
         self._unsaved = UnsavedStore()
         self._policy = SavePolicy()
         self._failure_reported = False
         self._autosave = QTimer(self, singleShot=True, interval=autosave_ms)
         self._autosave.timeout.connect(self.save_dirty)
+        self.stacks.created.connect(lambda name: self._policy.record_baseline(self.dataset, name, 0))
+        self.stacks.clean_changed.connect(self._on_clean_changed)
+        self.stacks.index_changed.connect(self._on_stack_index_changed)
         for signal in (self.points.points_changed, self.proposed.points_changed, self.regions.regions_changed,
                        self.no_objects.changed):
             signal.connect(self._on_edited)
@@ -99,31 +100,23 @@ class AnnotationSession(QObject):
         if self.dataset is None:
             return
         self._autosave.stop()
-        for stack in self._stacks.values():
-            self.undo_group.removeStack(stack)
-            # A stack destroyed with unsaved edits emits cleanChanged from its destructor, possibly while the
-            # session itself is being destroyed (window closed after "Discard"): nothing may listen by then.
-            stack.blockSignals(True)
-            stack.deleteLater()
-        self._stacks.clear()
+        self.stacks.close()
         self._unsaved.clear()
         self._policy.forget()
         self._failure_reported = False
         self.dataset, self.current_name, self.image = None, None, None
-        self._show(None, ImageEdits(np.zeros((0, 2)), np.zeros((0, 2))))
+        self._show(None, no_edits())
         self.dataset_closed.emit()
 
     def rescan(self, changed=()) -> None:
-        """Read the folder again after an engine command wrote the sidecars of the images ``changed``.
-
-        Save first: those images must have no unsaved edits. They show what is on disk now, and their undo
-        history, which refers to the files as they were, is cleared.
-        """
+        """Read the folder again after an engine command wrote the sidecars of the images ``changed`` (save
+        first). Those without unsaved edits show what is on disk now; their undo history is cleared."""
         if self.dataset is None:
             return
         self.dataset.rescan()
         for name in changed:
-            self._restart_history(name)
+            if not self.is_dirty(name):
+                self._restart_history(name)
         current = self.current_name
         if current in changed and current in self.dataset.names() and not self.is_dirty(current):
             self._show(current, self._load_edits(self.dataset.entry(current)))
@@ -135,13 +128,8 @@ class AnnotationSession(QObject):
         (The shown image gets them through an undo command instead.) Its undo history is cleared: it refers to
         the proposals these replace. False, with the reason reported, when they cannot be written.
         """
-        kept = self._unsaved.get(name)
         try:
-            if kept is None:
-                moved_aside = self.dataset.save_points(name, self.dataset.load_points(name), proposed=proposed)
-            else:
-                moved_aside = self.dataset.save_points(name, kept.points, proposed=proposed, labels=kept.labels,
-                                                       regions=kept.regions)
+            moved_aside = write_proposals(self.dataset, name, self._unsaved.get(name), proposed)
         except SidecarError as exc:
             self.notice.emit("warning", f"The proposed points of {name} were not stored: {exc.reason}.")
             return False
@@ -155,11 +143,9 @@ class AnnotationSession(QObject):
         return True
 
     def _restart_history(self, name: str) -> None:
-        """Forget an image's undo history after its file changed under it; its file now is the new start."""
-        stack = self._stacks.get(name)
-        if stack is not None and not self.is_dirty(name):
-            stack.clear()
-            self._policy.record_baseline(self.dataset, name, 0)
+        """Forget an image's undo history after its file changed under it; that file is the new start."""
+        self.stacks.clear_history(name)
+        self._policy.record_baseline(self.dataset, name, 0)
 
     # ----------------------------------------------------------------- images
     def select(self, name: str) -> bool:
@@ -181,7 +167,7 @@ class AnnotationSession(QObject):
         self._leave_current()
         edits = self._unsaved.take(name) or self._load_edits(entry)
         self.image, self.current_name = image, name
-        self.undo_group.setActiveStack(self.stack(name))
+        self.stacks.activate(name)
         self._show(name, edits)
         self.current_image_changed.emit(name)
         self.dirty_changed.emit(self.is_dirty(name))
@@ -189,16 +175,10 @@ class AnnotationSession(QObject):
 
     def step(self, delta: int) -> bool:
         """Go to the next (delta=1) or previous (delta=-1) readable image; False at either end."""
-        if self.dataset is None or not self.dataset.entries:
+        if self.dataset is None:
             return False
-        names = self.dataset.names()
-        index = names.index(self.current_name) if self.current_name in names else (-1 if delta > 0 else len(names))
-        index += delta
-        while 0 <= index < len(names):
-            if self.dataset.entries[index].usable and self.select(names[index]):
-                return True
-            index += delta
-        return False
+        onward = _onward(self.dataset.names(), self.current_name, delta)
+        return any(self.dataset.entry(name).usable and self.select(name) for name in onward)
 
     def _show(self, name: str | None, edits: ImageEdits) -> None:
         # Points last: views redraw the count label on points_changed and read the others then.
@@ -208,25 +188,12 @@ class AnnotationSession(QObject):
         self.points.reset(name, edits.points, edits.labels)
 
     def _load_edits(self, entry: ImageEntry) -> ImageEdits:
-        """The image's annotation as on disk (an empty one, reported, when its file cannot be read)."""
-        try:
-            annotation = self.dataset.load_annotation(entry.name)
-        except SidecarError as exc:
-            entry.sidecar_error = exc.reason
+        edits, warning = edits_from_disk(self.dataset, entry)
+        if entry.sidecar_error is not None:
             self.image_state_changed.emit(entry.name)
-            self.notice.emit(
-                "warning",
-                f"{entry.sidecar.name} cannot be read ({exc.reason}). The file is kept as it is and the image "
-                "opens with no points; when you add points, the old file is renamed aside, never overwritten.")
-            return ImageEdits(np.zeros((0, 2)), np.zeros((0, 2)))
-        outside = points_outside(annotation.points, entry.width, entry.height)
-        if outside:
-            self.notice.emit("warning", f"{outside} point(s) of {entry.name} lie outside the image: "
-                                        f"{OUTSIDE_POLICY}.")
-        # A valid file with nothing in it is a person's "no objects" (files are never written empty otherwise).
-        no_objects = annotation.empty and entry.sidecar.is_file()
-        return ImageEdits(annotation.points, annotation.proposed, annotation.labels, annotation.regions,
-                          no_objects)
+        if warning:
+            self.notice.emit("warning", warning)
+        return edits
 
     def _leave_current(self) -> None:
         name = self.current_name
@@ -241,16 +208,7 @@ class AnnotationSession(QObject):
 
     # ------------------------------------------------------------------- undo
     def stack(self, name: str) -> QUndoStack:
-        """The undo stack of one image (created when first needed, kept while the folder is open)."""
-        stack = self._stacks.get(name)
-        if stack is None:
-            stack = QUndoStack(self)
-            self.undo_group.addStack(stack)
-            stack.cleanChanged.connect(functools.partial(self._on_clean_changed, name))
-            stack.indexChanged.connect(self._on_stack_index_changed)
-            self._stacks[name] = stack
-            self._policy.record_baseline(self.dataset, name, 0)
-        return stack
+        return self.stacks.stack(name)
 
     def push(self, command: QUndoCommand) -> None:
         """Apply an edit of the current image's annotation so that it can be undone."""
@@ -259,11 +217,10 @@ class AnnotationSession(QObject):
         self.stack(self.current_name).push(command)
 
     def is_dirty(self, name: str) -> bool:
-        stack = self._stacks.get(name)
-        return stack is not None and not stack.isClean()
+        return self.stacks.is_dirty(name)
 
     def dirty_names(self) -> list[str]:
-        return [name for name in self._stacks if self.is_dirty(name)]
+        return self.stacks.dirty_names()
 
     # ------------------------------------------------------------ image state
     def edits_of(self, name: str) -> ImageEdits | None:
@@ -272,41 +229,16 @@ class AnnotationSession(QObject):
             return self._current_edits()
         return self._unsaved.get(name)
 
-    def status_of(self, name: str) -> str:
-        """'complete', 'partial', 'proposed' or 'unlabeled', unsaved edits included."""
-        edits = self.edits_of(name)
-        entry = self.dataset.entry(name)
-        return entry.status if edits is None else edits.status(name, entry.width, entry.height)
-
-    def count_of(self, name: str) -> int | None:
-        """Points of an image as the user sees them now (None: no annotation file, saved or to be saved).
-
-        Merely showing an image without a file must not count it: zero points there is not "0 points".
-        """
-        if self.dataset is None:
-            return None
-        edits = self.edits_of(name)
-        if edits is None:
-            return self.dataset.entry(name).count
-        return len(edits.points) if edits.has_file else None
-
-    def proposed_count_of(self, name: str) -> int:
-        """Model-proposed points of an image waiting to be accepted or discarded, as the user sees them now."""
-        if self.dataset is None:
-            return 0
-        edits = self.edits_of(name)
-        return self.dataset.entry(name).proposed if edits is None else len(edits.proposed)
-
-    def is_annotated(self, name: str) -> bool:
-        """Complete or partial, unsaved edits included (pending proposals keep an image out of training)."""
-        return self.status_of(name) in ("complete", "partial")
+    def state_of(self, name: str) -> ImageState:
+        """Status and counts of an image as the user sees them now, unsaved edits included."""
+        return image_state(self.dataset.entry(name), self.edits_of(name))
 
     def _on_clean_changed(self, name: str, clean: bool) -> None:
         self.image_state_changed.emit(name)
         if name == self.current_name:
             self.dirty_changed.emit(not clean)
 
-    def _on_stack_index_changed(self, _index: int) -> None:
+    def _on_stack_index_changed(self) -> None:
         if self.dirty_names():
             self._autosave.start()  # restarting the single-shot timer debounces a burst of edits
         else:
@@ -344,3 +276,11 @@ class AnnotationSession(QObject):
         first = not self._failure_reported
         self._failure_reported = True
         self.save_failed.emit(name, save_failure_message(name, self.dataset.entry(name).sidecar, exc), first)
+
+
+def _onward(names: list[str], current: str | None, delta: int) -> list[str]:
+    """The images after (delta=1) or before (delta=-1) ``current``, nearest first."""
+    if current not in names:
+        return names if delta > 0 else names[::-1]
+    index = names.index(current)
+    return names[index + 1:] if delta > 0 else names[:index][::-1]

@@ -102,7 +102,7 @@ def test_a_read_only_folder_reports_once_and_keeps_the_points(qtbot, monkeypatch
     assert not sidecar_path(blank_folder / name).exists()
     # Switching image keeps the unsaved points in memory; coming back shows them.
     window.session.step(1)
-    assert window.session.count_of(name) == 2
+    assert window.session.state_of(name).count == 2
     window.session.step(-1)
     assert window.session.points.count == 2
     monkeypatch.undo()

@@ -33,7 +33,7 @@ def test_undoing_every_point_of_an_unannotated_image_leaves_no_file(qtbot, make_
         window.undo_action.trigger()
     _wait_saved(qtbot, window)
     assert not sidecar.exists()
-    assert window.session.count_of(name) is None and not window.session.is_annotated(name)
+    assert window.session.state_of(name).count is None and not window.session.state_of(name).annotated
     assert _points_column(window, name) == "—"
     assert window.image_list.model.state(name) == "todo"
     assert window.session.dataset.split_of(name) == "unlabeled"
@@ -67,7 +67,7 @@ def test_mark_no_objects_is_an_undoable_edit_that_writes_an_empty_annotation(qtb
     window.canvas.select_all()
     window.canvas.delete_selection()
     _wait_saved(qtbot, window)
-    assert read_sidecar(sidecar).count == 0 and window.session.is_annotated(name)
+    assert read_sidecar(sidecar).count == 0 and window.session.state_of(name).annotated
     for _ in range(3):
         window.undo_action.trigger()
     _wait_saved(qtbot, window)
@@ -86,7 +86,7 @@ def test_an_image_opened_with_an_empty_annotation_keeps_it_after_add_and_undo(qt
     window.undo_action.trigger()
     _wait_saved(qtbot, window)
     assert sidecar.read_bytes() == original  # the very file it was opened with
-    assert window.session.is_annotated("cells_001.png")
+    assert window.session.state_of("cells_001.png").annotated
 
 
 def test_mark_no_objects_refuses_an_image_with_points(make_window, synthetic_dataset):
