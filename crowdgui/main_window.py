@@ -39,6 +39,7 @@ from crowdgui.panels.point_style import PointStyleWidget
 from crowdgui.panels.status_bar import StatusFields
 from crowdgui.panels.welcome import WelcomePanel
 from crowdgui.preferences import Preferences
+from crowdgui.regions.tools import RegionTools
 from crowdgui.annotation.recovery import SessionJournal, offer_recovery
 from crowdgui.annotation.session import AUTOSAVE_DELAY_MS, AnnotationSession
 from crowdgui.annotation.region_undo import MarkNoObjects
@@ -91,6 +92,7 @@ class MainWindow(QMainWindow):
         self.point_style = PointStyleWidget(self.preferences.point_size, self.preferences.point_color)
         self._build_menus()
         self._build_toolbar()
+        self.region_tools = RegionTools(self)
         self._connect()
         self._refresh_recent()
         self._update_enabled()

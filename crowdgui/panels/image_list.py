@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crowdgui.icons import icon
 from crowdgui.annotation.session import AnnotationSession
+from crowdgui.icons import icon
 
 STATE_ROLE = Qt.ItemDataRole.UserRole + 1
 FILTERS = (("All images", "all"), ("Not annotated", "todo"), ("Annotated (complete or partial)", "annotated"),
