@@ -23,6 +23,7 @@ from PySide6.QtCore import QLockFile, QObject, QTimer
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from crowdgui.annotation.session import AnnotationSession
+from crowdgui.annotation.region_undo import ReplaceRegions
 from crowdgui.annotation.undo import ReplacePoints
 from engine.dataset.recovery import RecoveryJournal, UnsavedEdits
 
@@ -79,7 +80,7 @@ class SessionJournal(QObject):
             if edits is None:
                 continue
             try:
-                self.journal.write(name, edits.points, edits.proposed)
+                self.journal.write(name, edits.points, edits.proposed, edits.regions)
             except OSError:
                 continue  # a safety net only: a folder that cannot take it cannot take the save either
             self._written.add(name)
@@ -156,6 +157,8 @@ class SessionJournal(QObject):
             stack.push(ReplacePoints(session.points, item.points, text="Restore unsaved points"))
             if item.proposed is not None:
                 stack.push(ReplacePoints(session.proposed, item.proposed, text="Restore unsaved proposals"))
+            if item.regions is not None:
+                stack.push(ReplaceRegions(session.regions, item.regions, text="Restore unsaved regions"))
             stack.endMacro()
             self._written.add(item.image)  # its file is ours now: removed when the image is saved
             restored.append(item.image)

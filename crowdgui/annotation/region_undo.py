@@ -79,6 +79,22 @@ class EditRegion(_ModelCommand):
         self.model.replace(self.index, self.old)
 
 
+class ReplaceRegions(_ModelCommand):
+    """Replace every region of the image (restoring journaled edits)."""
+
+    def __init__(self, model: RegionsModel, regions, text: str = "Replace regions"):
+        super().__init__(model, text)
+        self.old, self.new = model.regions, list(regions)
+
+    def redo(self) -> None:
+        self._check()
+        self.model.replace_all(self.new)
+
+    def undo(self) -> None:
+        self._check()
+        self.model.replace_all(self.old)
+
+
 class MarkNoObjects(_ModelCommand):
     """The person says the image holds no objects: it is saved as annotated with nothing in it."""
 

@@ -52,6 +52,11 @@ class RegionsModel(QObject):
         return old
 
 
+    def replace_all(self, regions) -> None:
+        self._regions = list(regions)
+        self.regions_changed.emit()
+
+
 class NoObjectsMark(QObject):
     """True when a person said the image holds no objects ("Mark as annotated: no objects").
 
