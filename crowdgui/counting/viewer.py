@@ -2,7 +2,9 @@
 
 It is a second :class:`ImageCanvas`, not the main one: nothing it shows is an annotation, no point model is
 bound to it and its edit requests are connected to nothing, so browsing results can never change a sidecar
-or an undo history. Image, density map and predicted points are loaded on a worker thread (big photos take
+or an undo history. The image's ROI and ignore regions, when its annotation file has them, are drawn as on
+the annotation canvas (what counting reported inside / left out). Image, density map, regions and predicted
+points are loaded on a worker thread (big photos take
 a moment to decode); a newer selection makes older loads drop their result.
 """
 
@@ -17,9 +19,11 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from engine.dataset.images import ImageReadError, read_image
 from engine.counting.overlays import load_density
+from engine.dataset.images import ImageReadError, read_image
+from engine.dataset.sidecar import SidecarError, read_sidecar, sidecar_path
 
+from crowdgui.annotation.regions_model import RegionsModel
 from crowdgui.canvas import ImageCanvas
 from crowdgui.canvas.points_scatter import PointsScatter
 from crowdgui.counting.results_model import CountRow
@@ -35,6 +39,7 @@ NOISE_FLOOR = 0.04
 RAMP = 0.3
 POINTS_Z = 20  # above the density overlay
 POINT_COLOR = QColor(0, 255, 170)
+SHOWN_REGION_KINDS = ("roi", "ignore")  # the regions counting honours
 
 
 def prediction_lut(name: str) -> np.ndarray:
@@ -56,6 +61,18 @@ class LoadedResult:
     stride: int = 1
     points: np.ndarray | None = None
     problem: str | None = None
+    regions: list = None  # the image's ROI and ignore regions (engine.dataset.regions.Region)
+
+
+def counting_regions(image_path: Path) -> list:
+    """The ROI and ignore regions of a counted image's annotation file (none without a readable file)."""
+    sidecar = sidecar_path(image_path)
+    if not sidecar.is_file():
+        return []
+    try:
+        return [r for r in read_sidecar(sidecar).regions if r.kind in SHOWN_REGION_KINDS]
+    except SidecarError:
+        return []
 
 
 def estimate_stride(image_shape: tuple[int, ...], density_shape: tuple[int, ...]) -> int:
@@ -72,7 +89,7 @@ def read_points_csv(path: Path) -> np.ndarray:
 
 def load_result(row: CountRow, generation: int, with_points: bool) -> LoadedResult:
     """Read one row's image, density map and (if asked) predicted points; problems become plain words."""
-    loaded = LoadedResult(generation, row)
+    loaded = LoadedResult(generation, row, regions=counting_regions(row.path))
     try:
         loaded.image = read_image(row.path)
     except ImageReadError as exc:
@@ -138,6 +155,8 @@ class ResultViewer(QWidget):
         self.points = PointsScatter(size=7, pen=QColor(0, 0, 0, 200), brush=POINT_COLOR)
         self.points.setZValue(POINTS_Z)
         self.canvas.view_box.addItem(self.points, ignoreBounds=True)
+        self.regions = RegionsModel(self)  # read-only here: no tool is ever given the mouse
+        self.canvas.bind_regions(self.regions)
         self.message = QLabel(self.canvas)
         self.message.setObjectName("resultMessage")
         self.message.setWordWrap(True)
@@ -204,6 +223,7 @@ class ResultViewer(QWidget):
         if row is None:
             self.current = None
             self.canvas.set_image(None)
+            self.regions.reset(None, [])
             self.points.set_positions(np.zeros((0, 2)))
             self.title.setText("<i>Select a counted image to see its density map</i>")
             self.colorbar.set_range(None)
@@ -222,6 +242,7 @@ class ResultViewer(QWidget):
         keep_view = self.canvas.image is not None and loaded.image is not None and \
             self.canvas.image.shape == loaded.image.shape
         self.canvas.set_image(loaded.image, fit=not keep_view)
+        self.regions.reset(loaded.row.image, loaded.regions or [])
         self.title.setText(self._title(loaded.row))
         if loaded.density is not None:
             high = robust_max(loaded.density)
