@@ -19,10 +19,6 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from engine.counting.overlays import load_density
-from engine.dataset.images import ImageReadError, read_image
-from engine.dataset.sidecar import SidecarError, read_sidecar, sidecar_path
-
 from crowdgui.annotation.regions_model import RegionsModel
 from crowdgui.canvas import ImageCanvas
 from crowdgui.canvas.points_scatter import PointsScatter
@@ -30,6 +26,9 @@ from crowdgui.counting.results_model import CountRow
 from crowdgui.density.colormaps import COLORMAPS, DEFAULT_COLORMAP, overlay_lut
 from crowdgui.density.panel import ColorBar
 from crowdgui.density.preview import robust_max
+from engine.counting.overlays import load_density
+from engine.dataset.images import ImageReadError, read_image
+from engine.dataset.sidecar import SidecarError, read_sidecar, sidecar_path
 
 DEFAULT_OPACITY = 0.6
 # A predicted map is never exactly zero in the background: a faint haze of noise covers the whole image.
