@@ -25,7 +25,7 @@ STYLES = {
     "annotated": RegionStyle(QColor(52, 199, 89), Qt.PenStyle.SolidLine, Qt.BrushStyle.SolidPattern, 28,
                              "Annotated"),
     # Never trained on, never counted: hatched, so it reads as "struck out" over any image.
-    "ignore": RegionStyle(QColor(142, 142, 147), Qt.PenStyle.SolidLine, Qt.BrushStyle.BDiagPattern, 200,
+    "ignore": RegionStyle(QColor(210, 210, 215), Qt.PenStyle.SolidLine, Qt.BrushStyle.BDiagPattern, 200,
                           "Ignore"),
     # Where counting reports its count: an outline only, the image inside stays untouched.
     "roi": RegionStyle(QColor(10, 132, 255), Qt.PenStyle.DashLine, Qt.BrushStyle.NoBrush, 0, "ROI"),

@@ -76,7 +76,7 @@ class RegionsLayer(QObject):
         path_item.setToolTip(tooltip_of(region, problem))
         path_item.setZValue(REGIONS_Z)
         text = pg.TextItem(label_of(region, problem), color=style.color, anchor=(0, 1),
-                           fill=pg.mkBrush(20, 20, 20, 170))
+                           fill=pg.mkBrush(20, 20, 20, 210))
         if len(region.polygon):
             corner = region.polygon[np.argmin(region.polygon[:, 0] + region.polygon[:, 1])]
             text.setPos(float(corner[0]), float(corner[1]))
