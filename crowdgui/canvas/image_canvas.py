@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
 from crowdgui.annotation.points_model import PointsModel
 from crowdgui.annotation.regions_model import RegionsModel
+from crowdgui.canvas.keyboard import CanvasKeyboard
 from crowdgui.canvas.overlay import DensityOverlay
 from crowdgui.canvas.points_layer import PointsLayer
 from crowdgui.canvas.proposals_layer import PROPOSAL_COLOR_HEX, ProposalsLayer
@@ -36,10 +37,8 @@ class ImageCanvas(pg.GraphicsView):
         proposals_delete_requested(np.ndarray indices)     model-proposed points (see bind_proposals)
         proposal_move_requested(int index, float x, float y)
         proposals_accept_requested(np.ndarray indices)     a double click on a proposal
-        region_add_requested(str kind, np.ndarray polygon) a region tool drew a shape (see set_region_tool)
-        region_change_requested(int index, np.ndarray polygon)   a region or one of its corners was moved
-        region_delete_requested(int index)
-        region_count_requested(int index)  a double click on a count region: ask its number again
+        region_add_requested(str kind, np.ndarray polygon), region_change_requested(int index, np.ndarray
+        polygon), region_delete_requested(int index), region_count_requested(int index): see region_gestures.py
         cursor_moved(float x, float y)   image coordinates under the mouse
         cursor_left()                    the mouse left the image area
         selection_changed(int count)      selected points and proposals together
@@ -91,7 +90,9 @@ class ImageCanvas(pg.GraphicsView):
         self.view_box.proposals_delete_requested.connect(self.proposals_delete_requested)
         self.view_box.proposal_move_requested.connect(self.proposal_move_requested)
         self.view_box.proposals_accept_requested.connect(self.proposals_accept_requested)
-        self.view_box.pan_state_changed.connect(self._on_pan_state)
+        self.keyboard = CanvasKeyboard(self)
+        self.installEventFilter(self.keyboard)
+        self.view_box.pan_state_changed.connect(self.keyboard.on_pan_state)
         self.region_gestures.add_requested.connect(self.region_add_requested)
         self.region_gestures.change_requested.connect(self.region_change_requested)
         self.region_gestures.delete_requested.connect(self.region_delete_requested)
@@ -203,10 +204,7 @@ class ImageCanvas(pg.GraphicsView):
     def set_overlay_lut(self, lut: np.ndarray) -> None:
         """Colour the overlay through ``lut``: an (N, 3) or (N, 4) uint8 table (RGBA alpha makes low values
         see-through, as the default :func:`~crowdgui.canvas.overlay.transparent_low_lut` does)."""
-        lut = np.asarray(lut)
-        if lut.ndim != 2 or lut.shape[1] not in (3, 4):
-            raise ValueError(f"a lookup table must be (N, 3) or (N, 4), got shape {lut.shape}")
-        self.overlay.setLookupTable(lut)
+        self.overlay.set_lut(lut)
 
     def set_overlay_opacity(self, opacity: float) -> None:
         self.overlay.setOpacity(float(np.clip(opacity, 0.0, 1.0)))
@@ -280,52 +278,3 @@ class ImageCanvas(pg.GraphicsView):
             self.cursor_left.emit()
         else:
             self.cursor_moved.emit(pos.x(), pos.y())
-
-    def _on_pan_state(self, panning: bool) -> None:
-        if panning:
-            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
-        else:
-            self._restore_cursor()
-
-    def _restore_cursor(self) -> None:
-        shape = Qt.CursorShape.OpenHandCursor if self.view_box.space_held else Qt.CursorShape.CrossCursor
-        self.viewport().setCursor(shape)
-
-    def keyPressEvent(self, event) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.region_gestures.tool == "polygon" \
-                and not event.modifiers():
-            self.region_gestures.finish_polygon()
-            event.accept()
-            return
-        if event.key() == Qt.Key.Key_Space:
-            if not event.isAutoRepeat():
-                self.view_box.space_held = True
-                self._restore_cursor()
-            event.accept()
-            return
-        super().keyPressEvent(event)
-
-    def keyReleaseEvent(self, event) -> None:
-        if event.key() == Qt.Key.Key_Space:
-            if not event.isAutoRepeat():
-                self.view_box.space_held = False
-                self._restore_cursor()
-            event.accept()
-            return
-        super().keyReleaseEvent(event)
-
-    def focusOutEvent(self, event) -> None:
-        # A Space released while another widget has focus never reaches us.
-        self.view_box.space_held = False
-        super().focusOutEvent(event)
-
-    def event(self, event) -> bool:
-        if event.type() == QEvent.Type.Enter:
-            # Take the keyboard on hover (Space to pan, Delete), except from a field the user is typing in.
-            focused = QApplication.focusWidget()
-            if not isinstance(focused, (QLineEdit, QAbstractSpinBox)):
-                self.setFocus(Qt.FocusReason.MouseFocusReason)
-            self._restore_cursor()
-        elif event.type() == QEvent.Type.Leave:
-            self.cursor_left.emit()
-        return super().event(event)
