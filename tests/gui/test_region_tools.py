@@ -106,3 +106,31 @@ def test_a_region_with_a_problem_is_drawn_dashed_red_with_its_reason(make_window
     assert path_item.pen().style() == Qt.PenStyle.DashLine and path_item.pen().color().red() == 255
     assert "wholly outside the 200 x 150 image" in path_item.toolTip()
     assert text_item.textItem.toPlainText() == "Ignore: not used"
+
+
+def test_a_double_click_closes_the_polygon_and_right_click_takes_a_corner_back(qtbot, make_window, blank_folder):
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = make_window(blank_folder)
+    canvas = window.canvas
+    window.region_tools.use("polygon", "roi")
+    click(canvas, widget_pos(canvas, 20, 20))
+    click(canvas, widget_pos(canvas, 150, 40))
+    click(canvas, widget_pos(canvas, 100, 90))  # a slip ...
+    click(canvas, widget_pos(canvas, 100, 90), button=Qt.MouseButton.RightButton)  # ... taken back
+    last = widget_pos(canvas, 90, 120)
+    click(canvas, last)
+    left = Qt.MouseButton.LeftButton
+    double = QMouseEvent(QEvent.Type.MouseButtonDblClick, QPointF(last),
+                         QPointF(canvas.viewport().mapToGlobal(last)), left, left, Qt.KeyboardModifier.NoModifier)
+    release = QMouseEvent(QEvent.Type.MouseButtonRelease, QPointF(last),
+                          QPointF(canvas.viewport().mapToGlobal(last)), left, Qt.MouseButton.NoButton,
+                          Qt.KeyboardModifier.NoModifier)
+    for event in (double, release):  # pyqtgraph delivers the double click when the button is released
+        QApplication.sendEvent(canvas.viewport(), event)
+    QApplication.processEvents()
+    [region] = window.session.regions.regions
+    assert region.kind == "roi"
+    np.testing.assert_allclose(region.polygon, [[20, 20], [150, 40], [90, 120]], atol=1.0)
