@@ -22,8 +22,8 @@ from __future__ import annotations
 from PySide6.QtCore import QLockFile, QObject, QTimer
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from crowdgui.annotation.session import AnnotationSession
 from crowdgui.annotation.region_undo import ReplaceRegions
+from crowdgui.annotation.session import AnnotationSession
 from crowdgui.annotation.undo import ReplacePoints
 from engine.dataset.recovery import RecoveryJournal, UnsavedEdits
 

@@ -43,6 +43,11 @@ class RegionsLayer(QObject):
         self._draft.setPen(draft_pen)
         self._draft.setZValue(REGIONS_Z + 1)
         view_box.addItem(self._draft, ignoreBounds=True)
+        # The corners of the selected region, which the edit tool can drag.
+        self._handles = pg.ScatterPlotItem(symbol="s", size=2 * HANDLE_PX - 4, pen=pg.mkPen(40, 40, 40),
+                                           brush=pg.mkBrush(SELECTED_COLOR))
+        self._handles.setZValue(REGIONS_Z + 1)
+        view_box.addItem(self._handles, ignoreBounds=True)
 
     @property
     def regions(self) -> list[Region]:
@@ -67,6 +72,8 @@ class RegionsLayer(QObject):
         for index, region in enumerate(regions):
             problem = region_problem(region, width, height) if width else None
             self._items.append(self._draw(region, problem, index == self.selected))
+        corners = regions[self.selected].polygon if self.selected is not None else np.zeros((0, 2))
+        self._handles.setData(pos=corners)
 
     def _draw(self, region: Region, problem: str | None, selected: bool):
         style = style_of(region, problem)

@@ -134,3 +134,18 @@ def test_a_double_click_closes_the_polygon_and_right_click_takes_a_corner_back(q
     [region] = window.session.regions.regions
     assert region.kind == "roi"
     np.testing.assert_allclose(region.polygon, [[20, 20], [150, 40], [90, 120]], atol=1.0)
+
+
+def test_the_selected_region_shows_its_corners_as_handles(make_window, blank_folder):
+    window = make_window(blank_folder)
+    canvas, tools = window.canvas, window.region_tools
+    tools.use("rectangle", "roi")
+    drag(canvas, widget_pos(canvas, 20, 20), widget_pos(canvas, 80, 60))
+    handles = canvas.regions_layer._handles
+    assert len(handles.data) == 0
+    tools.use("edit")
+    click(canvas, widget_pos(canvas, 50, 40))
+    xs, ys = handles.getData()
+    np.testing.assert_allclose(np.column_stack([xs, ys]), window.session.regions.regions[0].polygon)
+    click(canvas, widget_pos(canvas, 150, 130))  # outside every region: nothing selected
+    assert len(handles.data) == 0
