@@ -51,6 +51,9 @@ class WindowActions:
         self.clear_selection = a(parent, "Clear Selectio&n", ["Esc"], None, "Deselect all points")
         self.clear_points = a(parent, "C&lear All Points of This Image", ["Ctrl+Shift+Delete"], None,
                               "Remove every point of the image (can be undone)")
+        self.mark_no_objects = a(parent, "Mark as Annotated: &No Objects", ["Ctrl+Shift+E"], None,
+                                 "Say that this image holds no objects: it is saved as annotated with 0 points "
+                                 "(an image is never annotated just because its points were deleted)")
         self.add_mode = a(parent, "Add &Points Mode", ["P"], "mode-add",
                           "Left click adds a point, drag moves one", checkable=True)
         self.select_mode = a(parent, "&Select Mode", ["S"], "mode-select",
@@ -81,7 +84,8 @@ class WindowActions:
 
     def needing_image(self) -> list[QAction]:
         """Actions that only make sense while an image is shown."""
-        return [self.select_all, self.delete_selected, self.clear_selection, self.clear_points, self.fit,
+        return [self.select_all, self.delete_selected, self.clear_selection, self.clear_points,
+                self.mark_no_objects, self.fit,
                 self.actual_size, self.zoom_in, self.zoom_out]
 
     def needing_folder(self) -> list[QAction]:

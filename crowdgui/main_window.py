@@ -22,12 +22,13 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QStackedWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
 from crowdgui.actions import WindowActions
+from crowdgui.annotation.recovery import SessionJournal, offer_recovery
+from crowdgui.annotation.session import AUTOSAVE_DELAY_MS, AnnotationSession
 from crowdgui.canvas import ImageCanvas
 from crowdgui.demo import ensure_demo_dataset
 from crowdgui.dialogs.help import ShortcutsDialog, show_about
@@ -38,10 +39,11 @@ from crowdgui.panels.notice_bar import NoticeBar
 from crowdgui.panels.point_style import PointStyleWidget
 from crowdgui.panels.status_bar import StatusFields
 from crowdgui.panels.welcome import WelcomePanel
+from crowdgui.point_edits import PointEdits
 from crowdgui.preferences import Preferences
-from crowdgui.annotation.recovery import SessionJournal, offer_recovery
-from crowdgui.annotation.session import AUTOSAVE_DELAY_MS, AnnotationSession
-from crowdgui.annotation.undo import AddPoint, ClearPoints, DeletePoints, MovePoint
+from crowdgui.regions.tools import RegionTools
+from crowdgui.window_feedback import SaveFeedback, next_unannotated, summarise_folder
+from crowdgui.window_layout import build_menus, build_toolbar
 
 MENU_ORDER = ("&File", "&Edit", "&View", "&Image")
 
@@ -88,8 +90,11 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.redo_action.setIcon(icon("redo"))
         self.point_style = PointStyleWidget(self.preferences.point_size, self.preferences.point_color)
-        self._build_menus()
-        self._build_toolbar()
+        build_menus(self)
+        self.toolbar = build_toolbar(self)
+        self.point_edits = PointEdits(self)
+        self.region_tools = RegionTools(self)
+        self.save_feedback = SaveFeedback(self)
         self._connect()
         self._refresh_recent()
         self._update_enabled()
@@ -126,66 +131,13 @@ class MainWindow(QMainWindow):
         self.notice_bar.show_notice(level, text, action_text, action)
 
     # ---------------------------------------------------------------- layout
-    def _build_menus(self) -> None:
-        a = self.actions
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction(a.open_folder)
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        file_menu.addAction(a.open_demo)
-        file_menu.addSeparator()
-        file_menu.addAction(a.save)
-        file_menu.addAction(a.close_folder)
-        file_menu.addSeparator()
-        file_menu.addAction(a.quit)
-        edit_menu = self.menuBar().addMenu("&Edit")
-        edit_menu.addActions([self.undo_action, self.redo_action])
-        edit_menu.addSeparator()
-        edit_menu.addActions([a.add_mode, a.select_mode])
-        edit_menu.addSeparator()
-        edit_menu.addActions([a.select_all, a.clear_selection, a.delete_selected, a.clear_points])
-        view_menu = self.menuBar().addMenu("&View")
-        view_menu.addActions([a.fit, a.actual_size, a.zoom_in, a.zoom_out])
-        view_menu.addSeparator()
-        view_menu.addActions([a.bigger_points, a.smaller_points, a.point_color])
-        view_menu.addSeparator()
-        self.panels_menu = view_menu.addMenu("&Panels")
-        for dock in self.findChildren(QDockWidget):
-            self.panels_menu.addAction(dock.toggleViewAction())
-        image_menu = self.menuBar().addMenu("&Image")
-        image_menu.addActions([a.previous_image, a.next_image, a.next_todo])
-        self.help_menu = self.menuBar().addMenu("&Help")
-        self.help_menu.addActions([a.shortcuts, a.about])
-
-    def _build_toolbar(self) -> None:
-        a = self.actions
-        self.toolbar = QToolBar("Main toolbar", objectName="mainToolbar", movable=False)
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-        self.addToolBar(self.toolbar)
-        self.toolbar.addAction(a.open_folder)
-        self.toolbar.addSeparator()
-        self.toolbar.addActions([a.previous_image, a.next_image])
-        self.toolbar.addSeparator()
-        self.toolbar.addActions([self.undo_action, self.redo_action])
-        self.toolbar.addSeparator()
-        self.toolbar.addActions([a.add_mode, a.select_mode, a.delete_selected])
-        self.toolbar.addSeparator()
-        self.toolbar.addActions([a.fit, a.actual_size, a.zoom_in, a.zoom_out])
-        self.toolbar.addSeparator()
-        self.toolbar.addWidget(self.point_style)
-
     def _connect(self) -> None:
         a, canvas, session = self.actions, self.canvas, self.session
-        canvas.point_add_requested.connect(self._add_point)
-        canvas.points_delete_requested.connect(self._delete_points)
-        canvas.point_move_requested.connect(self._move_point)
         canvas.cursor_moved.connect(lambda x, y: self.status_fields.show_cursor(x, y, canvas.pixel_value(x, y)))
         canvas.cursor_left.connect(self.status_fields.clear_cursor)
         canvas.zoom_changed.connect(self.status_fields.show_zoom)
         canvas.selection_changed.connect(self.status_fields.show_selection)
         session.current_image_changed.connect(self._on_current_image_changed)
-        session.dirty_changed.connect(self._on_dirty_changed)
-        session.saved.connect(self._on_saved)
-        session.save_failed.connect(self._on_save_failed)
         session.notice.connect(self.show_notice)
         self.image_list.image_activated.connect(self._activate_image)
         self.welcome.open_folder_requested.connect(self.choose_folder)
@@ -202,7 +154,6 @@ class MainWindow(QMainWindow):
         a.select_all.triggered.connect(canvas.select_all)
         a.delete_selected.triggered.connect(canvas.delete_selection)
         a.clear_selection.triggered.connect(canvas.clear_selection)
-        a.clear_points.triggered.connect(self._clear_points)
         a.select_mode.toggled.connect(canvas.set_select_mode)
         a.fit.triggered.connect(canvas.fit_to_window)
         a.actual_size.triggered.connect(canvas.zoom_actual_pixels)
@@ -213,24 +164,9 @@ class MainWindow(QMainWindow):
         a.point_color.triggered.connect(self.point_style.choose_color)
         a.next_image.triggered.connect(lambda: self._step(1))
         a.previous_image.triggered.connect(lambda: self._step(-1))
-        a.next_todo.triggered.connect(self._next_unannotated)
+        a.next_todo.triggered.connect(lambda: next_unannotated(self))
         a.shortcuts.triggered.connect(self._show_shortcuts)
         a.about.triggered.connect(lambda: show_about(self))
-
-    # ------------------------------------------------------------------ edits
-    def _add_point(self, x: float, y: float) -> None:
-        self.session.push(AddPoint(self.session.points, x, y))
-
-    def _delete_points(self, indices) -> None:
-        if len(indices):
-            self.session.push(DeletePoints(self.session.points, indices))
-
-    def _move_point(self, index: int, x: float, y: float) -> None:
-        self.session.push(MovePoint(self.session.points, index, x, y))
-
-    def _clear_points(self) -> None:
-        if self.session.points.count:
-            self.session.push(ClearPoints(self.session.points))
 
     # ---------------------------------------------------------------- folders
     def choose_folder(self) -> None:
@@ -252,7 +188,7 @@ class MainWindow(QMainWindow):
             return False
         self.preferences.add_recent_folder(dataset.folder)
         self.pages.setCurrentWidget(self.canvas)
-        self._summarise(dataset)
+        summarise_folder(self, dataset)
         self._update_enabled()
         self.recovery_box = offer_recovery(self, self.recovery, self.show_notice)
         return True
@@ -296,28 +232,6 @@ class MainWindow(QMainWindow):
             QMessageBox.StandardButton.Cancel)
         return answer == QMessageBox.StandardButton.Discard
 
-    def _summarise(self, dataset) -> None:
-        usable = sum(e.usable for e in dataset.entries)
-        done = sum(e.annotated for e in dataset.entries)
-        self.statusBar().showMessage(f"Opened {dataset.folder.name}: {len(dataset)} images, {done} annotated",
-                                     8000)
-        problems = dataset.problems
-        if not len(dataset):
-            self.show_notice("info", "No images in this folder. CrowdGUI lists .jpg, .png, .tif and .bmp "
-                                     "files directly inside the folder (not in subfolders).")
-        elif problems:
-            self.show_notice(
-                "warning", f"{len(problems)} file(s) have problems: unreadable images are skipped, "
-                           "unreadable point files are kept aside, points outside their image are kept but not "
-                           f"used. {usable} of {len(dataset)} images can be annotated.", "Details…",
-                lambda: self._show_problems(problems))
-        else:
-            self.notice_bar.hide()
-
-    def _show_problems(self, problems: list[str]) -> None:
-        self.last_message = show_message(self, "warning", "Problems found in this folder",
-                                         f"{len(problems)} file(s) have problems.", "\n".join(problems))
-
     def _refresh_recent(self) -> None:
         folders = self.preferences.recent_folders()
         self.welcome.set_recent_folders(folders)
@@ -337,19 +251,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("This is the last image" if delta > 0 else "This is the first image",
                                          2000)
 
-    def _next_unannotated(self) -> None:
-        dataset = self.session.dataset
-        if dataset is None:
-            return
-        names = dataset.names()
-        start = names.index(self.session.current_name) + 1 if self.session.current_name in names else 0
-        for name in names[start:] + names[:start]:
-            entry = dataset.entry(name)
-            todo = entry.usable and not entry.annotated and not self.session.is_dirty(name)
-            if todo and self.session.select(name):
-                return
-        self.statusBar().showMessage("Every image is annotated", 3000)
-
     # ---------------------------------------------------------- session events
     def _on_current_image_changed(self, name: str) -> None:
         self.canvas.set_image(self.session.image if name else None)
@@ -358,27 +259,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{title} — CrowdGUI[*]" if title else "CrowdGUI[*]")
         self.setWindowModified(bool(name) and self.session.is_dirty(name))
         self._update_enabled()
-
-    def _on_dirty_changed(self, dirty: bool) -> None:
-        self.setWindowModified(dirty)
-        if dirty:
-            if self.status_fields.state != "failed":
-                self.status_fields.show_save_state("unsaved")
-        elif not self.session.dirty_names():
-            self.status_fields.show_save_state("saved")
-
-    def _on_saved(self, name: str, moved_aside) -> None:
-        if not self.session.dirty_names():
-            self.status_fields.show_save_state("saved")
-        if moved_aside is not None:
-            self.show_notice("info", f"The unreadable points file of {name} was kept: it is now "
-                                     f"{Path(moved_aside).name} in the same folder.")
-
-    def _on_save_failed(self, name: str, message: str, first: bool) -> None:
-        self.status_fields.show_save_state("failed")
-        if first:
-            self.last_message = show_message(self, "error", "Points not saved", message)
-        self.statusBar().showMessage(f"Could not save the points of {name} — they are kept on screen", 10000)
 
     # ------------------------------------------------------------------ misc
     def _on_point_style(self, size: int, color) -> None:
@@ -401,22 +281,14 @@ class MainWindow(QMainWindow):
 
     # -------------------------------------------------------------- Qt events
     def dragEnterEvent(self, event) -> None:
-        if self._dropped_folder(event) is not None:
+        if dropped_folder(event) is not None:
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        folder = self._dropped_folder(event)
+        folder = dropped_folder(event)
         if folder is not None:
             event.acceptProposedAction()
             self.open_folder(folder)
-
-    @staticmethod
-    def _dropped_folder(event) -> Path | None:
-        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
-        paths = [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
-        if not paths:
-            return None
-        return paths[0] if paths[0].is_dir() else paths[0].parent
 
     def closeEvent(self, event) -> None:
         if not self._release_folder():
@@ -425,3 +297,12 @@ class MainWindow(QMainWindow):
         self.preferences.save_window(self)
         self.session.close_dataset()
         event.accept()
+
+
+def dropped_folder(event) -> Path | None:
+    """The folder dropped on the window (a dropped file stands for its folder), or None."""
+    urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+    paths = [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
+    if not paths:
+        return None
+    return paths[0] if paths[0].is_dir() else paths[0].parent

@@ -32,9 +32,6 @@ class Preferences:
         recent = [f for f in self.recent_folders() if f != folder]
         self.settings.setValue("recent_folders", [folder, *recent][:MAX_RECENT])
 
-    def clear_recent_folders(self) -> None:
-        self.settings.setValue("recent_folders", [])
-
     # ------------------------------------------------------------- point look
     @property
     def point_size(self) -> int:

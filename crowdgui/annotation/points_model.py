@@ -2,6 +2,10 @@
 
 Only undo commands (crowdgui/annotation/undo.py) call the editing methods, so every edit can be undone. Views listen to
 ``points_changed`` and read ``points``; the change description lets the canvas redraw only what moved.
+
+Class labels (sidecar ``labels``, one per point) travel with the points so that they stay aligned through every
+edit. An image whose file has no labels keeps none; in one that has, a new point gets the first class named in
+the file (the classes feature decides more; this only must never misalign or drop a label).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class PointsModel(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._points = _empty()
+        self._labels: list[str] | None = None
+        self._new_label: str | None = None  # the label a new point gets (None: the image has no labels)
         self.image_name: str | None = None
 
     # ------------------------------------------------------------------ reading
@@ -53,6 +59,16 @@ class PointsModel(QObject):
         return view
 
     @property
+    def labels(self) -> list[str] | None:
+        """A copy of the class name of each point, or None when the image has no labels."""
+        return None if self._labels is None else list(self._labels)
+
+    def labels_at(self, indices) -> list[str] | None:
+        if self._labels is None:
+            return None
+        return [self._labels[int(i)] for i in np.unique(np.asarray(indices, dtype=np.intp))]
+
+    @property
     def count(self) -> int:
         return len(self._points)
 
@@ -60,10 +76,15 @@ class PointsModel(QObject):
         return self.count
 
     # ------------------------------------------------------------------ editing
-    def reset(self, image_name: str | None, points) -> None:
-        """Show another image's points (not an edit: nothing to undo)."""
+    def reset(self, image_name: str | None, points, labels: list[str] | None = None) -> None:
+        """Show another image's points and their labels (not an edit: nothing to undo)."""
+        points = as_points(points).copy()
+        if labels is not None and len(labels) != len(points):
+            raise ValueError(f"{len(labels)} labels for {len(points)} points")
         self.image_name = image_name
-        self._points = as_points(points).copy()
+        self._points = points
+        self._labels = None if labels is None else list(labels)
+        self._new_label = labels[0] if labels else None
         self._emit("reset")
 
     def append(self, points) -> np.ndarray:
@@ -71,6 +92,8 @@ class PointsModel(QObject):
         new = as_points(points)
         start = len(self._points)
         self._points = np.concatenate([self._points, new]) if len(new) else self._points
+        if self._labels is not None:
+            self._labels.extend([self._new_label] * len(new))
         indices = np.arange(start, start + len(new), dtype=np.intp)
         self._emit("added", indices)
         return indices
@@ -80,11 +103,15 @@ class PointsModel(QObject):
         indices = np.unique(np.asarray(indices, dtype=np.intp))
         removed = self._points[indices].copy()
         self._points = np.delete(self._points, indices, axis=0)
+        if self._labels is not None:
+            gone = set(indices.tolist())
+            self._labels = [label for i, label in enumerate(self._labels) if i not in gone]
         self._emit("removed", indices)
         return removed
 
-    def insert(self, indices, points) -> None:
-        """Undo of :meth:`remove`: put ``points`` back so that they end up at the ascending ``indices``."""
+    def insert(self, indices, points, labels: list[str] | None = None) -> None:
+        """Undo of :meth:`remove`: put ``points`` (and their ``labels``, from :meth:`labels_at` before the
+        removal) back so that they end up at the ascending ``indices``."""
         indices = np.asarray(indices, dtype=np.intp)
         points = as_points(points)
         total = len(self._points) + len(indices)
@@ -94,6 +121,12 @@ class PointsModel(QObject):
         merged[indices] = points
         merged[keep] = self._points
         self._points = merged
+        if self._labels is not None:
+            merged_labels = [self._new_label] * total
+            for index, label in zip(indices.tolist(), labels or [self._new_label] * len(indices)):
+                merged_labels[index] = label
+            kept = iter(self._labels)
+            self._labels = [label if not keep[i] else next(kept) for i, label in enumerate(merged_labels)]
         self._emit("inserted", indices)
 
     def move(self, index: int, x: float, y: float) -> None:
@@ -103,9 +136,11 @@ class PointsModel(QObject):
         self._points = moved
         self._emit("moved", np.array([index], dtype=np.intp))
 
-    def replace(self, points) -> None:
-        """Replace every point (clear, accept proposals, ...)."""
+    def replace(self, points, labels: list[str] | None = None) -> None:
+        """Replace every point (clear, restore, ...); without ``labels`` every point gets the new-point label."""
         self._points = as_points(points).copy()
+        if self._labels is not None:
+            self._labels = list(labels) if labels is not None else [self._new_label] * len(self._points)
         self._emit("replaced")
 
     def _emit(self, kind: str, indices: np.ndarray = _NO_INDICES) -> None:

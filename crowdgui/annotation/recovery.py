@@ -22,6 +22,7 @@ from __future__ import annotations
 from PySide6.QtCore import QLockFile, QObject, QTimer
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from crowdgui.annotation.region_undo import ReplaceRegions
 from crowdgui.annotation.session import AnnotationSession
 from crowdgui.annotation.undo import ReplacePoints
 from engine.dataset.recovery import RecoveryJournal, UnsavedEdits
@@ -75,14 +76,11 @@ class SessionJournal(QObject):
                     self._written.discard(name)
                     self._release_if_clean()
                 continue
-            if name == session.current_name:
-                points, proposed = session.points.points, session.proposed.points
-            elif name in session._unsaved:
-                points, proposed = session._unsaved[name], session._unsaved_proposed.get(name)
-            else:
+            edits = session.edits_of(name)
+            if edits is None:
                 continue
             try:
-                self.journal.write(name, points, proposed)
+                self.journal.write(name, edits.points, edits.proposed, edits.regions)
             except OSError:
                 continue  # a safety net only: a folder that cannot take it cannot take the save either
             self._written.add(name)
@@ -159,6 +157,8 @@ class SessionJournal(QObject):
             stack.push(ReplacePoints(session.points, item.points, text="Restore unsaved points"))
             if item.proposed is not None:
                 stack.push(ReplacePoints(session.proposed, item.proposed, text="Restore unsaved proposals"))
+            if item.regions is not None:
+                stack.push(ReplaceRegions(session.regions, item.regions, text="Restore unsaved regions"))
             stack.endMacro()
             self._written.add(item.image)  # its file is ours now: removed when the image is saved
             restored.append(item.image)

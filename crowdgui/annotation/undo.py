@@ -50,14 +50,16 @@ class DeletePoints(_PointsCommand):
         count = len(self.indices)
         super().__init__(model, "Delete point" if count == 1 else f"Delete {count} points")
         self.removed: np.ndarray | None = None
+        self.removed_labels: list[str] | None = None
 
     def redo(self) -> None:
         self._check()
+        self.removed_labels = self.model.labels_at(self.indices)
         self.removed = self.model.remove(self.indices)
 
     def undo(self) -> None:
         self._check()
-        self.model.insert(self.indices, self.removed)
+        self.model.insert(self.indices, self.removed, self.removed_labels)
 
 
 class MovePoint(_PointsCommand):
@@ -84,6 +86,7 @@ class ReplacePoints(_PointsCommand):
     def __init__(self, model: PointsModel, points, text: str = "Replace points"):
         super().__init__(model, text)
         self.old = model.points.copy()
+        self.old_labels = model.labels
         self.new = as_points(points).copy()
 
     def redo(self) -> None:
@@ -92,7 +95,7 @@ class ReplacePoints(_PointsCommand):
 
     def undo(self) -> None:
         self._check()
-        self.model.replace(self.old)
+        self.model.replace(self.old, self.old_labels)
 
 
 class ClearPoints(ReplacePoints):

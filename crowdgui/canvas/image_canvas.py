@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
+from crowdgui.annotation.points_model import PointsModel
+from crowdgui.annotation.regions_model import RegionsModel
+from crowdgui.canvas.keyboard import CanvasKeyboard
 from crowdgui.canvas.overlay import DensityOverlay
 from crowdgui.canvas.points_layer import PointsLayer
 from crowdgui.canvas.proposals_layer import PROPOSAL_COLOR_HEX, ProposalsLayer
+from crowdgui.canvas.region_gestures import RegionGestures
+from crowdgui.canvas.regions_layer import RegionsLayer
 from crowdgui.canvas.view_box import AnnotationViewBox
-from crowdgui.annotation.points_model import PointsModel
 
 ZOOM_STEP = 1.25
 MIN_VISIBLE_PIXELS = 6  # the deepest zoom shows this many image pixels across
@@ -33,6 +37,8 @@ class ImageCanvas(pg.GraphicsView):
         proposals_delete_requested(np.ndarray indices)     model-proposed points (see bind_proposals)
         proposal_move_requested(int index, float x, float y)
         proposals_accept_requested(np.ndarray indices)     a double click on a proposal
+        region_add_requested(str kind, np.ndarray polygon), region_change_requested(int index, np.ndarray
+        polygon), region_delete_requested(int index), region_count_requested(int index): see region_gestures.py
         cursor_moved(float x, float y)   image coordinates under the mouse
         cursor_left()                    the mouse left the image area
         selection_changed(int count)      selected points and proposals together
@@ -45,6 +51,10 @@ class ImageCanvas(pg.GraphicsView):
     proposals_delete_requested = Signal(object)
     proposal_move_requested = Signal(int, float, float)
     proposals_accept_requested = Signal(object)
+    region_add_requested = Signal(str, object)
+    region_change_requested = Signal(int, object)
+    region_delete_requested = Signal(int)
+    region_count_requested = Signal(int)
     cursor_moved = Signal(float, float)
     cursor_left = Signal()
     selection_changed = Signal(int)
@@ -63,6 +73,9 @@ class ImageCanvas(pg.GraphicsView):
         self.points_layer = PointsLayer(self.view_box, self)
         self.view_box.layer = self.points_layer
         self.proposals_layer = ProposalsLayer(self.view_box, self)
+        self.regions_layer = RegionsLayer(self.view_box, self)
+        self.region_gestures = RegionGestures(self.regions_layer, self)
+        self.view_box.regions = self.region_gestures
         self._image: np.ndarray | None = None
         self._model: PointsModel | None = None
         self._proposals: PointsModel | None = None
@@ -77,7 +90,13 @@ class ImageCanvas(pg.GraphicsView):
         self.view_box.proposals_delete_requested.connect(self.proposals_delete_requested)
         self.view_box.proposal_move_requested.connect(self.proposal_move_requested)
         self.view_box.proposals_accept_requested.connect(self.proposals_accept_requested)
-        self.view_box.pan_state_changed.connect(self._on_pan_state)
+        self.keyboard = CanvasKeyboard(self)
+        self.installEventFilter(self.keyboard)
+        self.view_box.pan_state_changed.connect(self.keyboard.on_pan_state)
+        self.region_gestures.add_requested.connect(self.region_add_requested)
+        self.region_gestures.change_requested.connect(self.region_change_requested)
+        self.region_gestures.delete_requested.connect(self.region_delete_requested)
+        self.region_gestures.count_requested.connect(self.region_count_requested)
         self.view_box.sigRangeChanged.connect(lambda *_: self.zoom_changed.emit(self.zoom_factor()))
         self.points_layer.selection_changed.connect(self._on_selection_changed)
         self.proposals_layer.selection_changed.connect(self._on_selection_changed)
@@ -97,6 +116,7 @@ class ImageCanvas(pg.GraphicsView):
         height, width = image.shape[:2]
         self.image_item.setImage(image, levels=(0, 255), autoLevels=False)
         self.view_box.image_size = (width, height)
+        self.region_gestures.cancel()  # redraws the regions: whether one is usable depends on the image size
         self.view_box.setLimits(minXRange=MIN_VISIBLE_PIXELS, minYRange=MIN_VISIBLE_PIXELS,
                                 maxXRange=max(width, height) * 20, maxYRange=max(width, height) * 20)
         self._update_count()
@@ -136,6 +156,17 @@ class ImageCanvas(pg.GraphicsView):
         model.points_changed.connect(self._update_count)
         self._update_count()
 
+    def bind_regions(self, model: RegionsModel) -> None:
+        """Draw this model's regions (the canvas only reads it)."""
+        self.regions_layer.bind(model)
+
+    def set_region_tool(self, tool: str | None, kind: str | None = None) -> None:
+        """Give the left mouse button to a region tool ("rectangle", "polygon", "edit"; None: the points)
+        drawing regions of ``kind``."""
+        self.region_gestures.set_tool(tool, kind)
+        if tool is not None:
+            self.clear_selection()
+
     def set_point_style(self, size: float, color: QColor) -> None:
         self.points_layer.set_style(size, QColor(color))
         self.proposals_layer.set_style(size)
@@ -173,10 +204,7 @@ class ImageCanvas(pg.GraphicsView):
     def set_overlay_lut(self, lut: np.ndarray) -> None:
         """Colour the overlay through ``lut``: an (N, 3) or (N, 4) uint8 table (RGBA alpha makes low values
         see-through, as the default :func:`~crowdgui.canvas.overlay.transparent_low_lut` does)."""
-        lut = np.asarray(lut)
-        if lut.ndim != 2 or lut.shape[1] not in (3, 4):
-            raise ValueError(f"a lookup table must be (N, 3) or (N, 4), got shape {lut.shape}")
-        self.overlay.setLookupTable(lut)
+        self.overlay.set_lut(lut)
 
     def set_overlay_opacity(self, opacity: float) -> None:
         self.overlay.setOpacity(float(np.clip(opacity, 0.0, 1.0)))
@@ -194,9 +222,14 @@ class ImageCanvas(pg.GraphicsView):
     def clear_selection(self) -> None:
         self.points_layer.clear_selection()
         self.proposals_layer.clear_selection()
+        if self.region_gestures.tool == "polygon":
+            self.region_gestures.cancel()  # Esc abandons the polygon being drawn
+        self.regions_layer.select(None)
 
     def delete_selection(self) -> None:
-        """Ask to delete the selected points and proposals (nothing happens without a selection)."""
+        """Ask to delete the selected points and proposals, or the selected region in the edit tool."""
+        if self.region_gestures.delete_selected():
+            return
         selected = self.points_layer.selected
         proposals = self.proposals_layer.selected
         if len(selected):
@@ -236,10 +269,6 @@ class ImageCanvas(pg.GraphicsView):
         size_x, _ = self.view_box.viewPixelSize()
         return 1.0 / size_x if size_x > 0 else 1.0
 
-    def image_to_widget(self, x: float, y: float) -> QPointF:
-        """Where image point (x, y) is on this widget's viewport (used by tests and tools)."""
-        return QPointF(self.mapFromScene(self.view_box.mapViewToScene(QPointF(x, y))))
-
     # ------------------------------------------------------------ input state
     def _on_mouse_moved(self, scene_pos) -> None:
         if self._image is None:
@@ -249,47 +278,3 @@ class ImageCanvas(pg.GraphicsView):
             self.cursor_left.emit()
         else:
             self.cursor_moved.emit(pos.x(), pos.y())
-
-    def _on_pan_state(self, panning: bool) -> None:
-        if panning:
-            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
-        else:
-            self._restore_cursor()
-
-    def _restore_cursor(self) -> None:
-        shape = Qt.CursorShape.OpenHandCursor if self.view_box.space_held else Qt.CursorShape.CrossCursor
-        self.viewport().setCursor(shape)
-
-    def keyPressEvent(self, event) -> None:
-        if event.key() == Qt.Key.Key_Space:
-            if not event.isAutoRepeat():
-                self.view_box.space_held = True
-                self._restore_cursor()
-            event.accept()
-            return
-        super().keyPressEvent(event)
-
-    def keyReleaseEvent(self, event) -> None:
-        if event.key() == Qt.Key.Key_Space:
-            if not event.isAutoRepeat():
-                self.view_box.space_held = False
-                self._restore_cursor()
-            event.accept()
-            return
-        super().keyReleaseEvent(event)
-
-    def focusOutEvent(self, event) -> None:
-        # A Space released while another widget has focus never reaches us.
-        self.view_box.space_held = False
-        super().focusOutEvent(event)
-
-    def event(self, event) -> bool:
-        if event.type() == QEvent.Type.Enter:
-            # Take the keyboard on hover (Space to pan, Delete), except from a field the user is typing in.
-            focused = QApplication.focusWidget()
-            if not isinstance(focused, (QLineEdit, QAbstractSpinBox)):
-                self.setFocus(Qt.FocusReason.MouseFocusReason)
-            self._restore_cursor()
-        elif event.type() == QEvent.Type.Leave:
-            self.cursor_left.emit()
-        return super().event(event)

@@ -55,3 +55,10 @@ class DensityOverlay(pg.ImageItem):
         self.setImage(array, levels=levels, autoLevels=False)
         self.setTransform(QTransform.fromScale(stride, stride))
         self.show()
+
+    def set_lut(self, lut: np.ndarray) -> None:
+        """Colour through ``lut``, an (N, 3) or (N, 4) uint8 table; ValueError for anything else."""
+        lut = np.asarray(lut)
+        if lut.ndim != 2 or lut.shape[1] not in (3, 4):
+            raise ValueError(f"a lookup table must be (N, 3) or (N, 4), got shape {lut.shape}")
+        self.setLookupTable(lut)

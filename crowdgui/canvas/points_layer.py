@@ -11,8 +11,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Signal
 from PySide6.QtGui import QColor
 
-from crowdgui.canvas.points_scatter import PointsScatter
 from crowdgui.annotation.points_model import PointsChange, PointsModel
+from crowdgui.canvas.points_scatter import PointsScatter
 
 POINTS_Z = 10
 SELECTION_Z = 11

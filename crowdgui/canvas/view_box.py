@@ -8,6 +8,9 @@ cursor (pyqtgraph's own). The view box never changes points; it asks through its
 Model-proposed points (a second layer, ``proposals``) take the same gestures: click selects, right click
 deletes, drag moves, the box selects them too; a double click accepts one. Where a point and a proposal
 overlap, the point (drawn on top) is the one grabbed.
+
+While a region tool is chosen (``regions``, crowdgui/canvas/region_gestures.py), left clicks and drags go to it
+instead; panning and zooming stay as they are.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from PySide6.QtGui import QBrush, QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem
 
 from crowdgui.canvas.points_layer import PointsLayer
+from crowdgui.canvas.region_gestures import RegionGestures
 
 CLICK_SLOP_PX = 4.0  # a left drag on empty space shorter than this still counts as a click
 
@@ -38,6 +42,7 @@ class AnnotationViewBox(pg.ViewBox):
         super().__init__(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.02)
         self.layer: PointsLayer | None = None
         self.proposals: PointsLayer | None = None  # model-proposed points, when the window shows them
+        self.regions: RegionGestures | None = None  # the region tools, when the canvas has them
         self.image_size: tuple[int, int] | None = None  # (width, height) of the shown image
         self.space_held = False  # set by the canvas widget, which receives the key events
         self.select_mode = False
@@ -71,12 +76,18 @@ class AnnotationViewBox(pg.ViewBox):
         return x, y
 
     # ------------------------------------------------------------------ clicks
+    def _region_tool(self) -> bool:
+        return self.regions is not None and self.regions.active
+
     def mouseClickEvent(self, ev):
         if self.layer is None or self.image_size is None:
             ev.ignore()
             return
         ev.accept()
         pos = self.mapSceneToView(ev.scenePos())
+        if self._region_tool():
+            self.regions.click(ev.button(), pos, ev.double())
+            return
         self._click(ev.button(), ev.modifiers(), pos, double=ev.double())
 
     def _layers(self) -> list[PointsLayer]:
@@ -132,6 +143,8 @@ class AnnotationViewBox(pg.ViewBox):
         elif self._gesture == "move":
             x, y = self._clamp(self.mapSceneToView(ev.scenePos()) + self._grab_offset)
             self._drag_layer.preview_move(self._drag_index, x, y)
+        elif self._gesture == "region":
+            self.regions.drag_move(self.mapSceneToView(ev.scenePos()))
         if ev.isFinish():
             self._finish_gesture(ev)
 
@@ -144,6 +157,14 @@ class AnnotationViewBox(pg.ViewBox):
             self.pan_state_changed.emit(True)
         elif button != Qt.MouseButton.LeftButton:
             self._gesture = None
+        elif self._region_tool():
+            # A polygon corner is a click, even one that slipped a little; what else a tool does not take pans.
+            if self.regions.tool == "polygon":
+                self._gesture = "click"
+            else:
+                self._gesture = "region" if self.regions.drag_start(down) else "pan"
+                if self._gesture == "pan":
+                    self.pan_state_changed.emit(True)
         elif shift or self.select_mode:
             self._gesture = "box"
             self._box.setRect(self._view_rect(ev))
@@ -176,11 +197,16 @@ class AnnotationViewBox(pg.ViewBox):
                 signal.emit(self._drag_index, x, y)
             # Show what the model holds now (the move, or the old place if the request was not taken).
             layer.sync_point(self._drag_index)
+        elif gesture == "region":
+            self.regions.drag_finish(self.mapSceneToView(ev.scenePos()))
         elif gesture == "click":
             travelled = (ev.screenPos() - ev.buttonDownScreenPos())
             if (travelled.x() ** 2 + travelled.y() ** 2) ** 0.5 <= CLICK_SLOP_PX:
                 down = self.mapSceneToView(ev.buttonDownScenePos())
-                self._click(Qt.MouseButton.LeftButton, ev.modifiers(), down)
+                if self._region_tool():
+                    self.regions.click(Qt.MouseButton.LeftButton, down, False)
+                else:
+                    self._click(Qt.MouseButton.LeftButton, ev.modifiers(), down)
 
     def _view_rect(self, ev) -> QRectF:
         return QRectF(self.mapSceneToView(ev.buttonDownScenePos()),

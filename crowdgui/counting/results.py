@@ -261,10 +261,6 @@ class ResultsPanel(QWidget):
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
         return [index.data(ROW_ROLE) for index in rows]
 
-    def current_row(self) -> CountRow | None:
-        index = self.table.currentIndex()
-        return index.data(ROW_ROLE) if index.isValid() else None
-
     def select_image(self, path: str) -> None:
         source_row = self.model.row_index(path)
         if source_row is None:

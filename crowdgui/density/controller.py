@@ -49,6 +49,7 @@ class DensityController(QObject):
         session.dataset_closed.connect(self._on_dataset_closed)
         session.current_image_changed.connect(self._on_image_changed)
         session.points.points_changed.connect(self.schedule)
+        session.regions.regions_changed.connect(self.schedule)
         self.panel.settings_changed.connect(self._on_settings_changed)
         self.panel.overlay_toggled.connect(self._on_overlay_toggled)
         for look_changed in (self.panel.colormap_changed, self.panel.scale_changed, self.panel.opacity_changed):
@@ -78,7 +79,7 @@ class DensityController(QObject):
             return
         points = self.session.points.points
         self.panel.set_summary(len(points), None)
-        self.preview.request(points, image.shape[:2], self.panel.settings())
+        self.preview.request(points, image.shape[:2], self.panel.settings(), self.session.regions.regions)
 
     def _wanted(self) -> bool:
         return self.panel.overlay_visible() or self.dock is None or self.dock.isVisible()
@@ -119,7 +120,7 @@ class DensityController(QObject):
     def _on_map_ready(self, result: PreviewResult) -> None:
         self.last_result = result
         self.panel.set_message(None)
-        self.panel.set_summary(result.count, result.integral)
+        self.panel.set_summary(result.count, result.integral, result.ignored)
         # A map at stride s holds sums over s x s blocks: per image pixel the top is levels / s^2.
         self.panel.set_scale(result.levels[1] / (result.stride * result.stride))
         self._show_overlay()

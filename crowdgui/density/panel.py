@@ -247,13 +247,17 @@ class DensityPanel(QWidget):
         self.scale_changed.emit(name)
 
     # ------------------------------------------------------------------ figures
-    def set_summary(self, count: int | None, integral: float | None) -> None:
-        """Write "points N · density integral X" (``None``: nothing known yet)."""
+    def set_summary(self, count: int | None, integral: float | None, ignored: float = 0.0) -> None:
+        """Write "points N · density integral X" (``None``: nothing known yet); ``ignored``: the density
+        inside ignore regions, left out of the map."""
         if count is None:
             self.summary_label.setText("No image")
             return
         text = f"points {count}"
         text += " · density integral …" if integral is None else f" · density integral {integral:.1f}"
+        if ignored > 0.05:
+            text += f"\n({ignored:.1f} inside ignore regions: left out, never trained on or counted)"
+            integral = None if integral is None else integral + ignored
         if integral is not None and count - integral > 0.5:
             # density_map ignores points outside the image, so the two figures can differ; say why.
             text += f"\n({count - round(integral)} point(s) lie outside the image and are not in the map)"

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
+from engine.dataset.regions import known_area
 from engine.density import DensitySettings, density_map
 
 DEBOUNCE_MS = 100
@@ -48,6 +49,7 @@ class PreviewRequest:
     points: np.ndarray
     shape: tuple[int, int]  # (height, width) of the image
     settings: DensitySettings
+    regions: tuple = ()  # the image's regions (engine.dataset.regions.Region): ignore regions hold no density
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,10 @@ class PreviewResult:
     density: np.ndarray  # float32 (ceil(H / stride), ceil(W / stride))
     stride: int
     levels: tuple[float, float]  # colour scale: 0 .. robust maximum
-    integral: float  # sum of the map (equals the number of points inside the image)
+    integral: float  # sum of the map (the number of points inside the image, less what ignore regions hold)
     count: int  # number of points asked for (inside the image or not)
     seconds: float  # time spent computing
+    ignored: float = 0.0  # density inside ignore regions, set to zero (never trained on, never counted)
 
 
 def preview_stride(shape: tuple[int, int], max_pixels: int = MAX_PREVIEW_PIXELS) -> int:
@@ -93,10 +96,17 @@ def compute_preview(request: PreviewRequest, generation: int = 0) -> PreviewResu
     started = time.perf_counter()
     stride = preview_stride(request.shape)
     density = density_map(request.points, request.shape, request.settings, stride=stride)
+    height, width = request.shape
+    # The one place that turns regions into masks (engine.dataset.regions), at the preview's stride.
+    ignore = known_area(len(request.points), request.regions, width, height, stride).ignore
+    ignored = 0.0
+    if ignore is not None:
+        ignored = float(density[ignore].sum(dtype=np.float64))
+        density[ignore] = 0.0
     integral = float(density.sum(dtype=np.float64))
     levels = (0.0, robust_max(density))
     return PreviewResult(generation=generation, density=density, stride=stride, levels=levels,
-                         integral=integral, count=len(request.points),
+                         integral=integral, count=len(request.points), ignored=ignored,
                          seconds=time.perf_counter() - started)
 
 
@@ -159,10 +169,11 @@ class DensityPreview(QObject):
         with self._lock:
             return self._generation
 
-    def request(self, points, shape: tuple[int, int], settings: DensitySettings) -> None:
-        """Ask for the map of ``points`` on an image of ``shape`` = (H, W); computed after the debounce."""
+    def request(self, points, shape: tuple[int, int], settings: DensitySettings, regions=()) -> None:
+        """Ask for the map of ``points`` on an image of ``shape`` = (H, W), zero inside the ignore ``regions``;
+        computed after the debounce."""
         points = np.array(points, dtype=np.float64, copy=True).reshape(-1, 2)
-        self._pending = PreviewRequest(points, (int(shape[0]), int(shape[1])), replace(settings))
+        self._pending = PreviewRequest(points, (int(shape[0]), int(shape[1])), replace(settings), tuple(regions))
         self._timer.start()
 
     def clear(self) -> None:

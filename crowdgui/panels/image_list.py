@@ -1,9 +1,10 @@
 """The image list dock: every image of the folder with its point count and state; choosing one shows it.
 
-States: annotated (green), not annotated (grey ring), proposed (points a model proposed wait to be accepted: dashed
-orange ring, "12 (+35)" in the points column; such an image is not annotated yet), unsaved edits (orange, name
-marked *), a sidecar that cannot be read (warning sign; it is kept aside), an image that cannot be read (greyed,
-skipped, red sign).
+States: complete (green check: every object clicked, or marked "no objects"), partial (half-filled green ring:
+points complete only inside annotated regions, or only stated counts), unlabeled (grey ring), proposed (points a
+model proposed wait to be accepted: dashed orange ring, "12 (+35)" in the points column; such an image is not
+annotated yet), unsaved edits (orange, name marked *), a sidecar that cannot be read (warning sign; it is kept
+aside), an image that cannot be read (greyed, skipped, red sign).
 The reason is in each row's tooltip. The list reads the session; it changes nothing itself.
 """
 
@@ -23,12 +24,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crowdgui.icons import icon
 from crowdgui.annotation.session import AnnotationSession
+from crowdgui.icons import icon
 
 STATE_ROLE = Qt.ItemDataRole.UserRole + 1
-FILTERS = (("All images", "all"), ("Not annotated", "todo"), ("Annotated", "done"),
-           ("With proposals", "proposed"), ("Unsaved", "unsaved"), ("With problems", "problem"))
+FILTERS = (("All images", "all"), ("Not annotated", "todo"), ("Annotated (complete or partial)", "annotated"),
+           ("Complete", "done"), ("Partial", "partial"), ("With proposals", "proposed"), ("Unsaved", "unsaved"),
+           ("With problems", "problem"))
+# The annotation status of an image (engine.dataset.store.ImageEntry.status) as a list state.
+STATUS_STATES = {"complete": "done", "partial": "partial", "proposed": "proposed", "unlabeled": "todo"}
+STATUS_WORDS = {"complete": "complete: every object is clicked",
+                "partial": "partial: points are complete only inside its annotated regions (or it has only "
+                           "stated counts)",
+                "proposed": "proposed points wait to be accepted or discarded (not annotated until then)",
+                "unlabeled": "not annotated yet"}
 
 
 class ImageListModel(QAbstractTableModel):
@@ -58,7 +67,7 @@ class ImageListModel(QAbstractTableModel):
         return self._rows.get(name)
 
     def state(self, name: str) -> str:
-        """One of "error", "unsaved", "warning", "proposed", "done", "todo"."""
+        """One of "error", "unsaved", "warning", "proposed", "done" (complete), "partial", "todo"."""
         entry = self.session.dataset.entry(name)
         if entry.image_error:
             return "error"
@@ -66,9 +75,11 @@ class ImageListModel(QAbstractTableModel):
             return "unsaved"
         if entry.sidecar_error:
             return "warning"
-        if self.session.proposed_count_of(name):
-            return "proposed"
-        return "done" if entry.annotated else "todo"
+        return self.status_state(name)
+
+    def status_state(self, name: str) -> str:
+        """The annotation status alone ("done", "partial", "proposed" or "todo"), unsaved edits included."""
+        return STATUS_STATES[self.session.state_of(name).status]
 
     # ------------------------------------------------------------- Qt model
     def rowCount(self, parent: QModelIndex | None = None) -> int:
@@ -98,11 +109,10 @@ class ImageListModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
                 return f"{name} *" if state == "unsaved" else name
-            count = self.session.count_of(name)
-            if count is None or state == "error":
+            shown = self.session.state_of(name)
+            if shown.count is None or state == "error":
                 return "—"
-            proposed = self.session.proposed_count_of(name)
-            return f"{count:,} (+{proposed:,})" if proposed else f"{count:,}"
+            return f"{shown.count:,} (+{shown.proposed:,})" if shown.proposed else f"{shown.count:,}"
         if role == Qt.ItemDataRole.DecorationRole and column == 0:
             return icon(f"state-{state}")
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -124,11 +134,14 @@ class ImageListModel(QAbstractTableModel):
         if state == "error":
             return f"{name} cannot be read: {entry.image_error}. It is skipped."
         lines = [f"{name} — {entry.width} × {entry.height} px"]
-        count = self.session.count_of(name)
-        lines.append("not annotated yet" if count is None else f"{count:,} points")
-        proposed = self.session.proposed_count_of(name)
-        if proposed:
-            lines.append(f"{proposed:,} proposed points to accept or discard (not annotated until then)")
+        shown = self.session.state_of(name)
+        lines.append(STATUS_WORDS[shown.status])
+        if shown.count is not None:
+            lines.append(f"{shown.count:,} points")
+        if shown.proposed:
+            lines.append(f"{shown.proposed:,} proposed points to accept or discard")
+        if entry.region_problems and not self.session.is_dirty(name):
+            lines.extend(entry.region_problems)
         if state == "unsaved":
             lines.append("unsaved changes")
         if entry.sidecar_error:
@@ -160,18 +173,19 @@ class ImageFilter(QSortFilterProxyModel):
             return False
         if self.mode == "all":
             return True
-        state = self.sourceModel().index(source_row, 0, source_parent).data(STATE_ROLE)
+        model = self.sourceModel()
+        state = model.index(source_row, 0, source_parent).data(STATE_ROLE)
         if self.mode == "problem":
             return state in ("error", "warning")
-        name = self.sourceModel().name_at(source_row)
-        if self.mode == "done":
-            return state == "done" or (state == "unsaved" and self.sourceModel().session.is_annotated(name))
+        if self.mode == "unsaved" or state == "error":
+            return state == self.mode
+        # The annotation status, also of images with unsaved edits or an unreadable file.
+        status = model.status_state(model.name_at(source_row))
+        if self.mode == "annotated":
+            return status in ("done", "partial")
         if self.mode == "todo":
-            return state in ("todo", "proposed") or (state == "unsaved"
-                                                     and not self.sourceModel().session.is_annotated(name))
-        if self.mode == "proposed":
-            return bool(self.sourceModel().session.proposed_count_of(name))
-        return state == self.mode
+            return status in ("todo", "proposed")
+        return status == self.mode
 
 
 class ImageListPanel(QWidget):
@@ -276,14 +290,17 @@ class ImageListPanel(QWidget):
             self.summary.setText("")
             return
         names = dataset.names()
-        done = points = proposed = 0
+        done = partial = points = proposed = 0
         for name in names:
-            count, pending = self.session.count_of(name), self.session.proposed_count_of(name)
+            shown = self.session.state_of(name)
             # Only confirmed images count as annotated: pending proposals keep an image out of training.
-            done += count is not None and not pending
-            points += count or 0
-            proposed += bool(pending)
+            done += shown.annotated
+            partial += shown.status == "partial"
+            points += shown.count or 0
+            proposed += bool(shown.proposed)
         text = f"{done} of {len(names)} annotated · {points:,} points"
+        if partial:
+            text += f" · {partial} partial"
         if proposed:
             text += f" · {proposed} with proposals"
         self.summary.setText(text)

@@ -205,7 +205,7 @@ class ProposalsController(QObject):
             proposals = without_confirmed(proposals, added.reshape(-1, 2), self._radius)
             if len(proposals) or session.proposed.count:
                 session.push(SetProposals(session.proposed, proposals))
-        elif ((len(proposals) or session.proposed_count_of(name))
+        elif ((len(proposals) or session.state_of(name).proposed)
               and not session.store_proposals(name, proposals)):
             return  # the reason is reported by the session
         self.window.statusBar().showMessage(

@@ -10,10 +10,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from engine.dataset.store import DatasetSettings
+from engine.density import DensitySettings
+from engine.training.config import DEFAULT_EPOCHS, DEFAULT_MODEL
+
 BUDGETS = ("epochs", "minutes")
 SIGMA_MODES = ("fixed", "adaptive")
 # TrainOptions.device for "every GPU of this machine": one engine process per GPU, started by torchrun.
 ALL_GPUS = "all-gpus"
+# The engine's defaults, read from it rather than repeated (the dataset's own settings replace them when set).
+_DENSITY_DEFAULTS = DensitySettings()
 # torchrun's grace after Cancel's SIGTERM before it kills its processes; below the window's own grace
 # (controller.CANCEL_GRACE_MS), so torchrun never outlives the window's patience and leaves orphans.
 TORCHRUN_SHUTDOWN_S = 50
@@ -23,20 +29,20 @@ TORCHRUN_SHUTDOWN_S = 50
 class TrainOptions:
     """One training request. ``None`` means "the engine's default"."""
 
-    model: str = "unet"  # the engine's default architecture
+    model: str = DEFAULT_MODEL
     budget: str = "epochs"  # "epochs" or "minutes": which of the two limits the run
-    epochs: int = 50
+    epochs: int = DEFAULT_EPOCHS
     minutes: float = 10.0
     device: str = "auto"
-    val_fraction: float = 0.2
+    val_fraction: float = DatasetSettings().val_fraction
     lr: float | None = None
     batch: int | None = None
     crop: int | None = None
     width: int | None = None
-    sigma_mode: str = "fixed"
-    sigma: float = 4.0
-    beta: float = 0.3
-    k: int = 3
+    sigma_mode: str = _DENSITY_DEFAULTS.mode
+    sigma: float = _DENSITY_DEFAULTS.sigma
+    beta: float = _DENSITY_DEFAULTS.beta
+    k: int = _DENSITY_DEFAULTS.k
     seed: int = 0
     unlabeled: bool = False  # also learn from the unlabeled images (ranking loss, engine/training/ranking.py)
 

@@ -10,7 +10,8 @@ restore them or say what is lost.
 
 Format: an ``.npz`` (numpy's zip of arrays, read back with ``allow_pickle=False``, so a hostile file cannot
 run code) holding ``points`` (N, 2) float64, ``proposed`` (M, 2) float64 and ``meta``, a JSON string:
-``{"format": "crowdgui-recovery", "version": 1, "image": NAME, "written": UNIX_TIME, "has_proposed": BOOL}``.
+``{"format": "crowdgui-recovery", "version": 1, "image": NAME, "written": UNIX_TIME, "has_proposed": BOOL}``,
+plus ``"regions": [...]`` (the sidecar's form, engine.dataset.regions) when the window recorded them.
 Written atomically but without fsync (see engine/atomic.py): one write of 50k points costs ~2 ms, and a
 journal that a power cut loses costs no more than the sidecar it backs up.
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.atomic import atomic_write_bytes, is_temp_file
+from engine.dataset.regions import Region
 from engine.dataset.sidecar import SidecarError, as_points, read_sidecar, sidecar_path
 
 RECOVERY_FOLDER = Path(".crowdgui") / "recovery"
@@ -48,6 +50,7 @@ class UnsavedEdits:
     saved_proposed: int = 0
     sidecar_newer: bool = False  # the sidecar was written after the journal (by another program?)
     image_missing: bool = False  # the image is no longer in the folder: nothing to restore it to
+    regions: list[Region] | None = None  # None: the journal did not record regions (keep the sidecar's)
 
     @property
     def count(self) -> int:
@@ -59,6 +62,8 @@ class UnsavedEdits:
         text = f"{self.image}: {self.count:,} point{'s' if self.count != 1 else ''} ({saved}"
         if self.proposed is not None and len(self.proposed):
             text += f"; {len(self.proposed):,} proposed"
+        if self.regions:
+            text += f"; {len(self.regions)} region{'s' if len(self.regions) != 1 else ''}"
         if self.sidecar_newer:
             text += "; the points file was changed after these edits"
         if self.image_missing:
@@ -76,10 +81,13 @@ class RecoveryJournal:
     def path_for(self, image: str) -> Path:
         return self.folder / f"{image}{SUFFIX}"
 
-    def write(self, image: str, points, proposed=None) -> Path:
-        """Record ``image``'s current points (and proposals, when known). Raises OSError when it cannot."""
+    def write(self, image: str, points, proposed=None, regions=None) -> Path:
+        """Record ``image``'s current points (and proposals and regions, when known). Raises OSError when it
+        cannot."""
         meta = {"format": FORMAT_NAME, "version": VERSION, "image": image, "written": time.time(),
                 "has_proposed": proposed is not None}
+        if regions is not None:
+            meta["regions"] = [region.to_json() for region in regions]
         buffer = io.BytesIO()
         np.savez(buffer, points=as_points(points),
                  proposed=as_points([] if proposed is None else proposed), meta=np.array(json.dumps(meta)))
@@ -94,8 +102,9 @@ class RecoveryJournal:
         except OSError:
             pass  # a journal left behind is compared with the sidecar next time and dropped if equal
 
-    def read(self, path: Path) -> tuple[str, np.ndarray, np.ndarray | None, float]:
-        """(image, points, proposed or None, written) of one journal file; ValueError for a file that is not one."""
+    def read(self, path: Path) -> tuple[str, np.ndarray, np.ndarray | None, float, list[Region] | None]:
+        """(image, points, proposed or None, written, regions or None) of one journal file; ValueError for a
+        file that is not one."""
         try:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
@@ -111,7 +120,11 @@ class RecoveryJournal:
             raise ValueError("the recovery file holds non-finite coordinates")
         written = meta.get("written")
         written = float(written) if isinstance(written, (int, float)) else path.stat().st_mtime
-        return image, points, (proposed if meta.get("has_proposed") else None), written
+        raw_regions = meta.get("regions")
+        if raw_regions is not None and not isinstance(raw_regions, list):
+            raise ValueError("the recovery file's regions are not a list")
+        regions = None if raw_regions is None else [Region.from_json(raw) for raw in raw_regions]
+        return image, points, (proposed if meta.get("has_proposed") else None), written, regions
 
     def pending(self, image_names) -> tuple[list[UnsavedEdits], list[str]]:
         """(unsaved edits worth offering, problems in plain words) found in the journal folder.
@@ -128,7 +141,7 @@ class RecoveryJournal:
             if is_temp_file(path) or not path.name.endswith(SUFFIX) or not path.is_file():
                 continue
             try:
-                image, points, proposed, written = self.read(path)
+                image, points, proposed, written, regions = self.read(path)
             except ValueError as exc:
                 problems.append(f"{path.name}: {exc} (renamed to {path.name}.unreadable)")
                 try:
@@ -136,21 +149,22 @@ class RecoveryJournal:
                 except OSError:
                     pass
                 continue
-            edits = self._compare(image, points, proposed, written, path, image in names)
+            edits = self._compare(image, points, proposed, written, path, image in names, regions)
             if edits is None:
                 self.remove(image)
             else:
                 found.append(edits)
         return found, problems
 
-    def _compare(self, image, points, proposed, written, path, present) -> UnsavedEdits | None:
+    def _compare(self, image, points, proposed, written, path, present, regions=None) -> UnsavedEdits | None:
         sidecar = sidecar_path(self.dataset_folder / image)
-        saved_points = saved_proposed = None
+        saved_points = saved_proposed = saved_regions = None
         newer = False
         if sidecar.exists():
             try:
                 annotation = read_sidecar(sidecar)
                 saved_points, saved_proposed = annotation.points, annotation.proposed
+                saved_regions = [region.to_json() for region in annotation.regions]
             except SidecarError:
                 pass
             try:
@@ -159,10 +173,12 @@ class RecoveryJournal:
                 pass
         same_points = saved_points is not None and np.array_equal(saved_points, points)
         same_proposed = proposed is None or (saved_proposed is not None and np.array_equal(saved_proposed, proposed))
-        no_file_no_edits = not sidecar.exists() and not len(points) and (proposed is None or not len(proposed))
-        if (same_points and same_proposed) or no_file_no_edits:
+        same_regions = regions is None or saved_regions == [region.to_json() for region in regions]
+        no_file_no_edits = (not sidecar.exists() and not len(points) and (proposed is None or not len(proposed))
+                            and not regions)
+        if (same_points and same_proposed and same_regions) or no_file_no_edits:
             return None
         return UnsavedEdits(image=image, points=points, proposed=proposed, written=written, file=path,
                             saved_count=None if saved_points is None else len(saved_points),
                             saved_proposed=0 if saved_proposed is None else len(saved_proposed),
-                            sidecar_newer=newer, image_missing=not present)
+                            sidecar_newer=newer, image_missing=not present, regions=regions)

@@ -323,6 +323,16 @@ class Dataset:
             entry.sidecar.unlink()
         self._refresh_annotation(entry)
 
+    def restore_sidecar(self, name: str, content: bytes | None) -> None:
+        """Put back a sidecar exactly as it was (``content``, written atomically), or none (None: as
+        :meth:`delete_annotation`). Undoing every edit of an image restores the file it was opened with."""
+        if content is None:
+            self.delete_annotation(name)
+            return
+        entry = self.entry(name)
+        atomic_write_bytes(entry.sidecar, content)
+        self._refresh_annotation(entry)
+
     # ------------------------------------------------------------------ splits
     def split_of(self, name: str) -> str:
         """'train', 'val' or 'test' for an annotated image; 'unlabeled' for one without points file or with

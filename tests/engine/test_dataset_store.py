@@ -323,3 +323,17 @@ def test_non_finite_proposals_are_refused_on_read(tmp_path):
                     '"points": [], "proposed": [[1, NaN]]}')
     with pytest.raises(SidecarError, match="1 proposed point"):
         read_sidecar(path)
+
+
+def test_restore_sidecar_puts_back_the_exact_bytes_or_no_file(tmp_path):
+    _png(tmp_path / "a.png", _rgb())
+    dataset = Dataset(tmp_path)
+    path = sidecar_path(tmp_path / "a.png")
+    original = b'{"format": "crowdgui-points", "version": 1, "image": "a.png", "width": 16, "height": 12, ' \
+               b'"split": null, "points": []}'
+    dataset.save_points("a.png", [[1, 2]])
+    dataset.restore_sidecar("a.png", original)
+    assert path.read_bytes() == original
+    assert dataset.entry("a.png").status == "complete" and dataset.entry("a.png").count == 0
+    dataset.restore_sidecar("a.png", None)
+    assert not path.exists() and dataset.entry("a.png").status == "unlabeled"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from crowdgui import main_window
+from crowdgui import window_feedback
 from engine.dataset import Dataset, SidecarError, read_sidecar, sidecar_path
 from tests.gui.conftest import click, widget_pos
 
@@ -81,14 +81,14 @@ def test_a_read_only_folder_reports_once_and_keeps_the_points(qtbot, monkeypatch
     shown = []
 
     monkeypatch.setattr(Dataset, "save_points", _refuse_to_save)
-    real_message = main_window.show_message
+    real_message = window_feedback.show_message
 
     def record(*args, **kwargs):
         box = real_message(*args, **kwargs)
         shown.append(box.text())
         return box
 
-    monkeypatch.setattr(main_window, "show_message", record)
+    monkeypatch.setattr(window_feedback, "show_message", record)
     click(window.canvas, widget_pos(window.canvas, 20, 20))
     qtbot.waitUntil(lambda: window.status_fields.state == "failed", timeout=3000)
     click(window.canvas, widget_pos(window.canvas, 50, 50))  # tries again after the next edit
@@ -102,7 +102,7 @@ def test_a_read_only_folder_reports_once_and_keeps_the_points(qtbot, monkeypatch
     assert not sidecar_path(blank_folder / name).exists()
     # Switching image keeps the unsaved points in memory; coming back shows them.
     window.session.step(1)
-    assert window.session.count_of(name) == 2
+    assert window.session.state_of(name).count == 2
     window.session.step(-1)
     assert window.session.points.count == 2
     monkeypatch.undo()
@@ -179,7 +179,7 @@ def test_closing_with_points_that_cannot_be_saved_asks_first(qtbot, monkeypatch,
     window = make_window(blank_folder)
     click(window.canvas, widget_pos(window.canvas, 25, 25))
     monkeypatch.setattr(Dataset, "save_points", _refuse_to_save)
-    monkeypatch.setattr(main_window, "show_message", lambda *_a, **_k: None)
+    monkeypatch.setattr(window_feedback, "show_message", lambda *_a, **_k: None)
     answers, asked = [QMessageBox.StandardButton.Cancel], []
 
     def answer(_parent, _title, text, *_args):

@@ -157,3 +157,15 @@ def test_a_failing_map_reports_a_message(qtbot):
         preview.request(np.zeros((1, 2)), (8, 8), DensitySettings())
     assert "shape must not be negative" in blocker.args[0]
     preview.wait()
+
+
+def test_the_preview_map_is_zero_inside_ignore_regions_and_says_how_much_it_left_out():
+    from engine.dataset.regions import rectangle
+
+    points = np.array([[10.5, 10.5], [50.5, 30.5], [90.5, 50.5]])
+    regions = (rectangle("ignore", 40, 20, 64, 44), rectangle("roi", 0, 0, 30, 30))
+    result = compute_preview(PreviewRequest(points, (64, 100), DensitySettings(sigma=2.0), regions))
+    assert np.all(result.density[20:44, 40:64] == 0)
+    assert result.density[10, 10] > 0  # a roi region does not blank anything
+    assert result.integral == pytest.approx(2.0, abs=1e-3)
+    assert result.ignored == pytest.approx(1.0, abs=1e-3)

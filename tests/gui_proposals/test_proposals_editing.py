@@ -205,7 +205,7 @@ def test_an_image_that_only_had_proposals_goes_back_to_no_points_file_when_they_
     _saved(qtbot, win, name)
     # Not an empty points file: that would say "annotated, no objects" and put the image into training.
     assert not sidecar.exists()
-    assert win.session.count_of(name) is None
+    assert win.session.state_of(name).count is None
     assert _row(win, name)[1].data() == "—"
     win.undo_action.trigger()  # the proposals come back, and with them the pending points file
     _saved(qtbot, win, name)

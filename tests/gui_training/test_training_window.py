@@ -84,7 +84,7 @@ def test_train_through_the_dialog_while_annotating(qtbot, window, training, cell
         # The window stays usable: a point added while the model trains is saved as usual.
         window.session.select("cells_002.png")
         before = len(json.loads((cells / "cells_002.png.points.json").read_text())["points"])
-        window._add_point(10.0, 12.0)
+        window.point_edits.add(10.0, 12.0)
         assert window.session.save_dirty() == []
     assert finished.args[0] == "succeeded"
     assert run_dir.parent == cells / "crowdgui_runs" and run_dir.name.endswith("-fcrn_a")

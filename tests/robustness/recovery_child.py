@@ -53,8 +53,10 @@ def main(folder: Path, scenario: str) -> None:
 
     def state() -> dict:
         shown = {session.current_name: (session.points.points.tolist(), session.proposed.points.tolist())}
-        for name, points in session._unsaved.items():
-            shown[name] = (points.tolist(), session._unsaved_proposed[name].tolist())
+        for name in session.dirty_names():
+            edits = session.edits_of(name)
+            if edits is not None:
+                shown[name] = (edits.points.tolist(), edits.proposed.tolist())
         return {name: {"points": p, "proposed": q} for name, (p, q) in shown.items()}
 
     def wait_journaled(names) -> None:

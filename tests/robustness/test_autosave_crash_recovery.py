@@ -112,7 +112,7 @@ def test_a_folder_open_in_another_live_window_is_not_offered_its_edits(qtbot, tm
     first = open_window(folder)
     assert not (RecoveryJournal(folder).folder / "window.lock").exists()  # opening alone writes nothing
     first.session.select("b.png")
-    first._add_point(11.0, 12.0)
+    first.point_edits.add(11.0, 12.0)
     first.recovery.flush()  # journaled (and locked) now, long before its autosave
     assert RecoveryJournal(folder).path_for("b.png").exists()
 

@@ -192,3 +192,27 @@ def test_unsaved_proposals_are_journaled_and_restored_with_the_points(qtbot, tmp
     assert len(saved.points) == 3 and saved.proposed.tolist() == [[7.0, 8.0], [9.0, 10.0]]
     second.session.undo_group.undo()  # one step takes both back
     assert second.session.proposed.count == 0 and second.session.points.count == 2
+
+
+def test_unsaved_regions_are_journaled_and_restored_with_the_points(qtbot, tmp_path, open_window):
+    from crowdgui.annotation.region_undo import AddRegion
+    from engine.dataset.regions import rectangle
+
+    folder = harness.make_dataset(tmp_path / "data", first_points=2)
+    first = open_window(folder)
+    session = first.session
+    session.push(AddRegion(session.regions, rectangle("ignore", 1, 2, 30, 40)))
+    first.recovery.flush()
+    first.recovery._written.clear()  # left as a killed process leaves it: journal written, sidecar not
+    first.session.close_dataset()
+    assert read_sidecar(sidecar_path(folder / "a.png")).regions == []
+
+    second = open_window(folder, autosave_ms=50)
+    assert "a.png: 2 points (its points file holds 2; 1 region)" in second.recovery_box.text()
+    [restore] = [b for b in second.recovery_box.buttons() if b.text() == "Restore"]
+    restore.click()
+    qtbot.waitUntil(lambda: not second.session.dirty_names(), timeout=5000)
+    [saved] = read_sidecar(sidecar_path(folder / "a.png")).regions
+    assert saved.kind == "ignore" and saved.polygon.tolist() == [[1, 2], [30, 2], [30, 40], [1, 40]]
+    second.session.undo_group.undo()
+    assert second.session.regions.count == 0
