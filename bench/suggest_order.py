@@ -34,8 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.dataset import Dataset, read_sidecar, write_sidecar  # noqa: E402
-from engine.dataset.importers import import_dataset  # noqa: E402
+from engine.dataset import Dataset, read_sidecar, write_sidecar
+from engine.dataset.importers import import_dataset
 
 SOURCE = Path("/work/shared/data/vgg_cells_train")
 TRAIN, VAL, POOL = 20, 30, 60  # natural-order index bounds: [0, 20) train, [20, 30) val, [30, 60) pool
