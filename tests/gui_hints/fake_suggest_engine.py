@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
     dataset = Dataset(Path(argv[1]))
     scores = json.loads(Path(argv[argv.index("--checkpoint") + 1]).read_text(encoding="utf-8"))
     names = [entry.name for entry in dataset if not entry.annotated]
-    emit = lambda kind, **fields: print(json.dumps({"type": kind, **fields}), flush=True)  # noqa: E731
+    emit = lambda kind, **fields: print(json.dumps({"type": kind, **fields}), flush=True)
     emit("start", command="suggest", total=len(names))
     for done, name in enumerate(names, start=1):
         emit("result", image=name, score=scores[name], count=10.0)

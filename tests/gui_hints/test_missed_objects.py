@@ -17,7 +17,13 @@ from PySide6.QtTest import QTest
 from tests.gui.conftest import click, widget_pos
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "engine"))  # --import-mode=importlib does not add it
-from count_fixtures import pixel_centres, red_counter_checkpoint, red_counter_registered, spread_pixels, write_red_image
+from count_fixtures import (
+    pixel_centres,
+    red_counter_checkpoint,
+    red_counter_registered,
+    spread_pixels,
+    write_red_image,
+)
 
 pytestmark = pytest.mark.slow  # spawns a child process
 
@@ -47,7 +53,7 @@ def test_markers_mark_the_unclicked_object_and_follow_each_click(qtbot, make_win
     np.testing.assert_allclose(missed, centres[2:], atol=1.0)  # the third red pixel, nobody clicked it
     assert len(doubled) == 0 and layer.residual.isVisible()
     x, y = pixels[2]
-    near = lambda image: float(image[max(y - 10, 0):y + 11, max(x - 10, 0):x + 11].sum())  # noqa: E731
+    near = lambda image: float(image[max(y - 10, 0):y + 11, max(x - 10, 0):x + 11].sum())
     assert near(layer.residual.image) == pytest.approx(1.0, abs=0.05)  # one object missing there: red
     job = controller.job
 
