@@ -114,7 +114,7 @@ class MissedObjectsController(QObject):
         if view is None or self.session.dataset is None:
             self.layer.clear()
             return
-        points = np.asarray(self.session.points.points, dtype=np.float64).reshape(-1, 2)[:, :2]
+        points = np.asarray(self.session.points.points, dtype=np.float64).reshape(-1, 2)
         hints = hints_from_objects(view.objects, view.masses, points, view.radius)
         residual = residual_density(view.density, view.stride, points, self.session.dataset.settings.density)
         self.layer.show_residual(residual, view.stride)
