@@ -1,6 +1,6 @@
 """Annotate in the suggested order or at random: test MAE after adding k more annotated images.
 
-    OMP_NUM_THREADS=1 python bench/suggest_order.py --checkpoint /tmp/work/vgg/run/best.pt --epochs 120
+    OMP_NUM_THREADS=1 python bench/suggest_order.py --checkpoint /tmp/work/vgg/run/best.pt --epochs 80
 
 VGG cells (../shared/data/vgg_cells_train, natural file order): images 1-20 train and 21-30 val, as the
 checkpoint was trained; 31-60 are the pool a person has not annotated yet; 61-100 the fixed test set (neither
