@@ -1,8 +1,8 @@
 """The features that install themselves into the main window, in one place.
 
 ``build_window()`` is what ``python main.py`` shows and what the end-to-end tests drive: the annotation window
-plus the density preview, training, batch counting, proposed points and video, each added by its own
-``install(window)``.
+plus the density preview, training, batch counting, proposed points, video and the hints of where to
+click next, each added by its own ``install(window)``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from PySide6.QtCore import QSettings
 
 from crowdgui.counting import install as install_counting
 from crowdgui.density.controller import install as install_density
+from crowdgui.hints import install as install_hints
 from crowdgui.main_window import MainWindow
 from crowdgui.proposals import install as install_proposals
 from crowdgui.training import install as install_training
@@ -24,6 +25,7 @@ def install_features(window: MainWindow) -> MainWindow:
     window.counting = install_counting(window)
     window.proposals = install_proposals(window)  # after training: it proposes with the chosen model
     window.video = install_video(window)
+    window.hints = install_hints(window)  # after training: next image (N) and missed objects (M) need its model
     # The window restored its layout before these docks existed; restore again so they return where the
     # user left them.
     window.preferences.restore_window(window)

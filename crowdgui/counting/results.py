@@ -135,8 +135,9 @@ class ResultsPanel(QWidget):
         header.setSectionResizeMode(ResultsTableModel.IMAGE, QHeaderView.ResizeMode.Stretch)
         header.resizeSection(ResultsTableModel.THUMB, 44)
         for column in (ResultsTableModel.COUNT, ResultsTableModel.ANNOTATED, ResultsTableModel.ERROR,
-                       ResultsTableModel.TIME):
+                       ResultsTableModel.TIME, ResultsTableModel.UNCERTAINTY):
             header.resizeSection(column, 78)
+        self.table.setColumnHidden(ResultsTableModel.UNCERTAINTY, True)  # until a result carries one
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self.table.doubleClicked.connect(lambda index: self.annotate_requested.emit(index.data(ROW_ROLE)))
         self.table.setToolTip("Double-click an image of the open dataset to annotate it in the main view")
@@ -176,6 +177,7 @@ class ResultsPanel(QWidget):
         """A new count starts: forget the previous one."""
         self.thumbnails.clear()
         self.model.clear()
+        self.table.setColumnHidden(ResultsTableModel.UNCERTAINTY, True)
         self.problems.clear()
         self.problem_list.clear()
         self.tabs.setTabText(1, "Problems")
@@ -205,6 +207,8 @@ class ResultsPanel(QWidget):
     # -------------------------------------------------------------- results
     def add_result(self, row: CountRow) -> None:
         self.model.append(row)
+        if row.uncertainty is not None:
+            self.table.setColumnHidden(ResultsTableModel.UNCERTAINTY, False)
         self.thumbnails.request(row.path)
         if self.progress.maximum() == 0:  # the engine never said the total: show how many so far
             self.status.setText(f"Counting… {len(self.model.rows)} images done")

@@ -39,6 +39,7 @@ class CountRow:
     per_area: tuple[str, float | None] | None = None  # ("per_mm2" or "per_hectare", value) with a pixel size
     roi: list = field(default_factory=list)  # ROI polygons the count was taken in ([[x, y], ...] each)
     ignore: list = field(default_factory=list)  # ignore polygons left out of the count
+    uncertainty: float | None = None  # spread of the model's counts, in objects (engine count --uncertainty)
 
     @property
     def error(self) -> float | None:
@@ -81,6 +82,7 @@ class CountRow:
             per_area=next(((key, _float_or_none(event[key])) for key in PER_AREA_KEYS if key in event), None),
             roi=list(event.get("roi") or []),
             ignore=list(event.get("ignore") or []),
+            uncertainty=_float_or_none(event.get("uncertainty")),
         )
 
 
@@ -102,15 +104,18 @@ def error_metrics(rows: list[CountRow]) -> tuple[int, float | None, float | None
 
 
 class ResultsTableModel(QAbstractTableModel):
-    """Counted images as table rows: thumbnail, image, count, annotated count, error, seconds."""
+    """Counted images as table rows: thumbnail, image, count, annotated count, error, seconds, uncertainty
+    (the last shown only when the engine reports it)."""
 
-    THUMB, IMAGE, COUNT, ANNOTATED, ERROR, TIME = range(6)
-    HEADERS = ("", "Image", "Count", "Annotated", "Error", "Time (s)")
+    THUMB, IMAGE, COUNT, ANNOTATED, ERROR, TIME, UNCERTAINTY = range(7)
+    HEADERS = ("", "Image", "Count", "Annotated", "Error", "Time (s)", "±")
     TOOLTIPS = (
         "", "Image file name", "Predicted count (sum of the density map)",
         "Number of points in the image's annotation, where it has one",
         "Predicted minus annotated count; sorting orders by the size of the error, so the worst come first",
         "Seconds the model took for this image",
+        "How unsure the model is of this count, in objects (spread of its counts of the image flipped four "
+        "ways); sorting puts the images most worth checking first",
     )
 
     def __init__(self, parent=None):
@@ -181,7 +186,7 @@ class ResultsTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DecorationRole and column == self.THUMB:
             return self._thumbnails.get(str(row.path))
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (self.COUNT, self.ANNOTATED, self.ERROR,
-                                                                    self.TIME):
+                                                                    self.TIME, self.UNCERTAINTY):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and column == self.ERROR and row.error is not None:
             # Over- and under-counting in two quiet colours, so the sign reads at a glance.
@@ -201,6 +206,8 @@ class ResultsTableModel(QAbstractTableModel):
             return "—" if row.error is None else f"{row.error:+.1f}"
         if column == self.TIME:
             return "—" if row.seconds is None else f"{row.seconds:.2f}"
+        if column == self.UNCERTAINTY:
+            return "—" if row.uncertainty is None else f"±{row.uncertainty:.1f}"
         return None
 
     def _sort_key(self, row: CountRow, column: int):
@@ -214,6 +221,8 @@ class ResultsTableModel(QAbstractTableModel):
             return None if row.error is None else abs(row.error)
         if column == self.TIME:
             return row.seconds
+        if column == self.UNCERTAINTY:
+            return row.uncertainty
         return None
 
 

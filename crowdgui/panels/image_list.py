@@ -38,14 +38,18 @@ STATUS_WORDS = {"complete": "complete: every object is clicked",
                            "stated counts)",
                 "proposed": "proposed points wait to be accepted or discarded (not annotated until then)",
                 "unlabeled": "not annotated yet"}
+UNCERTAINTY_COLUMN = 2  # the chosen model's uncertainty (crowdgui.hints), hidden until it ranked the images
 
 
 class ImageListModel(QAbstractTableModel):
-    """Rows are the dataset's images; columns: name, points."""
+    """Rows are the dataset's images; columns: name, points, the model's uncertainty."""
+
+    uncertainty_changed = Signal(bool)  # whether any image has an uncertainty to show
 
     def __init__(self, session: AnnotationSession, parent=None):
         super().__init__(parent)
         self.session = session
+        self.uncertainty: dict[str, float] = {}  # image -> spread of the model's counts, in objects
         self._names: list[str] = []
         self._rows: dict[str, int] = {}
 
@@ -59,6 +63,14 @@ class ImageListModel(QAbstractTableModel):
         row = self._rows.get(name)
         if row is not None:
             self.dataChanged.emit(self.index(row, 0), self.index(row, 1))
+
+    def set_uncertainty(self, scores: dict[str, float]) -> None:
+        """Show these images' uncertainty (objects); an empty dict hides the column."""
+        self.uncertainty = dict(scores)
+        if self._names:
+            self.dataChanged.emit(self.index(0, UNCERTAINTY_COLUMN),
+                                  self.index(len(self._names) - 1, UNCERTAINTY_COLUMN))
+        self.uncertainty_changed.emit(bool(self.uncertainty))
 
     def name_at(self, row: int) -> str:
         return self._names[row]
@@ -86,11 +98,11 @@ class ImageListModel(QAbstractTableModel):
         return 0 if parent is not None and parent.isValid() else len(self._names)
 
     def columnCount(self, parent: QModelIndex | None = None) -> int:
-        return 2
+        return 3
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return ("Image", "Points")[section]
+            return ("Image", "Points", "±")[section]
         return None
 
     def flags(self, index):
@@ -109,6 +121,8 @@ class ImageListModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
                 return f"{name} *" if state == "unsaved" else name
+            if column == UNCERTAINTY_COLUMN:
+                return f"±{self.uncertainty[name]:.1f}" if name in self.uncertainty else ""
             shown = self.session.state_of(name)
             if shown.count is None or state == "error":
                 return "—"
@@ -123,7 +137,7 @@ class ImageListModel(QAbstractTableModel):
             font = QFont()
             font.setItalic(True)
             return font
-        if role == Qt.ItemDataRole.TextAlignmentRole and column == 1:
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (1, UNCERTAINTY_COLUMN):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == STATE_ROLE:
             return state
@@ -142,6 +156,8 @@ class ImageListModel(QAbstractTableModel):
             lines.append(f"{shown.proposed:,} proposed points to accept or discard")
         if entry.region_problems and not self.session.is_dirty(name):
             lines.extend(entry.region_problems)
+        if name in self.uncertainty:
+            lines.append(f"the model's count is unsure by ±{self.uncertainty[name]:.1f} objects")
         if state == "unsaved":
             lines.append("unsaved changes")
         if entry.sidecar_error:
@@ -224,6 +240,10 @@ class ImageListPanel(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(UNCERTAINTY_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
+        self.view.setColumnHidden(UNCERTAINTY_COLUMN, True)
+        self.model.uncertainty_changed.connect(lambda shown: self.view.setColumnHidden(UNCERTAINTY_COLUMN,
+                                                                                       not shown))
         self.view.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
 
         self.summary = QLabel()
