@@ -63,6 +63,7 @@ class FolderCount:
     roi: list[Region] | None = None  # a --roi file's regions, applied to every image
     roi_name: str = "--roi"
     pixel_size: PixelSize | None = None
+    uncertainty: bool = False  # also the flip spread of each count (engine.counting.uncertainty): 4x the work
 
 
 def count_folder(request: FolderCount, events) -> dict:
@@ -107,6 +108,8 @@ def count_folder(request: FolderCount, events) -> dict:
                 events.warning(f"{target.name}: {result.error} (skipped)", path=str(target.path))
             else:
                 row, fields = _counted(request, target, result, stride)
+                if request.uncertainty:
+                    fields["uncertainty"] = round(_spread(model, record, target.path, request), 4)
                 if row.annotated_count is not None:
                     predicted.append(row.count)
                     annotated.append(row.annotated_count)
@@ -150,6 +153,15 @@ def _load(request: FolderCount):
         raise CountingError(str(exc)) from None
 
 
+def _spread(model, record, path: Path, request: FolderCount) -> float:
+    """The flip spread of one image's count (the image is decoded again: counting does not keep pixels)."""
+    from engine.counting.uncertainty import count_spread
+    from engine.dataset import read_image
+
+    return count_spread(model, record, read_image(path), max_pixels=request.max_pixels,
+                        batch_size=request.batch).spread
+
+
 def _counted(request: FolderCount, target: CountTarget, result, stride: int) -> tuple[CountRecord, dict]:
     """One counted image's CSV row and ``result`` event fields, its count taken inside its counted area."""
     area = counted_area(target, result.width, result.height, stride)
@@ -161,7 +173,8 @@ def _counted(request: FolderCount, target: CountTarget, result, stride: int) -> 
     fields = dict(image=target.name, path=str(target.path), count=count,
                   whole_count=float(result.density.sum(dtype="float64")), area_px=area.area_px, roi=area.roi,
                   ignore=area.ignore, seconds=round(result.seconds, 4), stride=stride, width=result.width,
-                  height=result.height, annotated_count=area.annotated_count, error=row.error)
+                  height=result.height, annotated_count=area.annotated_count, error=row.error,
+                  stated=sum(number for _, number in area.stated) if area.stated else None)
     if per_area is not None:
         fields[per_area[0]] = per_area[1]
     if request.density_dir is not None:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.counting.stated import honour_stated_counts
+
 from engine.dataset.images import ImageReadError, image_size, is_image_file
 from engine.dataset.regions import (
     Region,
@@ -64,11 +66,13 @@ class CountedArea:
     annotated_count: int | None  # confirmed points in the same cells, when the annotation is complete there
     roi: list[list[list[float]]]  # the usable ROI polygons, for drawing
     ignore: list[list[list[float]]]  # the usable ignore polygons, for drawing
+    # Counts a person stated (count regions): (cells inside the counted area, stated number) each.
+    stated: list[tuple[np.ndarray, float]] = field(default_factory=list)
 
     def count(self, density: np.ndarray) -> float:
-        """The density map's sum over the counted cells."""
-        chosen = density if self.mask is None else density[self.mask]
-        return float(chosen.sum(dtype=np.float64))
+        """The density map's sum over the counted cells, with every stated count honoured: inside a count
+        region the person's number replaces the model's (engine.counting.stated)."""
+        return honour_stated_counts(density, self.stated, known=self.mask).count
 
 
 def gather_targets(path: Path | str, roi: list[Region] | None = None,
@@ -154,7 +158,9 @@ def counted_area(target: CountTarget, width: int, height: int, stride: int) -> C
     regions = target.regions
     if target.roi is not None:
         regions = [r for r in regions if r.kind != "roi"] + list(target.roi)
-    mask = known_area(target.point_count, regions, width, height, stride).counted
+    known = known_area(target.point_count, regions, width, height, stride)
+    mask = known.counted
+    stated = [(cells if mask is None else cells & mask, number) for cells, number in known.counts]
     annotated = None
     if target.points is not None:
         # What the annotation knows follows from the sidecar's own regions (a --roi file adds no knowledge).
@@ -165,4 +171,5 @@ def counted_area(target: CountTarget, width: int, height: int, stride: int) -> C
     usable = usable_regions(regions, width, height)
     return CountedArea(mask=mask, area_px=mask_area_px(mask, width, height, stride), annotated_count=annotated,
                        roi=[r.polygon.tolist() for r in usable if r.kind == "roi"],
-                       ignore=[r.polygon.tolist() for r in usable if r.kind == "ignore"])
+                       ignore=[r.polygon.tolist() for r in usable if r.kind == "ignore"],
+                       stated=[(cells, number) for cells, number in stated if cells.any()])

@@ -126,3 +126,27 @@ def test_hints_command_reports_the_model_objects_and_what_the_saved_points_miss(
     assert result["doubled"] == []
     assert np.load(result["density"]).sum() == pytest.approx(3.0, abs=1e-3)
     assert any(e["type"] == "warning" and "nope.png" in e["message"] for e in events)
+
+
+def test_count_honours_a_stated_count_and_reports_uncertainty(tmp_path, capsys):
+    from engine.dataset.regions import rectangle
+    from engine.dataset.sidecar import Annotation, sidecar_path, write_sidecar
+
+    folder = tmp_path / "data"
+    pixels = spread_pixels(6, 64, 48, spacing=8)  # 6 red objects, the model counts each
+    path = write_red_image(folder, "a.png", pixels)
+    # A person states 10 objects in the left half (the model sees fewer there); nothing is clicked.
+    left = rectangle("count", 0, 0, 32, 48, count=10)
+    write_sidecar(sidecar_path(path), Annotation("a.png", 64, 48, [], regions=[left]))
+    inside = int(np.sum(pixels[:, 0] < 32))
+    with red_counter_registered():
+        checkpoint = red_counter_checkpoint(tmp_path / "red.pt")
+        code = main(["count", str(folder), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "c.csv"),
+                     "--uncertainty", "--device", "cpu", "--events", "jsonl"])
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert code == 0, events
+    (result,) = [e for e in events if e["type"] == "result"]
+    assert result["stated"] == 10
+    assert result["count"] == pytest.approx(10 + (6 - inside), abs=1e-3)  # stated inside + model outside
+    assert result["whole_count"] == pytest.approx(6, abs=1e-3)
+    assert result["uncertainty"] == pytest.approx(0, abs=1e-3)  # the red counter ignores flips
