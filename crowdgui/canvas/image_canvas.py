@@ -39,8 +39,7 @@ class ImageCanvas(pg.GraphicsView):
         proposals_accept_requested(np.ndarray indices)     a double click on a proposal
         region_add_requested(str kind, np.ndarray polygon), region_change_requested(int index, np.ndarray
         polygon), region_delete_requested(int index), region_count_requested(int index): see region_gestures.py
-        cursor_moved(float x, float y)   image coordinates under the mouse
-        cursor_left()                    the mouse left the image area
+        cursor_moved(float x, float y), cursor_left()   image coordinates under the mouse; it left the image
         selection_changed(int count)      selected points and proposals together
         zoom_changed(float factor)       screen pixels per image pixel
     """

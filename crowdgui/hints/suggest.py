@@ -84,7 +84,7 @@ class NextImageController(QObject):
         current = self.session.current_name
         start = names.index(current) + 1 if current in names else 0
         for name in names[start:] + names[:start]:
-            if name != current and not self.session.is_annotated(name) and self.session.select(name):
+            if name != current and not self.session.state_of(name).annotated and self.session.select(name):
                 rank = names.index(name) + 1
                 why = ("the model is least sure of it" if rank == 1
                        else f"number {rank} of {len(names)} by the model's uncertainty")

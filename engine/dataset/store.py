@@ -20,6 +20,7 @@ import numpy as np
 from engine.atomic import remove_stale_temp_files
 from engine.dataset.images import ImageReadError, image_size, is_image_file
 from engine.dataset.pixel_size import PixelSize
+from engine.dataset.classes import DEFAULT_CLASS, ObjectClass
 from engine.dataset.regions import (
     has_annotated_regions,
     known_area,
@@ -43,28 +44,6 @@ SETTINGS_FILE = "crowdgui.json"
 # What happens to confirmed points outside their image, in the words every warning uses.
 OUTSIDE_POLICY = "kept in the points file; left out of density maps, training, evaluation and annotated counts"
 SETTINGS_FORMAT = "crowdgui-dataset"
-
-
-# The one class of a dataset that names none: what a point without a label is.
-DEFAULT_CLASS = "object"
-
-
-@dataclass
-class ObjectClass:
-    """A kind of object a dataset counts: its name (the label in the sidecars), colour and key (1-9)."""
-
-    name: str
-    colour: str = "#ff3b30"
-    key: int | None = None
-
-    @classmethod
-    def from_json(cls, data) -> "ObjectClass | None":
-        if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not data["name"].strip():
-            return None
-        key = data.get("key")
-        key = key if isinstance(key, int) and not isinstance(key, bool) and 1 <= key <= 9 else None
-        colour = data.get("colour") if isinstance(data.get("colour"), str) else cls.colour
-        return cls(name=data["name"].strip(), colour=colour, key=key)
 
 
 @dataclass
@@ -102,15 +81,6 @@ class DatasetSettings:
 
     def class_names(self) -> list[str]:
         return [object_class.name for object_class in self.classes] or [DEFAULT_CLASS]
-
-
-def class_indices(labels: list[str] | None, count: int, class_names: list[str]) -> np.ndarray:
-    """Each point's class as an index into ``class_names`` (int64, length ``count``); no labels: all 0.
-    A label that is not one of the classes gets -1 (callers leave such points out and say so)."""
-    if labels is None:
-        return np.zeros(count, dtype=np.int64)
-    index = {name: number for number, name in enumerate(class_names)}
-    return np.array([index.get(label, -1) for label in labels], dtype=np.int64)
 
 
 @dataclass

@@ -126,7 +126,8 @@ def test_dataset_status_and_problems(tmp_path):
 
 
 def test_dataset_classes_are_read_from_the_settings_and_points_map_to_them(tmp_path):
-    from engine.dataset.store import SETTINGS_FILE, class_indices
+    from engine.dataset.classes import class_indices
+    from engine.dataset.store import SETTINGS_FILE
 
     (tmp_path / SETTINGS_FILE).write_text(json.dumps({
         "format": "crowdgui-dataset", "version": 1,
