@@ -29,6 +29,7 @@ in the image as displayed (EXIF orientation applied). ``split`` is ``"train"``, 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -251,3 +252,7 @@ def points_outside(points: np.ndarray, width: int, height: int) -> int:
         return 0
     x, y = points[:, 0], points[:, 1]
     return int(np.sum((x < 0) | (y < 0) | (x >= width) | (y >= height)))
+
+
+def is_finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -150,4 +150,4 @@ def test_bad_options_for_a_video_are_refused(red_checkpoint, tmp_path, capsys):
     assert _count(video, red_checkpoint, tmp_path / "c.csv", "--roi", str(roi)) == 2
     messages = [e["message"] for e in _events(capsys.readouterr().out) if e["type"] == "error"]
     assert "--every must be 1 or more" in messages[0]
-    assert "expected a list of regions" in messages[1]
+    assert "expected a JSON list of regions" in messages[1]
