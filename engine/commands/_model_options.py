@@ -45,6 +45,22 @@ def load_for_counting(args, events):
     return None
 
 
+def open_dataset_and_model(args, events):
+    """(dataset, model, record) for a command on ``args.dataset`` with ``--checkpoint``, or the exit code
+    (2: bad options, 1: no such folder or an unusable checkpoint) after an error event."""
+    from engine.dataset import Dataset
+
+    if not check_model_arguments(args, events):
+        return 2
+    try:
+        dataset = Dataset(args.dataset)
+    except FileNotFoundError as exc:
+        events.error(str(exc))
+        return 1
+    loaded = load_for_counting(args, events)
+    return 1 if loaded is None else (dataset, *loaded)
+
+
 @contextlib.contextmanager
 def terminate_as_interrupt():
     """Treat SIGTERM (the window's Cancel) like Ctrl-C, so the run stops between images and cleans up."""

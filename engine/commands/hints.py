@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.commands._model_options import add_model_arguments, check_model_arguments, load_for_counting
+from engine.commands._model_options import add_model_arguments, open_dataset_and_model
 
 NAME = "hints"
 HELP = "the model's objects in some images: which objects no point covers, which were clicked twice"
@@ -36,19 +36,12 @@ def run(args, events) -> int:
     from engine.counting.hints import hints_from_objects, model_objects
     from engine.counting.infer import count_images, model_stride
     from engine.counting.propose import cancel_radius
-    from engine.dataset import Dataset, SidecarError
+    from engine.dataset import SidecarError
 
-    if not check_model_arguments(args, events):
-        return 2
-    try:
-        dataset = Dataset(args.dataset)
-    except FileNotFoundError as exc:
-        events.error(str(exc))
-        return 1
-    loaded = load_for_counting(args, events)
-    if loaded is None:
-        return 1
-    model, record = loaded
+    opened = open_dataset_and_model(args, events)
+    if isinstance(opened, int):
+        return opened
+    dataset, model, record = opened
     stride = model_stride(model, record)
     radius = cancel_radius(record, stride)
     known = [name for name in dict.fromkeys(args.images) if name in dataset.names()]

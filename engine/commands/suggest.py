@@ -16,7 +16,7 @@ import csv
 import io
 from pathlib import Path
 
-from engine.commands._model_options import add_model_arguments, check_model_arguments, load_for_counting
+from engine.commands._model_options import add_model_arguments, open_dataset_and_model
 
 NAME = "suggest"
 HELP = "rank the images without points by how unsure the model is of their count (annotate the top first)"
@@ -32,19 +32,11 @@ def add_arguments(parser) -> None:
 def run(args, events) -> int:
     from engine.atomic import atomic_write_bytes
     from engine.counting.uncertainty import suggest_images
-    from engine.dataset import Dataset
 
-    if not check_model_arguments(args, events):
-        return 2
-    try:
-        dataset = Dataset(args.dataset)
-    except FileNotFoundError as exc:
-        events.error(str(exc))
-        return 1
-    loaded = load_for_counting(args, events)
-    if loaded is None:
-        return 1
-    model, record = loaded
+    opened = open_dataset_and_model(args, events)
+    if isinstance(opened, int):
+        return opened
+    dataset, model, record = opened
     ranking = suggest_images(dataset, model, record, events, max_pixels=args.max_pixels,
                              batch_size=args.batch)
     if args.out is not None:
