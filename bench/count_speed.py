@@ -9,7 +9,7 @@
 2. Memory. A fresh child process counts one huge image (8000x6000 by default) with tiling and reports its peak
    resident memory (getrusage) next to what it held before counting (torch and the model loaded).
 
-    python bench/count_speed.py                      # 8 generated 1024x768 JPEGs, FCRN-A width 32, 8000x6000
+    python bench/count_speed.py                      # 8 generated 1024x768 JPEGs, the default model (U-Net), 8000x6000
     python bench/count_speed.py --folder DIR --checkpoint best.pt
     python bench/count_speed.py --quick              # small and fast: checks the script works
 """
@@ -45,9 +45,9 @@ def make_checkpoint(folder: Path, arch: str, width: int) -> Path:
     from engine.models.contract import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION
 
     torch.manual_seed(0)
-    model = get_model(arch, width=width)
-    return save_checkpoint(folder / f"{arch}_w{width}.pt", {
-        "arch": arch, "model_config": getattr(model, "config", {"width": width}), "stride": model.stride,
+    model = get_model(arch) if width is None else get_model(arch, width=width)
+    return save_checkpoint(folder / f"{arch}_w{width or 'default'}.pt", {
+        "arch": arch, "model_config": model.config, "stride": model.stride,
         "input_multiple": model.input_multiple, "normalization": DEFAULT_NORMALIZATION,
         "density_scale": DEFAULT_DENSITY_SCALE, "state_dict": model.state_dict(),
     })
@@ -76,7 +76,7 @@ def bare_model_seconds(model, record, paths: list[Path], batch: int, max_pixels:
     import torch
 
     from engine.dataset import read_image
-    from engine.counting.infer import forward, input_alignment, model_device, network_input
+    from engine.counting.infer import forward, input_alignment, model_device, network_input, prefers_channels_last
     from engine.models.contract import context_margin, with_context
 
     align, device = input_alignment(model, record), model_device(model)
@@ -90,8 +90,12 @@ def bare_model_seconds(model, record, paths: list[Path], batch: int, max_pixels:
             groups[-1][1].append(image)
         else:
             groups.append((shape, [image]))
+    # The same memory layout as count_images on this device (channels_last on the CPU and CUDA).
+    channels_last = prefers_channels_last(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     with torch.inference_mode():
-        batches = [network_input(images, record, shape, device) for shape, images in groups]
+        batches = [network_input(images, record, shape, device, channels_last) for shape, images in groups]
     if device.type == "cuda":
         torch.cuda.synchronize()
     started = time.perf_counter()
@@ -202,11 +206,13 @@ def _peak_mb() -> float:
 
 def main() -> None:
     from engine.counting.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS
+    from engine.training.config import DEFAULT_MODEL
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, help="a trained checkpoint (default: an untrained model)")
-    parser.add_argument("--arch", default="fcrn_a", help="model to build when no checkpoint is given")
-    parser.add_argument("--width", type=int, default=32, help="its width")
+    parser.add_argument("--arch", default=DEFAULT_MODEL,
+                        help=f"model to build when no checkpoint is given (default: the engine's, {DEFAULT_MODEL})")
+    parser.add_argument("--width", type=int, default=None, help="its width (default: the model's)")
     parser.add_argument("--folder", type=Path, help="count these images instead of generated ones")
     parser.add_argument("--images", type=int, default=8, help="how many images (generated or from --folder)")
     parser.add_argument("--size", type=_size, default=(1024, 768), help="generated image size WxH")
