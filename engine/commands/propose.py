@@ -52,8 +52,7 @@ from pathlib import Path
 
 from engine.commands._model_options import (
     add_model_arguments,
-    check_model_arguments,
-    load_for_counting,
+    open_dataset_and_model,
     terminate_as_interrupt,
 )
 
@@ -127,19 +126,8 @@ def reason_word(reason: str) -> str:
 
 
 def run(args, events) -> int:
-    from engine.dataset import Dataset
-
-    if not check_model_arguments(args, events):
-        return 2
-    try:
-        dataset = Dataset(args.dataset)
-    except FileNotFoundError as exc:
-        events.error(str(exc))
-        return 1
-    loaded = load_for_counting(args, events)
-    if loaded is None:
-        return 1
-    return Proposer(args, events, dataset, *loaded).run()
+    opened = open_dataset_and_model(args, events)
+    return opened if isinstance(opened, int) else Proposer(args, events, *opened).run()
 
 
 class Proposer:
