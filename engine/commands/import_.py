@@ -59,6 +59,8 @@ def describe(summary: ImportSummary) -> str:
         f"Imported {summary.images} image(s) from {summary.source} ({summary.format}) into {summary.out}",
         f"  annotated: {summary.annotated}   points: {summary.points}   unlabeled: {summary.unlabeled}",
     ]
+    if summary.density:
+        lines.append(f"  {summary.density}")
     if summary.classified_points or summary.regions:
         lines.append(f"  points with a class: {summary.classified_points}   regions: {summary.regions}")
     if summary.dropped_points:

@@ -32,14 +32,6 @@ class ClickHints:
     doubled: np.ndarray  # (D,) indices into the points of clicks that look like a second click on one object
 
 
-def click_hints(density: np.ndarray, stride: int, image_size: tuple[int, int], points, radius: float,
-                min_mass: float = MIN_MASS) -> ClickHints:
-    """Hints for one image from its predicted ``density`` (objects per cell at ``stride``); ``image_size`` is
-    (width, height), ``points`` the person's (N, 2) points."""
-    objects, masses = model_objects(density, stride, image_size, radius)
-    return hints_from_objects(objects, masses, points, radius, min_mass)
-
-
 def model_objects(density: np.ndarray, stride: int, image_size: tuple[int, int],
                   radius: float) -> tuple[np.ndarray, np.ndarray]:
     """The model's objects ((K, 2) x, y) and the density's integral near each (its confidence)."""

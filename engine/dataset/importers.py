@@ -60,6 +60,7 @@ class ImportSummary:
     outside_points: int = 0  # outside the image: imported, flagged
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    density: str | None = None  # the density settings chosen from the imported points, and why
 
     def to_dict(self) -> dict:
         return {"format": self.format, "source": self.source, "out": self.out, "images": self.images,
@@ -68,7 +69,7 @@ class ImportSummary:
                 "dropped_points": self.dropped_points, "outside_points": self.outside_points,
                 "skipped": len(self.skipped),
                 "skipped_files": [{"path": p, "reason": r} for p, r in self.skipped],
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "density": self.density}
 
 
 def discover(src: Path | str, fmt: str, **options) -> Discovery:
@@ -195,8 +196,31 @@ def import_dataset(src: Path | str, out: Path | str, fmt: str = "auto", events: 
     if unlabeled:
         events.warning(f"{len(unlabeled)} image(s) have no annotation file and were imported unlabeled: "
                        f"{_names(unlabeled)}")
+    summary.density = _suggest_density(out) if summary.annotated else None
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _suggest_density(out: Path) -> str | None:
+    """A new dataset's density settings, from its own points (engine.density.suggest_density_settings):
+    adaptive for crowds seen in perspective, else a fixed sigma from the spacing. A dataset that already
+    has settings keeps them. Returns what was chosen and why, or None."""
+    from engine.dataset.store import SETTINGS_FILE, Dataset
+    from engine.density import suggest_density_settings
+
+    if (out / SETTINGS_FILE).exists():
+        return None
+    dataset = Dataset(out)
+    suggestion = suggest_density_settings(dataset.load_points_inside(entry.name)
+                                          for entry in dataset if entry.annotated)
+    if suggestion is None:
+        return None
+    dataset.settings.density = suggestion.settings
+    dataset.save_settings()
+    settings = suggestion.settings
+    chosen = (f"adaptive (beta {settings.beta:g}, k {settings.k})" if settings.mode == "adaptive"
+              else f"fixed sigma {settings.sigma:g} px")
+    return f"density settings: {chosen}, because {suggestion.reason}"
 
 
 def _import_one(item: SourceItem, out: Path, taken: set, link: bool, events: EventSink,

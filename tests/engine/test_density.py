@@ -273,3 +273,27 @@ def test_density_settings_are_suggested_from_the_points_spacing_and_perspective(
     assert suggestion.settings.mode == "adaptive" and "perspective" in suggestion.reason
     # Too few points to say anything.
     assert suggest_density_settings([np.zeros((3, 2))]) is None
+
+
+def test_import_chooses_density_settings_from_the_imported_points_and_keeps_existing_ones(tmp_path):
+    from PIL import Image
+
+    from engine.dataset import Dataset
+    from engine.dataset.importers import import_dataset
+
+    source = tmp_path / "src"
+    source.mkdir()
+    grid = np.stack(np.meshgrid(np.arange(5, 120, 10.0), np.arange(5, 120, 10.0)), -1).reshape(-1, 2)
+    for index in range(2):
+        Image.new("RGB", (128, 128)).save(source / f"IMG_{index}.png")
+        (source / f"IMG_{index}.csv").write_text("x,y\n" + "".join(f"{x},{y}\n" for x, y in grid))
+    summary = import_dataset(source, tmp_path / "out", "csv")
+    settings = Dataset(tmp_path / "out").settings.density
+    assert settings.mode == "fixed" and settings.sigma == pytest.approx(5.0)  # half the 10 px spacing
+    assert "sigma 5 px" in summary.density
+    # A dataset that already has settings keeps them.
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "crowdgui.json").write_text(
+        '{"format": "crowdgui-dataset", "version": 1, "density": {"mode": "fixed", "sigma": 2.0}}')
+    assert import_dataset(source, tmp_path / "kept", "csv").density is None
+    assert Dataset(tmp_path / "kept").settings.density.sigma == 2.0
