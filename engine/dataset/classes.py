@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 
 # The one class of a dataset that names none: what a point without a label is.
 DEFAULT_CLASS = "object"
@@ -25,3 +27,14 @@ class ObjectClass:
         key = key if isinstance(key, int) and not isinstance(key, bool) and 1 <= key <= 9 else None
         colour = data.get("colour") if isinstance(data.get("colour"), str) else cls.colour
         return cls(name=data["name"].strip(), colour=colour, key=key)
+
+
+def class_indices(labels: list[str] | None, count: int, class_names: list[str]) -> np.ndarray:
+    """Each point's class as an index into ``class_names`` (int64, length ``count``); no labels: all 0.
+
+    A label that is not one of the classes gets -1: callers leave such points out and say so.
+    """
+    if labels is None:
+        return np.zeros(count, dtype=np.int64)
+    index = {name: number for number, name in enumerate(class_names)}
+    return np.array([index.get(label, -1) for label in labels], dtype=np.int64)

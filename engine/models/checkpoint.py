@@ -9,6 +9,8 @@ A checkpoint is a ``torch.save``d dict of plain values and tensors only, so it l
     normalization          {"mean": [r, g, b], "std": [r, g, b]} applied to 0..1 RGB input
     density_scale          the network predicts density x this factor
     density                the DensitySettings (as a dict) its targets were made with
+    classes                (optional) the class names of its output channels, in channel order; absent in
+                           checkpoints of one class (read them with :func:`checkpoint_classes`)
     train_summary          dataset path, image counts, epochs, seconds ...
     metrics                {"val_mae": ..., "val_rmse": ...} of this checkpoint
     state_dict             the weights
@@ -28,6 +30,7 @@ from typing import Any
 import torch
 
 from engine.atomic import atomic_write_bytes
+from engine.dataset.classes import DEFAULT_CLASS
 
 CHECKPOINT_FORMAT = "crowdgui-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -102,6 +105,21 @@ def _check_archive(path: Path) -> None:
     if damaged is not None:
         raise CheckpointError(f"{path.name}: not a readable checkpoint (damaged: {damaged} does not match its "
                               "checksum; the file changed after it was saved)")
+
+
+def checkpoint_classes(record: dict[str, Any]) -> list[str]:
+    """The class names of a checkpoint's output channels, in channel order.
+
+    Checkpoints made before classes existed (or of one class) name none: their one channel is the default
+    class. A checkpoint whose names do not match its channel count gets numbered names rather than failing.
+    """
+    config = record.get("model_config") if isinstance(record.get("model_config"), dict) else {}
+    channels = config.get("classes", 1)
+    channels = channels if isinstance(channels, int) and channels >= 1 else 1
+    names = record.get("classes")
+    if isinstance(names, list) and len(names) == channels and all(isinstance(n, str) and n for n in names):
+        return list(names)
+    return [DEFAULT_CLASS] if channels == 1 else [f"class {number + 1}" for number in range(channels)]
 
 
 def blocked_global(exc: Exception) -> str:
