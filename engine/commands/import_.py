@@ -63,6 +63,8 @@ def describe(summary: ImportSummary) -> str:
         lines.append(f"  {summary.density}")
     if summary.classified_points or summary.regions:
         lines.append(f"  points with a class: {summary.classified_points}   regions: {summary.regions}")
+    if summary.class_names:
+        lines.append(f"  classes: {', '.join(summary.class_names)} (listed in the dataset's crowdgui.json)")
     if summary.dropped_points:
         lines.append(f"  points not imported (not numbers: NaN or infinity): {summary.dropped_points}")
     if summary.outside_points:

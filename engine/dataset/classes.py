@@ -9,6 +9,10 @@ import numpy as np
 
 # The one class of a dataset that names none: what a point without a label is.
 DEFAULT_CLASS = "object"
+# Colours given to new classes in turn: the first is the one-class point colour; the rest are far apart in hue
+# and stay distinct on grey-scale microscopy and on colour photos alike.
+CLASS_COLOURS = ("#ff3b30", "#34c759", "#0a84ff", "#ffcc00", "#af52de", "#ff9500", "#5ac8fa", "#ff2d55",
+                 "#a2845e")
 
 
 @dataclass
@@ -27,6 +31,21 @@ class ObjectClass:
         key = key if isinstance(key, int) and not isinstance(key, bool) and 1 <= key <= 9 else None
         colour = data.get("colour") if isinstance(data.get("colour"), str) else cls.colour
         return cls(name=data["name"].strip(), colour=colour, key=key)
+
+
+def with_classes(classes: list[ObjectClass], names) -> list[ObjectClass]:
+    """``classes`` followed by every name of ``names`` not among them yet (in the order first met), each with
+    the next free colour and key 1-9 (none once the nine keys are taken)."""
+    result = list(classes)
+    known = {object_class.name for object_class in result}
+    for name in names:
+        if name in known:
+            continue
+        used_keys = {object_class.key for object_class in result}
+        key = next((number for number in range(1, 10) if number not in used_keys), None)
+        result.append(ObjectClass(name, CLASS_COLOURS[len(result) % len(CLASS_COLOURS)], key))
+        known.add(name)
+    return result
 
 
 def class_indices(labels: list[str] | None, count: int, class_names: list[str]) -> np.ndarray:

@@ -61,6 +61,7 @@ class ImportSummary:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     density: str | None = None  # the density settings chosen from the imported points, and why
+    class_names: list[str] = field(default_factory=list)  # the labels met, in the order first met
 
     def to_dict(self) -> dict:
         return {"format": self.format, "source": self.source, "out": self.out, "images": self.images,
@@ -69,7 +70,8 @@ class ImportSummary:
                 "dropped_points": self.dropped_points, "outside_points": self.outside_points,
                 "skipped": len(self.skipped),
                 "skipped_files": [{"path": p, "reason": r} for p, r in self.skipped],
-                "seconds": round(self.seconds, 3), "density": self.density}
+                "seconds": round(self.seconds, 3), "density": self.density,
+                "classes": list(self.class_names)}
 
 
 def discover(src: Path | str, fmt: str, **options) -> Discovery:
@@ -197,6 +199,8 @@ def import_dataset(src: Path | str, out: Path | str, fmt: str = "auto", events: 
         events.warning(f"{len(unlabeled)} image(s) have no annotation file and were imported unlabeled: "
                        f"{_names(unlabeled)}")
     summary.density = _suggest_density(out) if summary.annotated else None
+    if summary.class_names:
+        _register_classes(out, summary.class_names, events)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -221,6 +225,20 @@ def _suggest_density(out: Path) -> str | None:
     chosen = (f"adaptive (beta {settings.beta:g}, k {settings.k})" if settings.mode == "adaptive"
               else f"fixed sigma {settings.sigma:g} px")
     return f"density settings: {chosen}, because {suggestion.reason}"
+
+
+def _register_classes(out: Path, names: list[str], events: EventSink) -> None:
+    """Add the imported labels the dataset does not list yet to its classes (crowdgui.json), and say so."""
+    from engine.dataset.classes import with_classes
+    from engine.dataset.store import Dataset
+
+    dataset = Dataset(out)
+    before = list(dataset.settings.classes)
+    dataset.settings.classes = with_classes(before, names)
+    added = [object_class.name for object_class in dataset.settings.classes[len(before):]]
+    if added:
+        dataset.save_settings()
+        events.emit("classes", added=added, classes=dataset.settings.class_names())
 
 
 def _import_one(item: SourceItem, out: Path, taken: set, link: bool, events: EventSink,
@@ -277,6 +295,9 @@ def _import_one(item: SourceItem, out: Path, taken: set, link: bool, events: Eve
         summary.annotated += 1
         summary.points += len(points)
         summary.classified_points += 0 if labels is None else len(labels)
+        for label in dict.fromkeys(labels or []):
+            if label not in summary.class_names:
+                summary.class_names.append(label)
         summary.regions += len(regions)
         summary.dropped_points += dropped
         summary.outside_points += outside

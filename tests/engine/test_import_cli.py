@@ -289,6 +289,28 @@ def test_labelme_label_option(tmp_path, capsys):
     assert code == 1 and "LabelMe and DotDotGoose" in events[-1]["message"]
 
 
+def test_labelme_labels_become_the_dataset_classes(tmp_path, capsys):
+    src = tmp_path / "src"
+    _image(src / "a.jpg")
+    shapes = [{"label": lab, "points": [[i, i]], "shape_type": "point"} for i, lab in enumerate(["live", "dead", "live"])]
+    (src / "a.json").write_text(json.dumps({"shapes": shapes, "imagePath": "a.jpg"}))
+    code, events = _run(capsys, "import", src, "--out", tmp_path / "out")
+    assert code == 0 and events[-1]["classes"] == ["live", "dead"]
+    dataset = Dataset(tmp_path / "out")
+    assert dataset.settings.class_names() == ["live", "dead"]
+    assert [c.key for c in dataset.settings.classes] == [1, 2]
+    assert len({c.colour for c in dataset.settings.classes}) == 2
+    assert read_sidecar(sidecar_path(tmp_path / "out" / "a.jpg")).labels == ["live", "dead", "live"]
+    # A second import into the same dataset adds only the class it does not list yet, after the others.
+    other = tmp_path / "src2"
+    _image(other / "b.jpg")
+    shapes = [{"label": lab, "points": [[i, i]], "shape_type": "point"} for i, lab in enumerate(["egg", "dead"])]
+    (other / "b.json").write_text(json.dumps({"shapes": shapes, "imagePath": "b.jpg"}))
+    code, _ = _run(capsys, "import", other, "--out", tmp_path / "out")
+    assert code == 0
+    assert Dataset(tmp_path / "out").settings.class_names() == ["live", "dead", "egg"]
+
+
 def test_text_mode_prints_a_summary(tmp_path, capsys):
     _dots(tmp_path / "src")
     assert main(["import", str(tmp_path / "src"), "--out", str(tmp_path / "out")]) == 0
