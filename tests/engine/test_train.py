@@ -175,7 +175,7 @@ def test_pretrained_weights_from_a_file_are_used_and_recorded(synthetic_dataset,
 
 def test_imagenet_weights_that_cannot_be_downloaded_stop_the_run_with_what_to_do(synthetic_dataset, tmp_path,
                                                                                monkeypatch):
-    import engine.models.pretrained as pretrained
+    from engine.models import pretrained
 
     def offline(batch_norm):
         raise OSError("network is unreachable")
