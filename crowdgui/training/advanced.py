@@ -106,6 +106,15 @@ class AdvancedOptions(QWidget):
             self._form.labelForField(spin).setEnabled(adaptive)
         self.changed.emit()
 
+    def add_row(self, label: str, widget: QWidget) -> None:
+        """One more row in the folded form, after the density settings."""
+        self._form.insertRow(self._form.getWidgetPosition(self.reset_density)[0] + 1, label, widget)
+
+    def density(self) -> DensitySettings:
+        """The density targets as the form shows them."""
+        return DensitySettings(mode=self.sigma_mode.currentData(), sigma=self.sigma_spin.value(),
+                               beta=self.beta_spin.value(), k=self.k_spin.value())
+
     def set_density(self, density: DensitySettings) -> None:
         self.sigma_mode.setCurrentIndex(max(0, self.sigma_mode.findData(density.mode)))
         self.sigma_spin.setValue(density.sigma)
@@ -128,8 +137,7 @@ class AdvancedOptions(QWidget):
         options.batch = self.batch_spin.value() or None
         options.crop = self.crop_spin.value() or None
         options.width = self.width_spin.value() or None
-        options.sigma_mode = self.sigma_mode.currentData()
-        options.sigma = self.sigma_spin.value()
-        options.beta = self.beta_spin.value()
-        options.k = self.k_spin.value()
+        density = self.density()
+        options.sigma_mode, options.sigma, options.beta, options.k = (density.mode, density.sigma,
+                                                                      density.beta, density.k)
         options.seed = self.seed_spin.value()
