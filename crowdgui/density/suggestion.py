@@ -83,7 +83,6 @@ class SuggestionBox(QWidget):
         self.label = QLabel(WORKING_TEXT)
         self.label.setObjectName("densitySuggestion")
         self.label.setWordWrap(True)
-        self.label.setStyleSheet("color: palette(mid);")
         self.apply_button = QPushButton("Apply")
         self.apply_button.setToolTip("Use the suggested settings for this dataset (saved with it)")
         self.undo_button = QPushButton("Undo")

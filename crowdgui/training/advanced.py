@@ -25,6 +25,16 @@ from engine.density import DensitySettings
 DEFAULT_TEXT = "engine default"
 
 
+def fit_height(window: QWidget) -> None:
+    """Make ``window`` tall enough for its wrapped labels: a size hint ignores how many lines they wrap to
+    at the window's width, so the form's rows would be squeezed over each other."""
+    layout = window.layout()
+    if layout is None:
+        return
+    layout.activate()
+    window.resize(window.width(), max(window.height(), layout.totalHeightForWidth(window.width())))
+
+
 def _optional_spin(maximum: int, step: int = 1) -> QSpinBox:
     spin = QSpinBox(minimum=0, maximum=maximum, singleStep=step)
     spin.setSpecialValueText(DEFAULT_TEXT)
@@ -98,6 +108,7 @@ class AdvancedOptions(QWidget):
         self.body.setVisible(open_)
         if self.window() is not None and self.window() is not self:
             self.window().adjustSize()
+            fit_height(self.window())
 
     def _sigma_mode_changed(self) -> None:
         adaptive = self.sigma_mode.currentData() == "adaptive"
@@ -106,9 +117,9 @@ class AdvancedOptions(QWidget):
             self._form.labelForField(spin).setEnabled(adaptive)
         self.changed.emit()
 
-    def add_row(self, label: str, widget: QWidget) -> None:
-        """One more row in the folded form, after the density settings."""
-        self._form.insertRow(self._form.getWidgetPosition(self.reset_density)[0] + 1, label, widget)
+    def add_row(self, widget: QWidget) -> None:
+        """One more full-width row in the folded form, after the density settings."""
+        self._form.insertRow(self._form.getWidgetPosition(self.reset_density)[0] + 1, widget)
 
     def density(self) -> DensitySettings:
         """The density targets as the form shows them."""

@@ -38,6 +38,7 @@ class PretrainedChoice(QWidget):
         self.path_edit = QLineEdit()
         self.path_edit.setPlaceholderText("vgg16_bn.pth")
         self.path_edit.setToolTip(FILE_TIP)
+        self.path_edit.setMinimumWidth(200)
         self.browse_button = QPushButton("Browse…")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

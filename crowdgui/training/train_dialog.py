@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from crowdgui.density.suggestion import SuggestionBox, SuggestionWorker
-from crowdgui.training.advanced import AdvancedOptions
+from crowdgui.training.advanced import AdvancedOptions, fit_height
 from crowdgui.training.devices import gpu_count, training_device_choices
 from crowdgui.training.options import TrainOptions, launch_args, resume_args, split_counts
 from crowdgui.training.pretrained_choice import PretrainedChoice
@@ -152,9 +152,11 @@ class TrainDialog(QDialog):
         self.suggestion_box = SuggestionBox()
         self.suggestion_box.apply_button.setToolTip("Use the suggested settings for this run and as the "
                                                     "dataset's own (saved with it)")
-        self.advanced.add_row("Suggested:", self.suggestion_box)
+        self.advanced.add_row(self.suggestion_box)
         self.suggester = SuggestionWorker(self)
         self.suggester.ready.connect(self.suggestion_box.set_suggestion)
+        # The wrapped reason arrives after the dialog took its size: make room for its lines.
+        self.suggester.ready.connect(self._make_room)
         self.suggester.failed.connect(self.suggestion_box.set_failure)
         self.suggestion_box.apply_requested.connect(self._apply_density)
 
@@ -314,6 +316,10 @@ class TrainDialog(QDialog):
         self.command_edit.setText(" ".join(shlex.quote(part) for part in
                                            [Path(sys.executable).name, *self.python_args()]))
         self.command_edit.setCursorPosition(0)
+
+    def _make_room(self, *_args) -> None:
+        if self.advanced.body.isVisible():
+            fit_height(self)
 
     def _apply_density(self, settings) -> None:
         """Apply (or Undo) in the suggestion: this run's density targets and the dataset's saved settings."""
