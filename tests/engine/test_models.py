@@ -50,6 +50,13 @@ def test_unet_depth_sets_the_input_multiple():
         assert model(torch.zeros(1, 3, 12, 20)).shape == (1, 1, 12, 20)
 
 
+def test_unet_vgg16_depth_sets_the_input_multiple():
+    model = get_model("unet_vgg16", width=4, depth=4).eval()
+    assert model.input_multiple == 16 and get_model("unet_vgg16", width=4, depth=2).input_multiple == 4
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, 32, 48)).shape == (1, 1, 32, 48)
+
+
 def test_width_scales_the_parameter_count():
     small = sum(p.numel() for p in get_model("unet", width=4).parameters())
     large = sum(p.numel() for p in get_model("unet", width=8).parameters())

@@ -77,3 +77,18 @@ def test_a_result_overtaken_by_a_newer_request_is_dropped(qtbot, tmp_path):
     worker.pool.waitForDone(5000)
     qtbot.wait(50)
     assert results == [] and "not a folder" in failures[0]
+
+
+def test_settings_applied_in_the_training_dialog_show_in_the_density_dock(qtbot, tmp_path):
+    from crowdgui.features import build_window
+
+    win = build_window(QSettings(str(tmp_path / "prefs.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    folder = _cells(tmp_path)
+    win.open_folder(folder)
+    applied = DensitySettings(mode="adaptive", sigma=5.0, beta=0.4, k=2)
+    win.training.density_applied.emit(applied)  # what the dialog's Apply announces, after saving
+    assert win.density.panel.settings() == applied and win.session.dataset.settings.density == applied
+    win.density.suggester.pool.waitForDone(5000)
+    win.density.preview.wait()
+    win.session.close_dataset()
