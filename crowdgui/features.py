@@ -22,6 +22,8 @@ def install_features(window: MainWindow) -> MainWindow:
     """Add density preview, training, counting and proposals to ``window`` (their docks, menus, actions)."""
     window.density = install_density(window)
     window.training = install_training(window)
+    # Suggested density settings applied in the training dialog are the dataset's: the density dock shows them.
+    window.training.density_applied.connect(window.density.show_dataset_settings)
     window.counting = install_counting(window)
     window.proposals = install_proposals(window)  # after training: it proposes with the chosen model
     window.video = install_video(window)

@@ -83,6 +83,18 @@ class DensitySuggestion:
     settings: DensitySettings
     reason: str
 
+    @property
+    def headline(self) -> str:
+        """The suggested settings in a few words: "fixed sigma 4.5 px" or "adaptive (beta 0.3, k 3)"."""
+        return describe_density_settings(self.settings)
+
+
+def describe_density_settings(settings: DensitySettings) -> str:
+    """Settings in a few words: "fixed sigma 4.5 px" or "adaptive (beta 0.3, k 3)"."""
+    if settings.mode == "adaptive":
+        return f"adaptive (beta {settings.beta:g}, k {settings.k})"
+    return f"fixed sigma {settings.sigma:g} px"
+
 
 # A crowd photographed in perspective packs far objects (higher up in the image) closer together: the rank
 # correlation of each point's spacing with its height in the image is ~0.7 on ShanghaiTech B and ~0 on VGG

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDockWidget
 from crowdgui.density.colormaps import DEFAULT_COLORMAP, DEFAULT_SCALE
 from crowdgui.density.panel import DEFAULT_OPACITY, DensityPanel
 from crowdgui.density.preview import DensityPreview, PreviewResult
+from crowdgui.density.suggestion import SuggestionWorker
 from engine.density import DensitySettings
 
 DOCK_OBJECT_NAME = "densityDock"
@@ -56,6 +57,10 @@ class DensityController(QObject):
             look_changed.connect(self._on_look_changed)
         self.preview.map_ready.connect(self._on_map_ready)
         self.preview.failed.connect(self.panel.set_message)
+        self.suggester = SuggestionWorker(self)
+        self.suggester.ready.connect(self.panel.suggestion_box.set_suggestion)
+        self.suggester.failed.connect(self.panel.suggestion_box.set_failure)
+        self.panel.suggestion_box.apply_requested.connect(self._on_suggestion_applied)
 
         if session.dataset is not None:
             self._on_dataset_opened(session.dataset)
@@ -88,8 +93,12 @@ class DensityController(QObject):
         self.panel.set_settings(dataset.settings.density)
         self._apply_look()
         self.panel.set_message(None)
+        self.panel.suggestion_box.set_working()
+        self.suggester.request(dataset.folder)
 
     def _on_dataset_closed(self) -> None:
+        self.suggester.cancel()
+        self.panel.suggestion_box.set_suggestion(None)
         self.panel.set_settings(DensitySettings())
         self._apply_look()
         self.schedule()
@@ -98,6 +107,21 @@ class DensityController(QObject):
         # The canvas has dropped the previous image's overlay; the old map must not come back on this one.
         self.preview.clear()
         self.last_result = None
+        self.schedule()
+        if self.session.dataset is not None:  # the image left behind may have new points: suggest again
+            self.suggester.request(self.session.dataset.folder)
+
+    def _on_suggestion_applied(self, settings: DensitySettings) -> None:
+        """Apply (or Undo) in the suggestion box: the dataset's settings become ``settings``, saved."""
+        self.panel.set_settings(settings)
+        self._on_settings_changed(settings)
+
+    def show_dataset_settings(self, settings: DensitySettings) -> None:
+        """The dataset's density settings were changed and saved elsewhere (the training dialog's Apply)."""
+        if self.session.dataset is not None:
+            self.session.dataset.settings.density = settings
+        self.panel.set_settings(settings)
+        self._apply_look()
         self.schedule()
 
     def _on_settings_changed(self, settings: DensitySettings) -> None:

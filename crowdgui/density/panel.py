@@ -32,6 +32,7 @@ from crowdgui.density.colormaps import (
     overlay_lut,
     scale_for_mode,
 )
+from crowdgui.density.suggestion import SuggestionBox
 from engine.density import MAX_SIGMA, MIN_SIGMA, DensitySettings
 
 MODES = (("fixed", "Fixed sigma"), ("adaptive", "Adaptive (k nearest neighbours)"))
@@ -126,6 +127,9 @@ class DensityPanel(QWidget):
         form.addRow("Sigma", self.sigma_spin)
         form.addRow("Beta", self.beta_spin)
         form.addRow("k", self.k_spin)
+        # Filled in by the controller (worked out from the dataset's points on a worker thread).
+        self.suggestion_box = SuggestionBox()
+        form.addRow(self.suggestion_box)
 
         self.overlay_check = QCheckBox("Show density overlay")
         self.colormap_combo = QComboBox()
@@ -192,9 +196,12 @@ class DensityPanel(QWidget):
         finally:
             self._updating = False
         self._enable_adaptive_fields()
+        self.suggestion_box.set_current(self.settings())
 
     def _on_settings_edited(self) -> None:
         self._enable_adaptive_fields()
+        if not self._updating:
+            self.suggestion_box.set_current(self.settings())
         self.colorbar.set_lut(self.lut())  # the "Auto" scale follows the mode
         if not self._updating:
             self.settings_changed.emit(self.settings())

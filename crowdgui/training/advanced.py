@@ -25,6 +25,16 @@ from engine.density import DensitySettings
 DEFAULT_TEXT = "engine default"
 
 
+def fit_height(window: QWidget) -> None:
+    """Make ``window`` tall enough for its wrapped labels: a size hint ignores how many lines they wrap to
+    at the window's width, so the form's rows would be squeezed over each other."""
+    layout = window.layout()
+    if layout is None:
+        return
+    layout.activate()
+    window.resize(window.width(), max(window.height(), layout.totalHeightForWidth(window.width())))
+
+
 def _optional_spin(maximum: int, step: int = 1) -> QSpinBox:
     spin = QSpinBox(minimum=0, maximum=maximum, singleStep=step)
     spin.setSpecialValueText(DEFAULT_TEXT)
@@ -98,6 +108,7 @@ class AdvancedOptions(QWidget):
         self.body.setVisible(open_)
         if self.window() is not None and self.window() is not self:
             self.window().adjustSize()
+            fit_height(self.window())
 
     def _sigma_mode_changed(self) -> None:
         adaptive = self.sigma_mode.currentData() == "adaptive"
@@ -105,6 +116,15 @@ class AdvancedOptions(QWidget):
             spin.setEnabled(adaptive)
             self._form.labelForField(spin).setEnabled(adaptive)
         self.changed.emit()
+
+    def add_row(self, widget: QWidget) -> None:
+        """One more full-width row in the folded form, after the density settings."""
+        self._form.insertRow(self._form.getWidgetPosition(self.reset_density)[0] + 1, widget)
+
+    def density(self) -> DensitySettings:
+        """The density targets as the form shows them."""
+        return DensitySettings(mode=self.sigma_mode.currentData(), sigma=self.sigma_spin.value(),
+                               beta=self.beta_spin.value(), k=self.k_spin.value())
 
     def set_density(self, density: DensitySettings) -> None:
         self.sigma_mode.setCurrentIndex(max(0, self.sigma_mode.findData(density.mode)))
@@ -128,8 +148,7 @@ class AdvancedOptions(QWidget):
         options.batch = self.batch_spin.value() or None
         options.crop = self.crop_spin.value() or None
         options.width = self.width_spin.value() or None
-        options.sigma_mode = self.sigma_mode.currentData()
-        options.sigma = self.sigma_spin.value()
-        options.beta = self.beta_spin.value()
-        options.k = self.k_spin.value()
+        density = self.density()
+        options.sigma_mode, options.sigma, options.beta, options.k = (density.mode, density.sigma,
+                                                                      density.beta, density.k)
         options.seed = self.seed_spin.value()

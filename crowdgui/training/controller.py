@@ -45,6 +45,7 @@ class TrainingController(QObject):
     training_started = Signal(Path)  # run folder
     training_finished = Signal(str, Path)  # outcome (EngineJob's), run folder
     notice = Signal(str, str)  # level ("info", "warning", "error") and a message for the window's notice bar
+    density_applied = Signal(object)  # the dialog saved suggested density settings to the dataset
 
     def __init__(self, parent: QWidget, settings: QSettings | None = None,
                  save_all: Callable[[], list[str]] | None = None):
@@ -141,7 +142,9 @@ class TrainingController(QObject):
 
         self._save_annotations()  # the counts shown in the dialog must match what the engine will read
         self.refresh_runs()
-        return TrainDialog(Dataset(self.dataset_folder), self.runs, self.settings, self.parent_widget, resume)
+        dialog = TrainDialog(Dataset(self.dataset_folder), self.runs, self.settings, self.parent_widget, resume)
+        dialog.density_applied.connect(self.density_applied)
+        return dialog
 
     def open_train_dialog(self, resume: RunInfo | None = None) -> None:
         dialog = self.make_dialog(resume if isinstance(resume, RunInfo) else None)

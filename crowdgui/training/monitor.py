@@ -260,6 +260,8 @@ class TrainingMonitor(QWidget):
             described = ", ".join(f"{key} {event[key]}" for key in ("model", "device", "train_images",
                                                                       "val_images") if key in event)
             self.append_log(f"started{': ' + described if described else ''}")
+            if event.get("pretrained"):  # which starting weights the engine used: ImageNet, a file, or none
+                self.append_log(f"starting weights: {event['pretrained']}")
         elif kind == "progress":
             self._show_progress(event)
         elif kind == "epoch":

@@ -45,6 +45,7 @@ class TrainOptions:
     k: int = _DENSITY_DEFAULTS.k
     seed: int = 0
     unlabeled: bool = False  # also learn from the unlabeled images (ranking loss, engine/training/ranking.py)
+    pretrained: str = ""  # starting weights: "" from scratch, "imagenet", or a weights file's path
 
     def engine_args(self, dataset: Path | str, run_dir: Path | str) -> list[str]:
         """``train DATASET --model ... --out RUN_DIR ...`` (``--events jsonl`` is added by EngineJob)."""
@@ -67,6 +68,8 @@ class TrainOptions:
         args += ["--seed", str(int(self.seed))]
         if self.unlabeled:
             args.append("--unlabeled")
+        if self.pretrained:
+            args += ["--pretrained", self.pretrained]
         return args
 
     # ------------------------------------------------------------ persistence

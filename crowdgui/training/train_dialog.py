@@ -13,7 +13,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -32,9 +32,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crowdgui.training.advanced import AdvancedOptions
+from crowdgui.density.suggestion import SuggestionBox, SuggestionWorker
+from crowdgui.training.advanced import AdvancedOptions, fit_height
 from crowdgui.training.devices import gpu_count, training_device_choices
 from crowdgui.training.options import TrainOptions, launch_args, resume_args, split_counts
+from crowdgui.training.pretrained_choice import PretrainedChoice
 from engine.dataset import Dataset
 from engine.training.runs import STAMP_FORMAT, RunInfo, new_run_dir, runs_folder
 
@@ -48,7 +50,12 @@ UNLABELED_TIP = ("Also learn from the images you have not annotated. From each o
 
 
 class TrainDialog(QDialog):
-    """Collects one training request for ``dataset``; ``runs`` are offered for resuming."""
+    """Collects one training request for ``dataset``; ``runs`` are offered for resuming.
+
+    ``density_applied(DensitySettings)``: the suggested density settings were applied and saved to the dataset.
+    """
+
+    density_applied = Signal(object)
 
     def __init__(self, dataset: Dataset, runs: list[RunInfo] | None = None, settings: QSettings | None = None,
                  parent: QWidget | None = None, resume: RunInfo | None = None):
@@ -60,7 +67,7 @@ class TrainDialog(QDialog):
         self.resumable = [run for run in (runs or []) if run.can_resume]
         self.run_dir: Path | None = None
 
-        from engine.models import list_models
+        from engine.models import list_models, pretrained_capable
 
         self.models = list_models()
         options = self._remembered_options()
@@ -120,6 +127,8 @@ class TrainDialog(QDialog):
         model_form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         model_form.addRow("Network:", self.model_combo)
         model_form.addRow("", self.model_description)
+        self.pretrained = PretrainedChoice(pretrained_capable())
+        model_form.addRow("Start from:", self.pretrained)
         model_form.addRow("Train for:", budget_row)
         model_form.addRow("Device:", self.device_combo)
 
@@ -138,8 +147,18 @@ class TrainDialog(QDialog):
         images_form.addRow("", self.split_label)
         images_form.addRow("", self.unlabeled_check)
 
-        # ---- advanced
+        # ---- advanced, with the density settings suggested from the dataset's points
         self.advanced = AdvancedOptions(dataset.settings.density)
+        self.suggestion_box = SuggestionBox()
+        self.suggestion_box.apply_button.setToolTip("Use the suggested settings for this run and as the "
+                                                    "dataset's own (saved with it)")
+        self.advanced.add_row(self.suggestion_box)
+        self.suggester = SuggestionWorker(self)
+        self.suggester.ready.connect(self.suggestion_box.set_suggestion)
+        # The wrapped reason arrives after the dialog took its size: make room for its lines.
+        self.suggester.ready.connect(self._make_room)
+        self.suggester.failed.connect(self.suggestion_box.set_failure)
+        self.suggestion_box.apply_requested.connect(self._apply_density)
 
         # ---- where, and the equivalent command
         self.command_edit = QLineEdit()
@@ -175,8 +194,11 @@ class TrainDialog(QDialog):
                        self.minutes_spin.valueChanged, self.device_combo.currentIndexChanged,
                        self.val_spin.valueChanged, self.epochs_radio.toggled, self.new_radio.toggled,
                        self.resume_combo.currentIndexChanged, self.advanced.changed,
-                       self.unlabeled_check.toggled):
+                       self.unlabeled_check.toggled, self.pretrained.changed):
             signal.connect(self._refresh)
+        self.suggestion_box.set_current(self.advanced.density())
+        self.suggestion_box.set_working()
+        self.suggester.request(dataset.folder)
         if resume is not None and resume.can_resume:
             self.resume_radio.setChecked(True)
             self.resume_combo.setCurrentIndex(max(0, self.resume_combo.findData(str(resume.folder))))
@@ -207,6 +229,7 @@ class TrainDialog(QDialog):
         self.device_combo.setCurrentIndex(max(index, 0))
         self.val_spin.setValue(round(options.val_fraction * 100))
         self.unlabeled_check.setChecked(options.unlabeled)
+        self.pretrained.set_value(options.pretrained)
         self.advanced.apply(options)
 
     def options(self) -> TrainOptions:
@@ -219,6 +242,7 @@ class TrainDialog(QDialog):
             device=self.device_combo.currentData(),
             val_fraction=self.val_spin.value() / 100.0,
             unlabeled=self.unlabeled_check.isChecked() and self.unlabeled_check.isEnabled(),
+            pretrained=self.pretrained.value(),
         )
         self.advanced.fill(options)
         return options
@@ -259,6 +283,10 @@ class TrainDialog(QDialog):
         self.epochs_spin.setEnabled(self.epochs_radio.isChecked())
         self.minutes_spin.setEnabled(self.minutes_radio.isChecked())
         self.model_description.setText(self.models.get(self.model_combo.currentData(), ""))
+        self.pretrained.blockSignals(True)  # set_model announces a change: this is the refresh it would ask for
+        self.pretrained.set_model(self.model_combo.currentData())
+        self.pretrained.blockSignals(False)
+        self.suggestion_box.set_current(self.advanced.density())
 
         counts = split_counts(self.dataset, self.val_spin.value() / 100.0)
         parts = [f"<b>{counts['train']}</b> train", f"<b>{counts['val']}</b> validate"]
@@ -279,12 +307,32 @@ class TrainDialog(QDialog):
         elif not resuming and counts["val"] == 0:
             problem = ("No validation image: the error cannot be measured, so the last epoch is kept as the "
                        "best model. Raise the validation share or annotate more images.")
+        weights_problem = "" if resuming else self.pretrained.problem()
+        problem = weights_problem or problem
         self.problem_label.setText(problem)
         self.problem_label.setVisible(bool(problem))
-        self.buttons.button(QDialogButtonBox.Ok).setEnabled(resuming or counts["train"] > 0)
+        self.buttons.button(QDialogButtonBox.Ok).setEnabled(
+            resuming or (counts["train"] > 0 and not weights_problem))
         self.command_edit.setText(" ".join(shlex.quote(part) for part in
                                            [Path(sys.executable).name, *self.python_args()]))
         self.command_edit.setCursorPosition(0)
+
+    def _make_room(self, *_args) -> None:
+        if self.advanced.body.isVisible():
+            fit_height(self)
+
+    def _apply_density(self, settings) -> None:
+        """Apply (or Undo) in the suggestion: this run's density targets and the dataset's saved settings."""
+        self.advanced.dataset_density = settings
+        self.advanced.set_density(settings)
+        self.dataset.settings.density = settings
+        try:
+            self.dataset.save_settings()
+        except OSError as exc:
+            self.suggestion_box.set_failure(f"used for this run, but not saved to the dataset's crowdgui.json "
+                                            f"({exc.strerror or exc})")
+            return
+        self.density_applied.emit(settings)
 
     # ----------------------------------------------------------------- accept
     def accept(self) -> None:

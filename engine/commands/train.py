@@ -40,7 +40,8 @@ def add_arguments(parser) -> None:
                         help="share of annotated images held out for validation (default: the dataset's)")
     parser.add_argument("--width", type=int, help="network width (first layer's channels)")
     parser.add_argument("--pretrained", metavar="imagenet|PATH",
-                        help="csrnet: start the VGG-16 front end from ImageNet weights or a weights file")
+                        help="csrnet, unet_vgg16: start the VGG-16 part from torchvision's ImageNet weights "
+                             "(downloaded; an error without internet) or from a VGG-16(-BN) weights file")
     parser.add_argument("--workers", type=int,
                         help="data loader processes (default: 0 on the CPU, up to 4 on a GPU)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores)")

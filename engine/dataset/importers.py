@@ -210,21 +210,16 @@ def _suggest_density(out: Path) -> str | None:
     adaptive for crowds seen in perspective, else a fixed sigma from the spacing. A dataset that already
     has settings keeps them. Returns what was chosen and why, or None."""
     from engine.dataset.store import SETTINGS_FILE, Dataset
-    from engine.density import suggest_density_settings
 
     if (out / SETTINGS_FILE).exists():
         return None
     dataset = Dataset(out)
-    suggestion = suggest_density_settings(dataset.load_points_inside(entry.name)
-                                          for entry in dataset if entry.annotated)
+    suggestion = dataset.suggest_density()
     if suggestion is None:
         return None
     dataset.settings.density = suggestion.settings
     dataset.save_settings()
-    settings = suggestion.settings
-    chosen = (f"adaptive (beta {settings.beta:g}, k {settings.k})" if settings.mode == "adaptive"
-              else f"fixed sigma {settings.sigma:g} px")
-    return f"density settings: {chosen}, because {suggestion.reason}"
+    return f"density settings: {suggestion.headline}, because {suggestion.reason}"
 
 
 def _register_classes(out: Path, names: list[str], events: EventSink) -> None:

@@ -38,7 +38,7 @@ from engine.dataset.sidecar import (
     read_sidecar,
     sidecar_path,
 )
-from engine.density import DensitySettings
+from engine.density import DensitySettings, DensitySuggestion, suggest_density_settings
 
 SETTINGS_FILE = "crowdgui.json"
 # What happens to confirmed points outside their image, in the words every warning uses.
@@ -232,6 +232,11 @@ class Dataset:
             return points
         x, y = points[:, 0], points[:, 1]
         return points[(x >= 0) & (y >= 0) & (x < entry.width) & (y < entry.height)]
+
+    def suggest_density(self) -> DensitySuggestion | None:
+        """Density settings suggested from the annotated images' points, with the reason (None: too few
+        points); engine.density.suggest_density_settings. Reads every sidecar: ~1 s for 400 crowd images."""
+        return suggest_density_settings(self.load_points_inside(entry.name) for entry in self if entry.annotated)
 
     def known_area(self, name: str, stride: int = 1, annotation: Annotation | None = None):
         """What the image's annotation says is known, as masks at ``stride`` (engine.dataset.regions)."""

@@ -18,7 +18,7 @@ _REGISTRY: dict[str, Callable] = {}
 _DESCRIPTIONS: dict[str, str] = {}
 
 # Modules that define architectures; imported on first use so ``import engine.models`` stays cheap.
-_ARCHITECTURE_MODULES = ["fcrn", "unet", "csrnet", "cmtl"]
+_ARCHITECTURE_MODULES = ["fcrn", "unet", "unet_vgg", "csrnet", "cmtl"]
 
 
 def register(name: str, description: str = ""):
@@ -60,3 +60,9 @@ def get_model(name: str, **config):
     if name not in _REGISTRY:
         raise KeyError(f"unknown model {name!r}; available: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name](**config)
+
+
+def pretrained_capable() -> list[str]:
+    """Names of the architectures that can start from pretrained weights (they have ``load_pretrained``)."""
+    _load_all()
+    return sorted(name for name, cls in _REGISTRY.items() if hasattr(cls, "load_pretrained"))

@@ -29,7 +29,7 @@ from engine.atomic import remove_stale_temp_files
 from engine.dataset import ImageReadError
 from engine.dataset.sidecar import atomic_write_bytes
 from engine.events import EventSink
-from engine.models import get_model
+from engine.models import get_model, pretrained_capable
 from engine.models.contract import DEFAULT_DENSITY_SCALE
 from engine.models.device import cpu_threads, pick_device
 from engine.training.config import (  # noqa: F401 - re-exported: engine.training.fit is where callers look
@@ -211,13 +211,12 @@ class _Run:
             model.calibrate(self.data.train_counts_per_pixel)
         if config.pretrained:
             if not hasattr(model, "load_pretrained"):
-                raise TrainingError(f"{config.model} has no pretrained weights option (csrnet has)")
+                raise TrainingError(f"{config.model} has no pretrained weights option "
+                                    f"({' and '.join(pretrained_capable())} have)")
             try:
-                loaded, self.state.pretrained_note = model.load_pretrained(config.pretrained)
+                self.state.pretrained_note = model.load_pretrained(config.pretrained)
             except ValueError as exc:
                 raise TrainingError(f"cannot use the pretrained weights: {exc}") from None
-            if not loaded:
-                self.log.warning(self.state.pretrained_note)
         # The average starts from the starting weights (so after calibration and pretrained weights).
         self.trainee.average = WeightAverage(model) if config.average_weights else None
 

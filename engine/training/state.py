@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from engine.models.contract import DEFAULT_DENSITY_SCALE, DEFAULT_NORMALIZATION
+from engine.models.pretrained import FROM_SCRATCH
 from engine.training.config import TrainConfig, TrainingError
 from engine.training.loop import LRSchedule, WeightAverage
 
@@ -30,7 +31,7 @@ class TrainingState:
     best_score: float = math.inf
     best_metrics: dict = field(default_factory=dict)
     last_metrics: dict = field(default_factory=dict)
-    pretrained_note: str = "none (trained from scratch)"
+    pretrained_note: str = FROM_SCRATCH
 
 
 @dataclass

@@ -263,6 +263,7 @@ def test_density_settings_are_suggested_from_the_points_spacing_and_perspective(
     suggestion = suggest_density_settings(cells)
     assert suggestion.settings.mode == "fixed" and suggestion.settings.sigma == pytest.approx(5.0, abs=0.5)
     assert "nearest-neighbour distance" in suggestion.reason
+    assert suggestion.headline == f"fixed sigma {suggestion.settings.sigma:g} px"
     # A crowd in perspective: rows get closer together and denser towards the top of the image.
     rows = []
     for y in np.geomspace(20, 700, 25):
@@ -271,8 +272,25 @@ def test_density_settings_are_suggested_from_the_points_spacing_and_perspective(
     crowd = [np.vstack(rows) + rng.normal(0, 0.2, (sum(len(r) for r in rows), 2))]
     suggestion = suggest_density_settings(crowd)
     assert suggestion.settings.mode == "adaptive" and "perspective" in suggestion.reason
+    assert suggestion.headline == "adaptive (beta 0.3, k 3)"
     # Too few points to say anything.
     assert suggest_density_settings([np.zeros((3, 2))]) is None
+
+
+def test_a_dataset_suggests_density_settings_from_its_annotated_images_only(tmp_path):
+    from engine.dataset import Dataset
+    from engine.dataset.synthetic import write_synthetic_dataset
+    from engine.density import suggest_density_settings
+
+    folder = write_synthetic_dataset(tmp_path / "cells", images=4, size=(128, 128), counts=(30, 40), annotate=2)
+    dataset = Dataset(folder)
+    suggestion = dataset.suggest_density()
+    expected = suggest_density_settings([dataset.load_points_inside(e.name) for e in dataset if e.annotated])
+    assert suggestion == expected and suggestion.settings.mode == "fixed"
+    for entry in dataset:  # no annotated image left: nothing to suggest from
+        if entry.annotated:
+            entry.sidecar.unlink()
+    assert Dataset(folder).suggest_density() is None
 
 
 def test_import_chooses_density_settings_from_the_imported_points_and_keeps_existing_ones(tmp_path):

@@ -117,7 +117,7 @@ def test_tiled_approximately_equals_whole_with_a_real_network(tmp_path):
     assert np.abs(seams - whole).max() > 1e-2 * scale
 
 
-@pytest.mark.parametrize("arch", ["fcrn_a", "unet", "cmtl", "csrnet"])
+@pytest.mark.parametrize("arch", ["fcrn_a", "unet", "unet_vgg16", "cmtl", "csrnet"])
 def test_tiled_equals_whole_for_every_architecture(arch):
     from engine.models import get_model
     from engine.models.contract import DEFAULT_NORMALIZATION

@@ -6,7 +6,8 @@ import torch
 from engine.models import get_model, list_models
 
 # Tiny widths keep every forward pass a few milliseconds.
-TINY = {"fcrn_a": {"width": 4}, "unet": {"width": 4}, "csrnet": {"width": 8}, "cmtl": {"width": 4}}
+TINY = {"fcrn_a": {"width": 4}, "unet": {"width": 4}, "unet_vgg16": {"width": 4}, "csrnet": {"width": 8},
+        "cmtl": {"width": 4}}
 
 
 def test_registry_lists_the_seed_networks():
@@ -31,7 +32,7 @@ def test_output_is_the_input_divided_by_the_stride(name, size):
 
 def test_declared_strides():
     strides = {name: type(get_model(name, **TINY[name])).stride for name in TINY}
-    assert strides == {"fcrn_a": 1, "unet": 1, "csrnet": 8, "cmtl": 4}
+    assert strides == {"fcrn_a": 1, "unet": 1, "unet_vgg16": 1, "csrnet": 8, "cmtl": 4}
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
@@ -47,6 +48,13 @@ def test_unet_depth_sets_the_input_multiple():
     assert model.input_multiple == 4
     with torch.no_grad():
         assert model(torch.zeros(1, 3, 12, 20)).shape == (1, 1, 12, 20)
+
+
+def test_unet_vgg16_depth_sets_the_input_multiple():
+    model = get_model("unet_vgg16", width=4, depth=4).eval()
+    assert model.input_multiple == 16 and get_model("unet_vgg16", width=4, depth=2).input_multiple == 4
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, 32, 48)).shape == (1, 1, 32, 48)
 
 
 def test_width_scales_the_parameter_count():
@@ -79,8 +87,8 @@ def _vgg16_features_file(tmp_path, batch_norm):
 def test_csrnet_front_end_loads_vgg16_weights_from_a_file(tmp_path, batch_norm):
     path, features = _vgg16_features_file(tmp_path, batch_norm)
     model = get_model("csrnet", batch_norm=batch_norm)
-    loaded, message = model.load_pretrained(str(path))
-    assert loaded and str(path) in message
+    message = model.load_pretrained(str(path))
+    assert message.startswith(f"weights from {path}")
     source_convs = [m for m in features if isinstance(m, torch.nn.Conv2d)][:10]
     target_convs = [m for m in model.frontend if isinstance(m, torch.nn.Conv2d)]
     assert len(target_convs) == 10
@@ -97,22 +105,81 @@ def test_csrnet_refuses_weights_that_do_not_fit(tmp_path):
     with pytest.raises(ValueError, match="width 64"):
         get_model("csrnet", width=32, batch_norm=False).load_pretrained(str(path))
     with pytest.raises(ValueError, match="does not exist"):
-        get_model("csrnet", width=8).load_pretrained(str(tmp_path / "missing.pth"))
+        get_model("csrnet").load_pretrained(str(tmp_path / "missing.pth"))
 
 
-def test_csrnet_imagenet_falls_back_to_scratch_when_the_download_fails(monkeypatch):
-    from engine.models import csrnet
+@pytest.mark.parametrize("arch", ["csrnet", "unet_vgg16"])
+def test_imagenet_weights_that_cannot_be_downloaded_are_a_clear_error(monkeypatch, arch):
+    from engine.models import pretrained
 
     def offline(batch_norm):
         raise OSError("no internet here")
 
-    monkeypatch.setattr(csrnet, "_download_imagenet_vgg16", offline)
-    model = get_model("csrnet", width=8)
+    monkeypatch.setattr(pretrained, "_download_imagenet_vgg16", offline)
+    model = get_model(arch)
     before = [p.clone() for p in model.parameters()]
-    loaded, message = model.load_pretrained("imagenet")
-    assert not loaded
-    assert "no internet here" in message and "from scratch" in message
+    with pytest.raises(ValueError, match="no internet here") as raised:
+        model.load_pretrained("imagenet")
+    assert "--pretrained PATH" in str(raised.value) and "vgg16_bn" in str(raised.value)  # how to give a file
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_imagenet_weights_are_copied_and_named_when_torchvision_has_them(monkeypatch):
+    from torchvision.models.vgg import cfgs, make_layers
+
+    from engine.models import pretrained
+
+    torch.manual_seed(2)
+    features = make_layers(cfgs["D"], batch_norm=True)
+    monkeypatch.setattr(pretrained, "_download_imagenet_vgg16",
+                        lambda batch_norm: {f"features.{k}": v for k, v in features.state_dict().items()})
+    model = get_model("unet_vgg16")
+    message = model.load_pretrained("imagenet")
+    assert message.startswith("ImageNet weights (downloaded)") and "VGG-16-BN" in message
+    assert torch.equal(model.down[0][0].weight, features[0].weight)
+
+
+# ------------------------------------------------------------------------------------ U-Net-VGG16 encoder
+def _torchvision_vgg16_bn_file(tmp_path):
+    """A file as torch.save(torchvision.models.vgg16_bn().state_dict()) writes, minus the 100M-parameter
+    classifier the encoder never reads (the same "features.N.*" keys and shapes, made by torchvision)."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    torch.manual_seed(3)
+    features = make_layers(cfgs["D"], batch_norm=True)  # torchvision.models.vgg16_bn().features
+    with torch.no_grad():
+        for module in features:
+            if isinstance(module, torch.nn.BatchNorm2d):  # fresh BN layers are all ones and zeros: vary them
+                module.weight.uniform_(0.5, 1.5)
+                module.running_mean.normal_()
+                module.running_var.uniform_(0.5, 2)
+    path = tmp_path / "vgg16_bn.pth"
+    torch.save({f"features.{key}": value for key, value in features.state_dict().items()}, path)
+    return path, features
+
+
+@pytest.mark.parametrize("depth", [3, 4])
+def test_unet_vgg16_encoder_loads_torchvision_vgg16_bn_weights(tmp_path, depth):
+    path, features = _torchvision_vgg16_bn_file(tmp_path)
+    model = get_model("unet_vgg16", depth=depth)
+    message = model.load_pretrained(str(path))
+    assert message.startswith(f"weights from {path}") and "encoder" in message
+    source = [m for m in features if isinstance(m, (torch.nn.Conv2d, torch.nn.BatchNorm2d))]
+    target = [m for stage in model.down for m in stage if isinstance(m, (torch.nn.Conv2d, torch.nn.BatchNorm2d))]
+    assert len(target) == (20 if depth == 3 else 26)  # conv1_1 .. conv4_3 (+ conv5_x), each with its BN
+    for src, dst in zip(source, target):
+        for name, value in src.state_dict().items():
+            assert torch.equal(value, dst.state_dict()[name]), name
+
+
+def test_unet_vgg16_refuses_weights_that_do_not_fit(tmp_path):
+    plain, _ = _vgg16_features_file(tmp_path, batch_norm=False)
+    with pytest.raises(ValueError, match="without batch norm"):
+        get_model("unet_vgg16").load_pretrained(str(plain))
+    with pytest.raises(ValueError, match="width 64"):
+        get_model("unet_vgg16", width=32).load_pretrained(str(plain))
+    with pytest.raises(ValueError, match="depth must be"):
+        get_model("unet_vgg16", depth=5)
 
 
 # ------------------------------------------------------------------------------------------- CMTL prior
@@ -137,7 +204,7 @@ def test_cmtl_training_hook_returns_density_and_a_finite_auxiliary_loss():
     assert float(model.max_density) > 0  # an uncalibrated model takes its range from the first batch
 
 
-@pytest.mark.parametrize("arch", ["fcrn_a", "unet", "csrnet", "cmtl"])
+@pytest.mark.parametrize("arch", ["fcrn_a", "unet", "unet_vgg16", "csrnet", "cmtl"])
 def test_every_architecture_predicts_one_channel_per_class(arch):
     from engine.models import get_model
 

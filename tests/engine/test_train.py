@@ -40,7 +40,7 @@ def test_training_lowers_the_loss_and_writes_loadable_checkpoints(synthetic_data
     model, record = load_model(result.best_checkpoint)
     assert record["arch"] == "unet" and record["model_config"]["width"] == 4
     assert record["metrics"]["val_mae"] == pytest.approx(result.best_val_mae)
-    assert record["train_summary"]["pretrained"].startswith("none")
+    assert record["train_summary"]["pretrained"] == "none (trained from scratch)"
     assert "training_state" not in record  # best.pt is for counting; last.pt carries the state
     with torch.no_grad():
         assert model(torch.zeros(1, 3, 64, 96)).shape == (1, 1, 64, 96)
@@ -173,21 +173,41 @@ def test_pretrained_weights_from_a_file_are_used_and_recorded(synthetic_dataset,
     assert summary["pretrained"] == start["pretrained"]
 
 
-def test_imagenet_weights_that_cannot_be_downloaded_mean_training_from_scratch(synthetic_dataset, tmp_path,
-                                                                            monkeypatch):
-    import engine.models.csrnet as csrnet
+def test_imagenet_weights_that_cannot_be_downloaded_stop_the_run_with_what_to_do(synthetic_dataset, tmp_path,
+                                                                               monkeypatch):
+    from engine.models import pretrained
 
     def offline(batch_norm):
         raise OSError("network is unreachable")
 
-    monkeypatch.setattr(csrnet, "_download_imagenet_vgg16", offline)
+    monkeypatch.setattr(pretrained, "_download_imagenet_vgg16", offline)
     events = ListSink()
-    result = fit(tiny_config(synthetic_dataset, tmp_path / "run", model="csrnet", model_config={"width": 8},
-                             epochs=1, lr=None, pretrained="imagenet"), events)
-    warning = [w["message"] for w in events.of_type("warning") if "from scratch" in w["message"]]
-    assert warning and "network is unreachable" in warning[0]
-    assert events.of_type("start")[0]["lr"] == 1e-4  # the fine-tuning default was asked for
-    assert "from scratch" in load_checkpoint(result.best_checkpoint)["train_summary"]["pretrained"]
+    with pytest.raises(TrainingError, match="network is unreachable") as raised:
+        fit(tiny_config(synthetic_dataset, tmp_path / "run", model="unet_vgg16", model_config={}, epochs=1,
+                        pretrained="imagenet"), events)
+    assert "--pretrained PATH" in str(raised.value)  # names the way to give the weights as a file
+    assert not (tmp_path / "run" / "last.pt").exists() and not events.of_type("start")
+
+
+def test_unet_vgg16_trains_from_a_vgg16_bn_file_and_says_so(synthetic_dataset, tmp_path):
+    from torchvision.models.vgg import cfgs, make_layers
+
+    weights = tmp_path / "vgg16_bn.pth"
+    torch.manual_seed(5)
+    features = make_layers(cfgs["D"], batch_norm=True)  # torchvision.models.vgg16_bn().features
+    torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, weights)
+    events = ListSink()
+    result = fit(tiny_config(synthetic_dataset, tmp_path / "run", model="unet_vgg16", model_config={}, epochs=1,
+                             batch=2, lr=None, pretrained=str(weights)), events)
+    start = events.of_type("start")[0]
+    assert start["pretrained"].startswith(f"weights from {weights}") and start["lr"] == 1e-4  # fine-tuning lr
+    assert all(e["loss"] == e["loss"] for e in events.of_type("epoch"))  # a finite (not NaN) loss
+    record = load_checkpoint(result.last_checkpoint)
+    assert record["train_summary"]["pretrained"] == start["pretrained"]
+    # The run changed the weights it started from (it trained), but from them, not from random ones.
+    first_conv = record["state_dict"]["down.0.0.weight"]
+    assert not torch.equal(first_conv, features[0].weight)
+    assert torch.allclose(first_conv, features[0].weight, atol=0.05)
 
 
 def test_loader_workers_are_spawned_and_give_the_same_crops(synthetic_dataset, tmp_path):
