@@ -65,7 +65,7 @@ def test_one_class_crops_are_what_they_always_were(tmp_path):
     labelled = _crops(path, [np.zeros(len(POINTS), dtype=np.int64)], 1, scale_range=(0.8, 1.25), flip=True,
                       size=32)
     for index in range(4):
-        image, target, count, regions = crops[index]
+        image, target, count, _ = crops[index]
         # The single-channel target made from all the points, as before classes existed.
         rng = np.random.default_rng([3, 0, index])
         _, points, sigmas, _ = crops._augment(crops.images.get(0), POINTS, crops.sigmas[0], rng, None)
@@ -152,10 +152,10 @@ def test_labels_the_dataset_does_not_list_are_named_with_the_fix(tmp_path):
 
 
 def _config(dataset, out, **overrides) -> TrainConfig:
-    values = dict(dataset=str(dataset), out=str(out), model="unet", model_config={"width": 4}, epochs=2,
-                  device="cpu", batch=2, crop=64, lr=1e-2, seed=0, val_fraction=0.34, threads=1)
-    values.update(overrides)
-    return TrainConfig(**values)
+    values = {"dataset": str(dataset), "out": str(out), "model": "unet", "model_config": {"width": 4},
+              "epochs": 2, "device": "cpu", "batch": 2, "crop": 64, "lr": 1e-2, "seed": 0, "val_fraction": 0.34,
+              "threads": 1}
+    return TrainConfig(**{**values, **overrides})
 
 
 @pytest.mark.slow
