@@ -8,7 +8,7 @@ Event types used across the engine (every event has ``type``; other fields depen
 
 - ``start``     {command, total, ...}            a command began; ``total`` is the number of steps/images
 - ``progress``  {done, total, eta_s, ...}        a step finished (training adds epoch, step, loss)
-- ``epoch``     {epoch, loss, val_mae, val_rmse, checkpoint}
+- ``epoch``     {epoch, loss, val_mae, val_rmse, checkpoint}; with 2+ classes val_mae_per_class {name: mae}
 - ``result``    {image, count, ...}              one image counted / imported
 - ``warning``   {message, path?}                 something was skipped and the run goes on
 - ``error``     {message, path?}                 the command failed (it exits non-zero after this)
@@ -136,6 +136,8 @@ def _describe(type: str, fields: dict) -> str:  # noqa: A002
         for key in ("loss", "val_mae", "val_rmse"):
             if fields.get(key) is not None:
                 parts.append(f"{key} {_short(fields[key])}")
+        for name, mae in (fields.get("val_mae_per_class") or {}).items():  # 2+ classes
+            parts.append(f"val_mae[{name}] {_short(mae)}")
         return "  ".join(parts)
     if type == "done":
         summary = ", ".join(f"{k} {_short(v)}" for k, v in fields.items() if not isinstance(v, (dict, list)))

@@ -20,7 +20,7 @@ import numpy as np
 from engine.atomic import remove_stale_temp_files
 from engine.dataset.images import ImageReadError, image_size, is_image_file
 from engine.dataset.pixel_size import PixelSize
-from engine.dataset.classes import DEFAULT_CLASS, ObjectClass
+from engine.dataset.classes import DEFAULT_CLASS, ObjectClass, class_indices
 from engine.dataset.regions import (
     has_annotated_regions,
     known_area,
@@ -226,12 +226,23 @@ class Dataset:
         Points outside the image are kept in the sidecar (never deleted by CrowdGUI) and listed in
         :attr:`problems`; a density map cannot hold them, so everything that learns or scores leaves them out.
         """
-        entry = self.entry(name)
         points = self.load_points(name)
-        if not entry.width or not len(points):
-            return points
+        return points[self._inside(name, points)]
+
+    def load_classes_inside(self, name: str) -> np.ndarray:
+        """The class of each point :meth:`load_points_inside` returns, as an index into
+        ``settings.class_names()`` (engine.dataset.classes.class_indices: -1 for a label not among them)."""
+        annotation = self.load_annotation(name)
+        indices = class_indices(annotation.labels, annotation.count, self.settings.class_names())
+        return indices[self._inside(name, annotation.points)]
+
+    def _inside(self, name: str, points: np.ndarray) -> np.ndarray:
+        """Which of ``points`` lie inside the image (all of them when its size is unknown)."""
+        entry = self.entry(name)
+        if not entry.width:
+            return np.ones(len(points), dtype=bool)
         x, y = points[:, 0], points[:, 1]
-        return points[(x >= 0) & (y >= 0) & (x < entry.width) & (y < entry.height)]
+        return (x >= 0) & (y >= 0) & (x < entry.width) & (y < entry.height)
 
     def suggest_density(self) -> DensitySuggestion | None:
         """Density settings suggested from the annotated images' points, with the reason (None: too few

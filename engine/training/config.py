@@ -51,9 +51,16 @@ class TrainConfig:
     unlabeled: bool = False  # also learn from the unlabeled images by ranking nested crops (engine/training/ranking.py)
     rank_weight: float | None = None  # weight of the ranking loss; None: engine.training.ranking.DEFAULT_RANK_WEIGHT
     rank_batch: int | None = None  # unlabeled stacks per step; None: engine.training.ranking.DEFAULT_RANK_BATCH
+    classes: list[str] | None = None  # the dataset's classes, one output channel each (filled in by fit)
 
     def to_json(self) -> dict:
         return {"format": "crowdgui-train-config", **asdict(self)}
+
+    def with_classes(self, class_names: list[str]) -> TrainConfig:
+        """This configuration for a model with one output channel per class of ``class_names``, in that order
+        (the dataset's classes: config.json and the checkpoints record them)."""
+        return replace(self, classes=list(class_names),
+                       model_config={**self.model_config, "classes": len(class_names)})
 
     @classmethod
     def from_json(cls, data: dict) -> TrainConfig:

@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from engine.dataset import Dataset, read_image
-from engine.dataset.regions import KnownArea, scored_cells
+from engine.dataset.regions import KnownArea, points_in_mask, scored_cells
 from engine.density import DensitySettings, density_map, point_sigmas
 from engine.models.contract import (
     DEFAULT_DENSITY_SCALE,
@@ -83,6 +83,34 @@ def labelled_images(dataset: Dataset, names: list[str]) -> tuple[list, list[np.n
     return paths, points
 
 
+class UnknownClassError(ValueError):
+    """Points labelled with a class the dataset does not list: no output channel would learn them."""
+
+
+def point_classes(dataset: Dataset, names: list[str]) -> list[np.ndarray]:
+    """Each image's point classes (int64 channel indices into ``dataset.settings.class_names()``), aligned
+    with the points :func:`labelled_images` gives. Raises UnknownClassError naming the sidecars whose labels
+    are not among the dataset's classes, and saying how to fix it."""
+    class_names = dataset.settings.class_names()
+    classes, unknown = [], {}
+    for name in names:
+        indices = dataset.load_classes_inside(name)
+        if (indices < 0).any():
+            labels = dataset.load_annotation(name).labels or []
+            strangers = {label for label in labels if label not in class_names}
+            unknown[dataset.entry(name).sidecar.name] = sorted(strangers)
+        classes.append(indices)
+    if unknown:
+        files = "; ".join(f"{file}: {', '.join(repr(lab) for lab in labels)}"
+                          for file, labels in list(unknown.items())[:5])
+        more = f" (and {len(unknown) - 5} more files)" if len(unknown) > 5 else ""
+        raise UnknownClassError(
+            f"points are labelled with classes this dataset does not have ({files}{more}); its classes are "
+            f"{', '.join(repr(n) for n in class_names)}. Add those classes to the dataset (its class list in "
+            f"the window, or \"classes\" in crowdgui.json) or relabel the points, then train again")
+    return classes
+
+
 def annotation_areas(dataset: Dataset, names: list[str]) -> list[AreaSource]:
     """What each image's regions say is known (made into masks by the loaders, image by image)."""
     areas = []
@@ -95,25 +123,30 @@ def annotation_areas(dataset: Dataset, names: list[str]) -> list[AreaSource]:
 class TrainingCrops(torch.utils.data.Dataset):
     """``samples`` random crops per epoch drawn from the images; item -> (image, target, count, regions).
 
-    image: (3, size, size) float32, normalised; target: (1, size / stride, size / stride) float32 density x
-    ``density_scale``; count: the number of points inside the crop (float32 scalar); regions: the crop's loss
-    weights and stated counts (engine.training.crop_regions.crop_regions). ``areas`` (one AreaSource per
-    image, None: every image annotated whole) says what each image's regions make known; crops of a partial
-    image are placed over what is known.
+    image: (3, size, size) float32, normalised; target: (C, size / stride, size / stride) float32 density x
+    ``density_scale``, C = ``class_count``, channel k made of the points of class k only (``classes``: one
+    index array per image, aligned with ``points``; None: all of class 0); count: the number of points (of
+    all classes) inside the crop (float32 scalar); regions: the crop's loss weights and stated counts
+    (engine.training.crop_regions.crop_regions). ``areas`` (one AreaSource per image, None: every image
+    annotated whole) says what each image's regions make known; crops of a partial image are placed over
+    what is known.
     """
 
     def __init__(self, paths: list, points: list[np.ndarray], sizes: list[tuple[int, int]],
                  crop: CropSettings, stride: int, density: DensitySettings, samples: int, seed: int = 0,
                  normalization: dict = DEFAULT_NORMALIZATION, density_scale: float = DEFAULT_DENSITY_SCALE,
-                 cache_bytes: int = DEFAULT_CACHE_BYTES, areas: list[AreaSource] | None = None):
+                 cache_bytes: int = DEFAULT_CACHE_BYTES, areas: list[AreaSource] | None = None,
+                 classes: list[np.ndarray] | None = None, class_count: int = 1):
         if not paths:
             raise ValueError("no annotated training images")
         if crop.size % stride:
             raise ValueError(f"crop size {crop.size} is not a multiple of the model's stride {stride}")
         self.images = ImageCache(paths, sizes, cache_bytes)
         self.points = points
-        # Sigmas are measured once on the whole image (adaptive mode needs every neighbour, also those
-        # outside a crop) and scaled with the image.
+        self.point_classes = _classes_or_first(classes, points)
+        self.class_count = int(class_count)
+        # Sigmas are measured once on the whole image, on the points of all classes (adaptive mode needs
+        # every neighbour, also those outside a crop or of another class) and scaled with the image.
         self.sigmas = [point_sigmas(p, density) for p in points]
         self.crop, self.stride, self.density = crop, stride, density
         self.samples, self.seed = int(samples), int(seed)
@@ -151,10 +184,12 @@ class TrainingCrops(torch.utils.data.Dataset):
         image, points, sigmas, placement = self._augment(self.images.get(which), self.points[which],
                                                          self.sigmas[which], rng, known)
         size = self.crop.size
-        target = density_map(points, (size, size), self.density, self.stride, sigmas=sigmas)
+        classes = self.point_classes[which]  # _augment keeps every point, in order: still aligned
+        target = np.stack([density_map(points[classes == k], (size, size), self.density, self.stride,
+                                       sigmas=sigmas[classes == k]) for k in range(self.class_count)])
         inside = np.sum(np.all((points >= 0) & (points < size), axis=1))
         return (torch.from_numpy(normalize_image(image, self.normalization)),
-                torch.from_numpy(target[None] * np.float32(self.density_scale)),
+                torch.from_numpy(target * np.float32(self.density_scale)),
                 torch.tensor(float(inside), dtype=torch.float32),
                 crop_regions(known, placement, size, self.stride, self.density_scale))
 
@@ -207,18 +242,24 @@ class WholeImages(torch.utils.data.Dataset):
     """Whole images for validation, seen as counting sees them (engine.counting.infer): with a mirrored margin
     (engine.models.contract.with_context) and sides that are multiples of lcm(input multiple, stride).
 
-    item -> (image (3, H', W') float32, true count float32, index, cells, known), ``cells`` = (first, rows,
-    columns): the output cells ``[first, first + rows) x [first, first + columns)`` are the image's own, the
-    rest is margin; ``known`` (rows, columns) float32 marks the cells whose count is known, with the true
-    count being the count there (engine.dataset.regions.scored_cells), or is empty for an image annotated
-    whole. Batch them one at a time: sizes differ.
+    item -> (image (3, H', W') float32, true count float32, index, cells, known, by_class), ``cells`` =
+    (first, rows, columns): the output cells ``[first, first + rows) x [first, first + columns)`` are the
+    image's own, the rest is margin; ``known`` (rows, columns) float32 marks the cells whose count is known,
+    with the true count being the count there (engine.dataset.regions.scored_cells), or is empty for an image
+    annotated whole. ``by_class`` = {"counts": (C,) float32, "known": mask}: each class's true count inside its own
+    ``known`` mask (empty: the whole image), which leaves out the count regions, as a stated count is of all
+    classes together. Batch them one at a time: sizes differ.
     """
 
     def __init__(self, paths: list, points: list[np.ndarray], sizes: list[tuple[int, int]],
                  input_multiple: int, normalization: dict = DEFAULT_NORMALIZATION,
-                 cache_bytes: int = DEFAULT_CACHE_BYTES, stride: int = 1, areas: list[AreaSource] | None = None):
+                 cache_bytes: int = DEFAULT_CACHE_BYTES, stride: int = 1,
+                 areas: list[AreaSource] | None = None, classes: list[np.ndarray] | None = None,
+                 class_count: int = 1):
         self.images = ImageCache(paths, sizes, cache_bytes)
         self.points = points
+        self.point_classes = _classes_or_first(classes, points)
+        self.class_count = int(class_count)
         self.counts = [float(len(p)) for p in points]
         self.areas = areas if areas is not None else [AreaSource(len(p)) for p in points]
         self.stride = int(stride)
@@ -234,12 +275,30 @@ class WholeImages(torch.utils.data.Dataset):
         height, width = image.shape[:2]
         array = normalize_image(with_context(image, self.margin, self.align), self.normalization)
         cells = torch.tensor(image_cell_box(height, width, self.stride, self.margin))
-        known, count = None, self.counts[index]
+        known, count, complete = None, self.counts[index], None
+        points, classes = self.points[index], self.point_classes[index]
         if self.areas[index].regions:  # masks are made here, one image at a time, never kept
-            known, count = scored_cells(self.areas[index].known(self.stride), self.points[index], self.stride)
-        known = torch.zeros(0) if known is None else torch.from_numpy(known.astype(np.float32))
+            area = self.areas[index].known(self.stride)
+            known, count = scored_cells(area, points, self.stride)
+            complete = area.complete
+        in_complete = points_in_mask(points, complete, self.stride)
+        by_class = {"counts": torch.tensor([float(np.sum(in_complete & (classes == k)))
+                                            for k in range(self.class_count)], dtype=torch.float32),
+                    "known": _cells_tensor(complete)}
         return (torch.from_numpy(np.ascontiguousarray(array)), torch.tensor(count, dtype=torch.float32), index,
-                cells, known)
+                cells, _cells_tensor(known), by_class)
+
+
+def _cells_tensor(mask: np.ndarray | None) -> torch.Tensor:
+    """A boolean cell mask as float32, or an empty tensor for None (every cell)."""
+    return torch.zeros(0) if mask is None else torch.from_numpy(mask.astype(np.float32))
+
+
+def _classes_or_first(classes: list[np.ndarray] | None, points: list[np.ndarray]) -> list[np.ndarray]:
+    """Per-image class indices; None: every point is of the first class."""
+    if classes is None:
+        return [np.zeros(len(p), dtype=np.int64) for p in points]
+    return [np.asarray(c, dtype=np.int64) for c in classes]
 
 
 class EpochSampler(torch.utils.data.Sampler):

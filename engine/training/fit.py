@@ -165,13 +165,14 @@ class _Run:
 
     # ------------------------------------------------------------------ set-up
     def _setup(self) -> None:
+        dataset = open_dataset(self.config)
+        self.config = self.config.with_classes(dataset.settings.class_names())
         torch.manual_seed(self.config.seed)  # before the model is built: its initial weights come from this
         try:
             self.device = self.world.start(pick_device(self.config.device))
             model = get_model(self.config.model, **self.config.model_config)
         except Exception as exc:  # DeviceError, unknown model, bad width ...: one plain message
             raise TrainingError(str(exc).strip("'\"")) from None
-        dataset = open_dataset(self.config)
         resolved = resolve_config(self.config, model_defaults=getattr(type(model), "training_defaults", {}),
                                   size_multiple=math.lcm(int(model.input_multiple), int(type(model).stride)),
                                   device_type=self.device.type, spare_threads=cpu_threads() - 1,
@@ -205,7 +206,7 @@ class _Run:
             self.state = restore(_read_last(path), self.trainee, path=path, model_name=config.model,
                                  average_weights=config.average_weights, lr=self.lr,
                                  global_batch=self.global_batch, steps_per_epoch=self.data.steps_per_epoch,
-                                 pretrained_note=self.state.pretrained_note)
+                                 pretrained_note=self.state.pretrained_note, classes=config.classes)
             return
         if hasattr(model, "calibrate"):  # CMTL: count classes spanning the training images' densities
             model.calibrate(self.data.train_counts_per_pixel)
@@ -328,18 +329,19 @@ class _Run:
         due = self.world.agree(due)[0]  # each rank's clock differs; all validate, or none
         if self.data.val_names and due:
             result = evaluate(self.trainee.counting_model, self.data.val_loader, self.precision, DEFAULT_DENSITY_SCALE,
-                              should_stop=self.stop_requested, combine=self.world.all_sum)
+                              should_stop=self.stop_requested, combine=self.world.all_sum,
+                              class_names=self.config.classes)
             if result is None:
                 self._save(self.out / LAST_FILE, self.state.last_metrics, with_state=True)
                 return False
-            metrics.update(val_mae=result["mae"], val_rmse=result["rmse"])
+            metrics.update({f"val_{key}": value for key, value in result.items() if key != "images"})
             self.last_val_end = time.monotonic()
             self.val_seconds = self.last_val_end - started
             self.session_val_seconds += self.val_seconds
         if not partial:
             self.state.epoch, self.state.epoch_step = self.state.epoch + 1, 0
         metrics["epoch"] = self.state.epoch if not partial else self.state.epoch + 1
-        rank = {"rank_loss": metrics["rank_loss"]} if "rank_loss" in metrics else {}
+        extra = {key: metrics[key] for key in ("rank_loss", "val_mae_per_class") if key in metrics}
         validated = "val_mae" in metrics
         score = metrics.get("val_mae") if self.data.val_names else metrics["train_loss"]
         improved = score is not None and score < self.state.best_score
@@ -352,7 +354,7 @@ class _Run:
                       val_mae=metrics.get("val_mae"), val_rmse=metrics.get("val_rmse"),
                       checkpoint=str(self.out / BEST_FILE if improved else last), best=improved,
                       partial=partial, validated=validated, step=self.state.step,
-                      lr=self.trainee.optimizer.param_groups[0]["lr"], seconds=round(self._elapsed(), 1), **rank)
+                      lr=self.trainee.optimizer.param_groups[0]["lr"], seconds=round(self._elapsed(), 1), **extra)
         return True
 
     # ---------------------------------------------------------------- helpers

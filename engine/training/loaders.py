@@ -16,9 +16,11 @@ from engine.training.crops import (
     CropSettings,
     EpochSampler,
     TrainingCrops,
+    UnknownClassError,
     WholeImages,
     annotation_areas,
     labelled_images,
+    point_classes,
 )
 from engine.training.distributed import World
 from engine.training.ranking import unlabeled_stacks
@@ -53,7 +55,8 @@ def build_loaders(config: TrainConfig, dataset: Dataset, model: torch.nn.Module,
                   device: torch.device, warn: Callable[[str], None]) -> TrainingData:
     """Loaders for a resolved ``config`` (engine.training.config.resolve_config): random crops of the training
     images, ``batch`` per process, and each process's share of the whole validation images. Partial images
-    (only some areas annotated, or only stated counts) train and validate on what their regions make known."""
+    (only some areas annotated, or only stated counts) train and validate on what their regions make known.
+    Targets have one channel per class of the dataset; a point of a class it does not list is an error."""
     for problem in dataset.problems:
         warn(problem)
     train_names, val_names = dataset.images_in("train"), dataset.images_in("val")
@@ -64,9 +67,13 @@ def build_loaders(config: TrainConfig, dataset: Dataset, model: torch.nn.Module,
         train_paths, train_points = labelled_images(dataset, train_names)
         val_paths, val_points = labelled_images(dataset, val_names)
         train_areas, val_areas = annotation_areas(dataset, train_names), annotation_areas(dataset, val_names)
+        train_classes, val_classes = point_classes(dataset, train_names), point_classes(dataset, val_names)
+    except UnknownClassError as exc:
+        raise TrainingError(str(exc)) from None
     except Exception as exc:
         raise TrainingError(f"cannot read the annotations: {exc}") from None
     sizes = {e.name: (e.width, e.height) for e in dataset}
+    class_count = len(dataset.settings.class_names())
     global_batch = config.batch * world.size
     steps = max(4, math.ceil((config.samples_per_epoch or len(train_names)) / global_batch))
     density = DensitySettings.from_dict(config.density)
@@ -74,7 +81,7 @@ def build_loaders(config: TrainConfig, dataset: Dataset, model: torch.nn.Module,
                           CropSettings(config.crop, tuple(config.scale_range), config.flip),
                           type(model).stride, density, samples=steps * global_batch, seed=config.seed,
                           cache_bytes=DEFAULT_CACHE_BYTES // max(1, config.workers),  # one cache each
-                          areas=train_areas)
+                          areas=train_areas, classes=train_classes, class_count=class_count)
     sampler = EpochSampler(steps * global_batch, seed=config.seed, rank=world.rank, world=world.size)
     # Never fork after torch ran: workers are spawned, and live across epochs (the index tells the epoch).
     spawn = {"multiprocessing_context": "spawn", "persistent_workers": True} if config.workers else {}
@@ -82,7 +89,7 @@ def build_loaders(config: TrainConfig, dataset: Dataset, model: torch.nn.Module,
     train_loader = torch.utils.data.DataLoader(crops, batch_size=config.batch, sampler=sampler, drop_last=True,
                                                num_workers=config.workers, pin_memory=pin, **spawn)
     whole = WholeImages(val_paths, val_points, [sizes[n] for n in val_names], model.input_multiple,
-                        stride=model.stride, areas=val_areas)
+                        stride=model.stride, areas=val_areas, classes=val_classes, class_count=class_count)
     # Each process validates its own whole images (no padding duplicates): the errors are summed over them.
     val_loader = torch.utils.data.DataLoader(whole, batch_size=1, num_workers=0, pin_memory=pin,
                                              sampler=range(world.rank, len(whole), world.size))

@@ -46,7 +46,8 @@ class Precision:
 
 
 def density_loss(output: torch.Tensor, target: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:
-    """Squared error summed over the pixels of each map, averaged over the batch (in float32).
+    """Squared error summed over the pixels of each map and over its channels (one per class), averaged over
+    the batch (in float32).
 
     ``known`` (B, 1, h, w) weighs each cell by the share of it where the points are complete (a crop of a
     partially annotated image); None, or ones, is the plain loss.
@@ -64,10 +65,11 @@ def stated_count_loss(output: torch.Tensor, count_masks: torch.Tensor, stated: t
     stated counts x density scale. Each region adds (predicted sum - stated)^2 / cells: what the summed
     squared-error loss would be if that error were spread evenly over the region's cells (the least it can
     be, by Cauchy-Schwarz), so a stated count weighs like the clicked points of the same area at best.
-    Zero when the predicted sum inside equals the stated count.
+    Zero when the predicted sum inside equals the stated count. A stated count is of all classes together: it
+    is compared with the sum over the output's channels.
     """
     cells = count_masks.sum(dim=(2, 3))
-    predicted = (output.float() * count_masks).sum(dim=(2, 3))
+    predicted = (output.float().sum(dim=1, keepdim=True) * count_masks).sum(dim=(2, 3))
     used = cells > 0
     error = (predicted - stated).pow(2) / cells.clamp_min(1e-6)
     return torch.where(used, error, torch.zeros_like(error)).sum() / output.shape[0]
@@ -152,35 +154,58 @@ def _epoch_result(total: float, rank_total: float, steps: int, ranking, stopped:
 @torch.no_grad()
 def evaluate(model, loader, precision: Precision, density_scale: float,
              should_stop: Callable[[], bool] | None = None,
-             combine: Callable[[list[float]], list[float]] | None = None) -> dict | None:
+             combine: Callable[[list[float]], list[float]] | None = None,
+             class_names: list[str] | None = None) -> dict | None:
     """Count every image of ``loader`` (batches of one engine.training.crops.WholeImages item); returns {"mae", "rmse",
     "images"}. Partial images are compared inside their known cells only (engine.dataset.regions.scored_cells).
+    The total is the sum over the output's channels; with 2+ ``class_names`` (the channels' classes) the
+    result also has "mae_per_class" {name: MAE}, each channel compared with its class's count where the
+    points are complete.
 
     Returns None when ``should_stop()`` turned true before the end (the numbers would be partial).
     ``combine`` (several processes, each with its own share of the images) sums [absolute errors, squared
-    errors, images, stopped] over the processes; it is called once, also by a process that stopped early.
+    errors, images, stopped, absolute errors per class ...] over the processes; it is called once, also by a
+    process that stopped early.
     """
     model.eval()
     errors, stopped = [], False
-    for images, counts, _, cells, known in loader:
+    class_names = class_names if class_names is not None and len(class_names) > 1 else []
+    class_errors = torch.zeros(len(class_names), dtype=torch.float64)
+    for images, counts, _, cells, known, by_class in loader:
         if should_stop is not None and should_stop():
             stopped = True
             break
         with precision.autocast():
             output = model(precision.to_device(images))
         first, rows, columns = (int(v) for v in cells[0])  # one image per batch; the rest is mirrored margin
-        own = output[:, :, first:first + rows, first:first + columns]
+        image_cells = output[:, :, first:first + rows, first:first + columns]
+        own = image_cells
         if known.numel():  # a partial image: only the cells whose count is known
             own = own * known.to(own.device)[:, None]
         predicted = own.float().sum(dim=(1, 2, 3)).cpu() / density_scale
         errors.extend((predicted - counts).tolist())
-    totals = [sum(abs(e) for e in errors), sum(e * e for e in errors), len(errors), float(stopped)]
-    absolute, squared, images, stops = combine(totals) if combine is not None else totals
+        if len(class_errors):
+            class_errors += _class_errors(image_cells, by_class, density_scale)
+    totals = [sum(abs(e) for e in errors), sum(e * e for e in errors), len(errors), float(stopped),
+              *class_errors.tolist()]
+    totals = combine(totals) if combine is not None else totals
+    (absolute, squared, images, stops), class_totals = totals[:4], totals[4:]
     if stops:
         return None
     if not images:
         return {"mae": None, "rmse": None, "images": 0}
-    return {"mae": absolute / images, "rmse": math.sqrt(squared / images), "images": int(images)}
+    result = {"mae": absolute / images, "rmse": math.sqrt(squared / images), "images": int(images)}
+    if class_totals:
+        result["mae_per_class"] = {name: error / images for name, error in zip(class_names, class_totals)}
+    return result
+
+
+def _class_errors(image_cells: torch.Tensor, by_class: dict, density_scale: float) -> torch.Tensor:
+    """|predicted - true| count per class of one image (a batch of one), where its class counts are known."""
+    if by_class["known"].numel():
+        image_cells = image_cells * by_class["known"].to(image_cells.device)[:, None]
+    predicted = image_cells.float().sum(dim=(2, 3)).cpu().double() / density_scale
+    return (predicted - by_class["counts"].double()).abs().sum(dim=0)
 
 
 class WeightAverage:

@@ -62,6 +62,8 @@ def checkpoint_record(config: TrainConfig, trainee: Trainee, state: TrainingStat
         "arch": config.model, "model_config": dict(model.config), "stride": int(type(model).stride),
         "input_multiple": int(model.input_multiple), "normalization": DEFAULT_NORMALIZATION,
         "density_scale": DEFAULT_DENSITY_SCALE, "density": dict(config.density),
+        # Named only with 2+ classes: a one-class checkpoint stays as it was (checkpoint_classes reads both).
+        **({"classes": list(config.classes)} if config.classes and len(config.classes) > 1 else {}),
         "train_summary": {
             "dataset": str(Path(config.dataset).resolve()), "train_images": train_images,
             "val_images": val_images, "epochs": state.epoch, "steps": state.step,
@@ -93,8 +95,12 @@ def training_state_record(state: TrainingState, trainee: Trainee, elapsed_s: flo
 
 
 def restore(record: dict, trainee: Trainee, *, path, model_name: str, average_weights: bool, lr: float,
-            global_batch: int, steps_per_epoch: int, pretrained_note: str) -> TrainingState:
+            global_batch: int, steps_per_epoch: int, pretrained_note: str,
+            classes: list[str] | None = None) -> TrainingState:
     """Load a ``last.pt`` record into ``trainee`` (weights, optimizer, average ...) and return its state.
+
+    ``classes``: the dataset's classes now; a run trained on other classes cannot go on (its channels would
+    mean something else).
 
     ``lr`` is the run's rate now (a new one may be given on the command line); a different global batch
     continues the epoch at the same crop, rounded down. Raises TrainingError for a record that does not fit.
@@ -104,6 +110,7 @@ def restore(record: dict, trainee: Trainee, *, path, model_name: str, average_we
         raise TrainingError(f"cannot resume: {path} has no training state (only weights)")
     if record["arch"] != model_name:
         raise TrainingError(f"cannot resume: {path} holds a {record['arch']} run, not {model_name}")
+    _check_classes(record, classes, path)
     try:
         # "state_dict" holds the weights counting uses (the average); the raw ones travel in the state.
         trainee.model.load_state_dict(saved.get("model", record["state_dict"]))
@@ -130,3 +137,17 @@ def restore(record: dict, trainee: Trainee, *, path, model_name: str, average_we
         state.epoch_step = min(state.epoch_step * saved_batch // global_batch, steps_per_epoch)
         state.step = state.epoch * steps_per_epoch + state.epoch_step
     return state
+
+
+def _check_classes(record: dict, classes: list[str] | None, path) -> None:
+    """TrainingError when the dataset's classes are not those the run in ``path`` trained on."""
+    from engine.models.checkpoint import checkpoint_classes
+
+    trained = checkpoint_classes(record)
+    # A one-class checkpoint names no class: a renamed single class still fits its one channel.
+    if classes is None or (trained == list(classes) or len(trained) == len(classes) == 1):
+        return
+    raise TrainingError(
+        f"cannot resume: the run in {Path(path).parent} trained on the classes {', '.join(trained)}, but the "
+        f"dataset's classes are now {', '.join(classes)}. Train a new run (another output folder), or put "
+        "the dataset's classes back as they were to continue this one")

@@ -10,12 +10,15 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from engine.training.distributed import World, convert_to_global_batchnorm
 from engine.models import get_model
-from engine.training.loop import density_loss
+from engine.training.crops import WholeImages
+from engine.training.loop import Precision, density_loss, evaluate
 
 
 def relative_gap(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -71,8 +74,30 @@ def main(out: Path) -> None:
     found["wrapped"] = type(trained).__name__
     found["same_keys"] = list(model.state_dict()) == list(single.state_dict())
     found["finite"] = all(math.isfinite(v) for v in gaps.values())
+    found.update(per_class_validation(world, out))
     (out / f"rank{rank}.json").write_text(json.dumps(found))
     world.close()
+
+
+def per_class_validation(world: World, out: Path) -> dict:
+    """Validation of a two-class model on 3 images shared out over the ranks, and on all of them here alone."""
+    rng = np.random.default_rng(0)
+    paths, points, classes = [], [], []
+    for index in range(3):
+        path = out / f"rank{world.rank}_image{index}.png"  # each rank its own files: no write races
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+        points.append(rng.uniform(0, 32, (4 + index, 2)))
+        classes.append(rng.integers(0, 2, 4 + index))
+    torch.manual_seed(2)  # the same weights on every rank
+    model = get_model("unet", width=4, classes=2)
+    images = WholeImages(paths, points, [(32, 32)] * 3, model.input_multiple, classes=classes, class_count=2)
+    precision, names = Precision(torch.device("cpu")), ["a", "b"]
+    mine = torch.utils.data.DataLoader(images, batch_size=1, sampler=range(world.rank, 3, world.size))
+    shared = evaluate(model, mine, precision, 100.0, combine=world.all_sum, class_names=names)
+    alone = evaluate(model, torch.utils.data.DataLoader(images, batch_size=1), precision, 100.0, class_names=names)
+    return {"per_class_shared": shared["mae_per_class"], "per_class_alone": alone["mae_per_class"],
+            "images_shared": shared["images"]}
 
 
 if __name__ == "__main__":

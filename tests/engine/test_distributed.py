@@ -89,7 +89,8 @@ def test_other_ranks_print_only_errors_and_only_on_stderr():
 # ------------------------------------------------------------------------------------ with torchrun
 @pytest.mark.slow
 def test_collectives_match_one_process(tmp_path):
-    """Agreement, NaN spreading, batch norm over the global batch and DDP gradients, checked on 2 ranks."""
+    """Agreement, NaN spreading, batch norm over the global batch, DDP gradients and per-class validation,
+    checked on 2 ranks."""
     subprocess.run([*TORCHRUN, str(HERE / "distributed_checks.py"), str(tmp_path)], env=child_env(),
                    check=True, capture_output=True, timeout=120)
     for rank in (0, 1):
@@ -102,6 +103,10 @@ def test_collectives_match_one_process(tmp_path):
         assert found["wrapped"] == "DistributedDataParallel" and found["same_keys"] and found["finite"]
         assert found["loss_mean"] == pytest.approx(found["loss_single"], rel=1e-5)
         assert found["grad_worst"] < 1e-4
+        # Per-class validation errors are summed over the ranks like the total's.
+        assert found["images_shared"] == 3 and set(found["per_class_shared"]) == {"a", "b"}
+        for name in ("a", "b"):
+            assert found["per_class_shared"][name] == pytest.approx(found["per_class_alone"][name], rel=1e-5)
 
 
 def _rank_pid(parent: int, rank: int, timeout: float = 30.0) -> int:

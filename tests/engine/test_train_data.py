@@ -79,7 +79,7 @@ def test_whole_images_get_a_mirrored_margin_and_sides_of_the_input_multiple(tmp_
     up to multiples of lcm(input multiple, stride); ``cells`` says which output cells are the image's."""
     path = _image(tmp_path, 50, 70)
     images = WholeImages([path], [np.zeros((7, 2))], [(70, 50)], input_multiple=8, stride=4)
-    image, count, index, cells, known = images[0]
+    image, count, index, cells, known, _ = images[0]
     assert image.shape == (3, 88, 104) and float(count) == 7 and index == 0  # 50 + 32 -> 88, 70 + 32 -> 104
     expected = torch.from_numpy(normalize_image(np.asarray(Image.open(path)), DEFAULT_NORMALIZATION))
     assert torch.allclose(image[:, 16:66, 16:86], expected)
