@@ -92,14 +92,21 @@ def annotation_areas(dataset: Dataset, names: list[str]) -> list[AreaSource]:
     return areas
 
 
+def crop_points(points: np.ndarray) -> torch.Tensor:
+    """(n, 3) float32 [x, y, class index] of a crop's points, for the point losses (engine/training/point_losses.py);
+    every point is class 0 (one output channel)."""
+    return torch.from_numpy(np.column_stack([points, np.zeros(len(points))]).astype(np.float32).reshape(-1, 3))
+
+
 class TrainingCrops(torch.utils.data.Dataset):
-    """``samples`` random crops per epoch drawn from the images; item -> (image, target, count, regions).
+    """``samples`` random crops per epoch drawn from the images; item -> (image, target, count, regions, points).
 
     image: (3, size, size) float32, normalised; target: (1, size / stride, size / stride) float32 density x
     ``density_scale``; count: the number of points inside the crop (float32 scalar); regions: the crop's loss
-    weights and stated counts (engine.training.crop_regions.crop_regions). ``areas`` (one AreaSource per
-    image, None: every image annotated whole) says what each image's regions make known; crops of a partial
-    image are placed over what is known.
+    weights and stated counts (engine.training.crop_regions.crop_regions); points: (n, 3) float32 [x, y, class
+    index] of the points inside the crop, in crop pixels (batched as a list by
+    engine.training.loaders.collate_crops). ``areas`` (one AreaSource per image, None: every image annotated
+    whole) says what each image's regions make known; crops of a partial image are placed over what is known.
     """
 
     def __init__(self, paths: list, points: list[np.ndarray], sizes: list[tuple[int, int]],
@@ -152,11 +159,12 @@ class TrainingCrops(torch.utils.data.Dataset):
                                                          self.sigmas[which], rng, known)
         size = self.crop.size
         target = density_map(points, (size, size), self.density, self.stride, sigmas=sigmas)
-        inside = np.sum(np.all((points >= 0) & (points < size), axis=1))
+        inside = np.all((points >= 0) & (points < size), axis=1)
         return (torch.from_numpy(normalize_image(image, self.normalization)),
                 torch.from_numpy(target[None] * np.float32(self.density_scale)),
-                torch.tensor(float(inside), dtype=torch.float32),
-                crop_regions(known, placement, size, self.stride, self.density_scale))
+                torch.tensor(float(inside.sum()), dtype=torch.float32),
+                crop_regions(known, placement, size, self.stride, self.density_scale),
+                crop_points(points[inside]))
 
     def _augment(self, image: np.ndarray, points: np.ndarray, sigmas: np.ndarray, rng: np.random.Generator,
                  known: KnownArea | None = None):
