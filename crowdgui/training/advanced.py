@@ -1,4 +1,4 @@
-"""The training dialog's collapsible "Advanced" section: optimiser, crops, density targets, seed, width.
+"""The training dialog's collapsible "Advanced" section: loss, optimiser, crops, density targets, seed, width.
 
 Numbers the engine chooses per model (learning rate, batch, crop, width) show "engine default" at their lowest
 value and are then left off the command line, so the engine's defaults stay the single source of truth.
@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QFrame,
+    QLabel,
     QPushButton,
     QSpinBox,
     QToolButton,
@@ -23,6 +24,14 @@ from crowdgui.training.options import TrainOptions
 from engine.density import DensitySettings
 
 DEFAULT_TEXT = "engine default"
+# The training losses (engine.training.config.LOSSES) as the dialog names them, with one line on each.
+LOSS_CHOICES = (
+    ("mse", "Density map (MSE)", "Squared error to the density map drawn from your points: the classic loss"),
+    ("bayesian", "Bayesian loss", ("Learns from the points themselves: each point should get a count of one "
+                                   "nearby (Ma et al., ICCV 2019)")),
+    ("dmcount", "DM-Count", ("Learns from the points themselves: the map's count and its spread should match "
+                             "the points' (Wang et al., NeurIPS 2020)")),
+)
 
 
 def fit_height(window: QWidget) -> None:
@@ -71,6 +80,12 @@ class AdvancedOptions(QWidget):
         self.sigma_spin = QDoubleSpinBox(minimum=0.1, maximum=500.0, decimals=1, singleStep=0.5, suffix=" px")
         self.beta_spin = QDoubleSpinBox(minimum=0.01, maximum=5.0, decimals=2, singleStep=0.05)
         self.k_spin = QSpinBox(minimum=1, maximum=50)
+        self.loss_combo = QComboBox()
+        for value, text, explanation in LOSS_CHOICES:
+            self.loss_combo.addItem(text, value)
+            self.loss_combo.setItemData(self.loss_combo.count() - 1, explanation, Qt.ToolTipRole)
+        self.loss_hint = QLabel(wordWrap=True)
+        self.loss_combo.currentIndexChanged.connect(self._loss_changed)
         self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1)
         self.seed_spin.setToolTip("The same seed on the same machine repeats a run")
         self.reset_density = QPushButton("Use the dataset's density settings")
@@ -80,6 +95,8 @@ class AdvancedOptions(QWidget):
         self.body.setFrameShape(QFrame.StyledPanel)
         form = QFormLayout(self.body)
         form.setFieldGrowthPolicy(QFormLayout.FieldsStayAtSizeHint)
+        form.addRow("Loss:", self.loss_combo)
+        form.addRow("", self.loss_hint)
         form.addRow("Learning rate:", self.lr_spin)
         form.addRow("Batch size:", self.batch_spin)
         form.addRow("Crop size:", self.crop_spin)
@@ -110,6 +127,10 @@ class AdvancedOptions(QWidget):
             self.window().adjustSize()
             fit_height(self.window())
 
+    def _loss_changed(self) -> None:
+        self.loss_hint.setText(self.loss_combo.currentData(Qt.ToolTipRole) or "")
+        self.changed.emit()
+
     def _sigma_mode_changed(self) -> None:
         adaptive = self.sigma_mode.currentData() == "adaptive"
         for spin in (self.beta_spin, self.k_spin):
@@ -139,6 +160,8 @@ class AdvancedOptions(QWidget):
         self.crop_spin.setValue(options.crop or 0)
         self.width_spin.setValue(options.width or 0)
         self.seed_spin.setValue(options.seed)
+        self.loss_combo.setCurrentIndex(max(0, self.loss_combo.findData(options.loss)))
+        self._loss_changed()
         self.set_density(DensitySettings(mode=options.sigma_mode, sigma=options.sigma, beta=options.beta,
                                          k=options.k))
 
@@ -152,3 +175,4 @@ class AdvancedOptions(QWidget):
         options.sigma_mode, options.sigma, options.beta, options.k = (density.mode, density.sigma,
                                                                       density.beta, density.k)
         options.seed = self.seed_spin.value()
+        options.loss = self.loss_combo.currentData()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from engine.dataset.store import DatasetSettings
 from engine.density import DensitySettings
-from engine.training.config import DEFAULT_EPOCHS, DEFAULT_MODEL
+from engine.training.config import DEFAULT_EPOCHS, DEFAULT_LOSS, DEFAULT_MODEL, LOSSES
 
 BUDGETS = ("epochs", "minutes")
 SIGMA_MODES = ("fixed", "adaptive")
@@ -46,6 +46,7 @@ class TrainOptions:
     seed: int = 0
     unlabeled: bool = False  # also learn from the unlabeled images (ranking loss, engine/training/ranking.py)
     pretrained: str = ""  # starting weights: "" from scratch, "imagenet", or a weights file's path
+    loss: str = DEFAULT_LOSS  # engine.training.config.LOSSES
 
     def engine_args(self, dataset: Path | str, run_dir: Path | str) -> list[str]:
         """``train DATASET --model ... --out RUN_DIR ...`` (``--events jsonl`` is added by EngineJob)."""
@@ -70,6 +71,7 @@ class TrainOptions:
             args.append("--unlabeled")
         if self.pretrained:
             args += ["--pretrained", self.pretrained]
+        args += ["--loss", self.loss]
         return args
 
     # ------------------------------------------------------------ persistence
@@ -103,6 +105,8 @@ class TrainOptions:
             options.budget = "epochs"
         if options.sigma_mode not in SIGMA_MODES:
             options.sigma_mode = "fixed"
+        if options.loss not in LOSSES:
+            options.loss = DEFAULT_LOSS
         return options
 
 

@@ -15,6 +15,8 @@ HELP = "train a counting network on an annotated dataset folder"
 
 
 def add_arguments(parser) -> None:
+    from engine.training.config import LOSSES  # no torch there: --help stays quick
+
     parser.add_argument("dataset", metavar="DATASET", help="dataset folder (images + annotation sidecars)")
     parser.add_argument("--out", required=True, metavar="RUN_DIR",
                         help="run folder for config.json, metrics.jsonl, best.pt and last.pt")
@@ -45,6 +47,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workers", type=int,
                         help="data loader processes (default: 0 on the CPU, up to 4 on a GPU)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores)")
+    parser.add_argument("--loss", choices=LOSSES,
+                        help="mse (default): squared error to the density map made from the points; bayesian: "
+                             "Bayesian loss+ (Ma et al. ICCV 2019); dmcount: DM-Count (Wang et al. NeurIPS "
+                             "2020); the last two learn from the points themselves. On --resume: the run's")
     parser.add_argument("--unlabeled", action="store_true", default=None,
                         help="also learn from the dataset's unlabeled images: nested crops of one image must "
                              "not be counted in the wrong order (ranking loss, Liu et al. CVPR 2018)")
@@ -74,7 +80,7 @@ def build_config(args):
     elif args.minutes is not None:
         config.epochs, config.minutes = None, args.minutes
     for flag in ("device", "lr", "batch", "crop", "seed", "val_fraction", "pretrained", "workers", "threads",
-                 "unlabeled", "rank_weight", "rank_batch"):
+                 "unlabeled", "rank_weight", "rank_batch", "loss"):
         if getattr(args, flag) is not None:
             setattr(config, flag, getattr(args, flag))
     density = dict(config.density or {})

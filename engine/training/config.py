@@ -13,6 +13,9 @@ from engine.density import DensitySettings
 
 DEFAULT_MODEL = "unet"
 DEFAULT_EPOCHS = 50
+# Training losses (--loss): the density-map MSE, or a point-supervised one (engine/training/point_losses.py).
+LOSSES = ("mse", "bayesian", "dmcount")
+DEFAULT_LOSS = "mse"
 # The files of a run folder (engine/training/runs.py reads them by the same names).
 CONFIG_FILE, LAST_FILE, BEST_FILE = "config.json", "last.pt", "best.pt"
 
@@ -52,6 +55,7 @@ class TrainConfig:
     rank_weight: float | None = None  # weight of the ranking loss; None: engine.training.ranking.DEFAULT_RANK_WEIGHT
     rank_batch: int | None = None  # unlabeled stacks per step; None: engine.training.ranking.DEFAULT_RANK_BATCH
     classes: list[str] | None = None  # the dataset's classes, one output channel each (filled in by fit)
+    loss: str = DEFAULT_LOSS  # one of LOSSES
 
     def to_json(self) -> dict:
         return {"format": "crowdgui-train-config", **asdict(self)}
@@ -101,6 +105,8 @@ def resolve_config(config: TrainConfig, *, model_defaults: dict, size_multiple: 
     lcm of the model's input multiple and stride). ``spare_threads`` is how many loader processes a GPU run
     may start. The result is what config.json records and what ``--resume`` reads back.
     """
+    if config.loss not in LOSSES:
+        raise TrainingError(f"unknown loss {config.loss!r}: choose one of {', '.join(LOSSES)}")
     warnings = []
     default_lr = model_defaults.get("lr_pretrained" if config.pretrained else "lr", model_defaults.get("lr", 1e-3))
     asked_crop = int(config.crop or model_defaults.get("crop", 128))

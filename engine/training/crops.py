@@ -120,16 +120,22 @@ def annotation_areas(dataset: Dataset, names: list[str]) -> list[AreaSource]:
     return areas
 
 
+def crop_points(points: np.ndarray, classes: np.ndarray) -> torch.Tensor:
+    """(n, 3) float32 [x, y, class index] of a crop's points, for the point losses (engine/training/point_losses.py)."""
+    return torch.from_numpy(np.column_stack([points, classes]).astype(np.float32).reshape(-1, 3))
+
+
 class TrainingCrops(torch.utils.data.Dataset):
-    """``samples`` random crops per epoch drawn from the images; item -> (image, target, count, regions).
+    """``samples`` random crops per epoch drawn from the images; item -> (image, target, count, regions, points).
 
     image: (3, size, size) float32, normalised; target: (C, size / stride, size / stride) float32 density x
     ``density_scale``, C = ``class_count``, channel k made of the points of class k only (``classes``: one
     index array per image, aligned with ``points``; None: all of class 0); count: the number of points (of
     all classes) inside the crop (float32 scalar); regions: the crop's loss weights and stated counts
-    (engine.training.crop_regions.crop_regions). ``areas`` (one AreaSource per image, None: every image
-    annotated whole) says what each image's regions make known; crops of a partial image are placed over
-    what is known.
+    (engine.training.crop_regions.crop_regions); points: (n, 3) float32 [x, y, class index] of the points
+    inside the crop, in crop pixels (batched as a list by engine.training.loaders.collate_crops). ``areas``
+    (one AreaSource per image, None: every image annotated whole) says what each image's regions make known;
+    crops of a partial image are placed over what is known.
     """
 
     def __init__(self, paths: list, points: list[np.ndarray], sizes: list[tuple[int, int]],
@@ -187,11 +193,12 @@ class TrainingCrops(torch.utils.data.Dataset):
         classes = self.point_classes[which]  # _augment keeps every point, in order: still aligned
         target = np.stack([density_map(points[classes == k], (size, size), self.density, self.stride,
                                        sigmas=sigmas[classes == k]) for k in range(self.class_count)])
-        inside = np.sum(np.all((points >= 0) & (points < size), axis=1))
+        inside = np.all((points >= 0) & (points < size), axis=1)
         return (torch.from_numpy(normalize_image(image, self.normalization)),
                 torch.from_numpy(target * np.float32(self.density_scale)),
-                torch.tensor(float(inside), dtype=torch.float32),
-                crop_regions(known, placement, size, self.stride, self.density_scale))
+                torch.tensor(float(inside.sum()), dtype=torch.float32),
+                crop_regions(known, placement, size, self.stride, self.density_scale),
+                crop_points(points[inside], classes[inside]))
 
     def _augment(self, image: np.ndarray, points: np.ndarray, sigmas: np.ndarray, rng: np.random.Generator,
                  known: KnownArea | None = None):

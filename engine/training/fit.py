@@ -53,6 +53,7 @@ from engine.training.loop import (
     evaluate,
     train_one_epoch,
 )
+from engine.training.point_losses import POINT_LOSSES
 from engine.training.ranking import ranking_term
 from engine.training.report import ProgressMeter, RunLog, eta_seconds
 from engine.training.state import Trainee, TrainingState, checkpoint_record, restore, training_state_record
@@ -304,7 +305,7 @@ class _Run:
         try:
             train_one_epoch(self.train_model, self.data.train_loader, self.trainee.optimizer, self.precision,
                             scaler=self.trainee.scaler, average=self.trainee.average, on_step=on_step, ranking=self.ranking,
-                            mean_loss=self.world.mean_loss)
+                            mean_loss=self.world.mean_loss, point_loss=POINT_LOSSES.get(self.config.loss))
         except NonFiniteLoss as exc:
             kept = (f"the last good checkpoint is {self.out / LAST_FILE} (epoch {self.state.epoch})"
                     if (self.out / LAST_FILE).exists() else "no checkpoint had been written yet")

@@ -40,6 +40,13 @@ class TrainingData:
     rank_stacks: list | None  # unlabeled images for --unlabeled; None when not asked or there are none
 
 
+def collate_crops(items: list[tuple]) -> tuple:
+    """A batch of TrainingCrops items: the images, targets, counts and regions stacked as torch does; the
+    points (a different number per crop) as a list of (n, 3) tensors."""
+    stacked = torch.utils.data.default_collate([item[:4] for item in items])
+    return (*stacked, [item[4] for item in items])
+
+
 def open_dataset(config: TrainConfig) -> Dataset:
     """The run's dataset, with ``--val-fraction`` applied; TrainingError when the folder cannot be opened."""
     try:
@@ -87,7 +94,8 @@ def build_loaders(config: TrainConfig, dataset: Dataset, model: torch.nn.Module,
     spawn = {"multiprocessing_context": "spawn", "persistent_workers": True} if config.workers else {}
     pin = device.type == "cuda"
     train_loader = torch.utils.data.DataLoader(crops, batch_size=config.batch, sampler=sampler, drop_last=True,
-                                               num_workers=config.workers, pin_memory=pin, **spawn)
+                                               num_workers=config.workers, pin_memory=pin,
+                                               collate_fn=collate_crops, **spawn)
     whole = WholeImages(val_paths, val_points, [sizes[n] for n in val_names], model.input_multiple,
                         stride=model.stride, areas=val_areas, classes=val_classes, class_count=class_count)
     # Each process validates its own whole images (no padding duplicates): the errors are summed over them.

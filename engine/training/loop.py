@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch.optim.swa_utils import AveragedModel
 
+from engine.models.contract import DEFAULT_DENSITY_SCALE
 from engine.training.distributed import unwrap
 from engine.training.ranking import RankingTerm
 
@@ -79,7 +80,9 @@ def train_one_epoch(model, loader, optimizer, precision: Precision, *, scaler=No
                     average: WeightAverage | None = None,
                     on_step: Callable[[int, float, int], bool] | None = None,
                     ranking: RankingTerm | None = None,
-                    mean_loss: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict:
+                    mean_loss: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                    point_loss: Callable[..., torch.Tensor] | None = None,
+                    density_scale: float = DEFAULT_DENSITY_SCALE) -> dict:
     """Train over ``loader`` (batches of engine.training.crops.TrainingCrops items) once; returns {"loss",
     "steps", "stopped"}. The density loss counts only what each crop knows; stated counts add their loss.
 
@@ -92,12 +95,15 @@ def train_one_epoch(model, loader, optimizer, precision: Precision, *, scaler=No
 
     ``ranking`` (unlabeled images, engine/training/ranking.py) adds ``weight x ranking loss`` of one stack batch per
     step; then ``on_step`` also gets ``rank_loss=`` and the result a "rank_loss" mean.
+
+    ``point_loss`` (``--loss bayesian|dmcount``, engine/training/point_losses.py) replaces the density MSE by a
+    loss on the crops' points, the output being density x ``density_scale``.
     """
     model.train()
     rank_total = 0.0
     total, steps = 0.0, 0
     with_aux = hasattr(model, "forward_with_aux")
-    for images, targets, counts, regions in loader:
+    for images, targets, counts, regions, points in loader:
         images = precision.to_device(images)
         targets = targets.to(precision.device, non_blocking=True)
         known = regions["known"].to(precision.device, non_blocking=True)
@@ -108,7 +114,11 @@ def train_one_epoch(model, loader, optimizer, precision: Precision, *, scaler=No
             else:
                 output, aux = model(images), None
             rank_output = ranking.forward(model, stacks) if stacks is not None else None
-        loss = density_loss(output, targets, known)
+        if point_loss is None:
+            loss = density_loss(output, targets, known)
+        else:
+            loss = point_loss(output, points, known, density_scale=density_scale,
+                              stride=images.shape[-1] / output.shape[-1])
         if bool(regions["count_masks"].any()):  # only batches with stated counts: others train as before
             loss = loss + stated_count_loss(output, regions["count_masks"].to(precision.device),
                                             regions["stated"].to(precision.device))

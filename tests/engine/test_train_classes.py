@@ -46,8 +46,9 @@ def _crops(path, classes, class_count, density=None, size=64, **crop):
 def test_each_target_channel_holds_exactly_its_own_class(tmp_path):
     adaptive = DensitySettings(mode="adaptive", beta=0.3, k=2)
     crops = _crops(_image(tmp_path), [CLASSES], 2, density=adaptive)
-    _, target, count, _ = crops[0]  # the crop is the whole image: every point is inside
+    _, target, count, _, points = crops[0]  # the crop is the whole image: every point is inside
     assert target.shape == (2, 16, 16)
+    assert points[:, 2].tolist() == CLASSES.tolist()  # the point losses see each point's class
     assert float(target[0].sum()) / SCALE == pytest.approx(2.0, abs=1e-4)
     assert float(target[1].sum()) / SCALE == pytest.approx(4.0, abs=1e-4)
     assert float(count) == 6  # the crop's count (CMTL's auxiliary task) is of all classes
@@ -65,7 +66,7 @@ def test_one_class_crops_are_what_they_always_were(tmp_path):
     labelled = _crops(path, [np.zeros(len(POINTS), dtype=np.int64)], 1, scale_range=(0.8, 1.25), flip=True,
                       size=32)
     for index in range(4):
-        image, target, count, _ = crops[index]
+        image, target, count, _, _ = crops[index]
         # The single-channel target made from all the points, as before classes existed.
         rng = np.random.default_rng([3, 0, index])
         _, points, sigmas, _ = crops._augment(crops.images.get(0), POINTS, crops.sigmas[0], rng, None)

@@ -30,7 +30,7 @@ def test_targets_sum_to_the_points_inside_each_crop(tmp_path, crop):
     points = np.column_stack([rng.uniform(0, 128, 60), rng.uniform(0, 96, 60)])
     crops = _crops(tmp_path, points, **crop)
     for index in range(16):  # two epochs of 8
-        image, target, count, _ = crops[index]
+        image, target, count, _, _ = crops[index]
         assert image.shape == (3, 64, 64) and image.dtype == torch.float32
         assert target.shape == (1, 16, 16)
         assert float(target.sum()) / DEFAULT_DENSITY_SCALE == pytest.approx(float(count), abs=1e-3)
@@ -46,7 +46,7 @@ def test_samples_are_repeatable_and_differ_between_epochs(tmp_path):
 
 def test_a_point_lands_where_the_unzoomed_unflipped_crop_puts_it(tmp_path):
     crops = _crops(tmp_path, [[40.5, 30.5]], height=64, width=64, scale_range=(1.0, 1.0), flip=False)
-    image, target, count, _ = crops[0]
+    image, target, count, _, _ = crops[0]
     assert float(count) == 1
     # A 64x64 image and a 64 crop: the crop is the whole image; the point is in cell (30 // 4, 40 // 4).
     peak = np.unravel_index(int(target[0].argmax()), target[0].shape)
@@ -55,7 +55,7 @@ def test_a_point_lands_where_the_unzoomed_unflipped_crop_puts_it(tmp_path):
 
 def test_small_images_are_padded_with_the_mean_colour(tmp_path):
     crops = _crops(tmp_path, [[5.0, 5.0], [20.0, 10.0]], height=24, width=30, scale_range=(1.0, 1.0))
-    image, target, count, _ = crops[0]
+    image, target, count, _, _ = crops[0]
     assert image.shape == (3, 64, 64)
     assert float(count) == 2 and float(target.sum()) / DEFAULT_DENSITY_SCALE == pytest.approx(2, abs=1e-3)
     # At least 64*64 - 24*30 pixels are padding, which is the mean colour: 0 after normalisation.

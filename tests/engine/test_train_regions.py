@@ -59,7 +59,7 @@ def test_objects_in_the_unknown_half_do_not_change_the_loss(tmp_path):
     """Whatever the network predicts for the unannotated half (objects nobody clicked), the loss is the same."""
     left_half = [rectangle("annotated", 0, 0, 32, 64)]
     crops = _crops(tmp_path, [[8, 8], [20, 40]], left_half, scale_range=(1.0, 1.0), flip=False)
-    _, target, _, regions = crops[0]
+    _, target, _, regions, _ = crops[0]
     target, known = target[None], regions["known"][None]
     blob = torch.zeros_like(target)
     blob[..., 4:12, 10:14] = 5.0  # a dense object in columns 40..56: the unknown half
@@ -90,7 +90,7 @@ def test_crops_of_an_image_with_only_stated_counts_hold_the_count_region_whole(t
     region_cells = float(AreaSource(0, [region], 256, 96).known().counts[0][0].sum()) / 16  # stride 4
     assert region_cells >= 36  # about 24 x 24 pixels = 6 x 6 cells
     for index in range(16):
-        _, _, _, regions = crops[index]
+        _, _, _, regions, _ = crops[index]
         assert float(regions["known"].sum()) == 0  # no point is known anywhere: only the count teaches
         assert float(regions["count_masks"][0].sum()) == pytest.approx(region_cells)  # all of it
         assert float(regions["stated"][0]) == pytest.approx(7 * SCALE)

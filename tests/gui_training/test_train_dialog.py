@@ -179,3 +179,18 @@ def test_the_loss_axis_labels_only_1_2_5_in_plain_numbers(qtbot):
     axis = curves.loss_plot.getAxis("left")
     values = [math.log10(v) for v in (400, 500, 700, 1000, 2000, 0.05, 3e6)]
     assert axis.logTickStrings(values, 1.0, 1.0) == ["", "500", "", "1k", "2k", "0.05", ""]
+
+
+def test_the_loss_is_offered_explained_and_remembered(qtbot, cells, settings):
+    dialog = TrainDialog(Dataset(cells), settings=settings)
+    qtbot.addWidget(dialog)
+    combo = dialog.advanced.loss_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == ["mse", "bayesian", "dmcount"]
+    assert combo.currentData() == "mse" and flag(dialog.engine_args(), "--loss") == "mse"
+    combo.setCurrentIndex(combo.findData("dmcount"))
+    assert "Wang et al." in dialog.advanced.loss_hint.text()
+    dialog.accept()
+    assert flag(dialog.engine_args(), "--loss") == "dmcount"
+    again = TrainDialog(Dataset(cells), settings=settings)
+    qtbot.addWidget(again)
+    assert again.advanced.loss_combo.currentData() == "dmcount"

@@ -63,3 +63,16 @@ def test_split_counts_follow_the_fraction_without_saving_it(tmp_path):
     assert most_val["train"] + most_val["val"] == 8 and most_val["val"] > 0
     assert dataset.settings.val_fraction == 0.2  # the dataset's own setting is untouched
     assert not (folder / "crowdgui.json").exists()
+
+
+def test_loss_option_becomes_the_engine_flag_and_survives_saving():
+    import argparse
+
+    from engine.commands import train as train_command
+
+    parser = argparse.ArgumentParser()
+    train_command.add_arguments(parser)
+    args = TrainOptions(loss="bayesian").engine_args("D", "R")
+    assert train_command.build_config(parser.parse_args(args[1:])).loss == "bayesian"
+    assert TrainOptions.from_dict(TrainOptions(loss="dmcount").to_dict()).loss == "dmcount"
+    assert TrainOptions.from_dict({"loss": "l2"}).loss == "mse"

@@ -100,7 +100,7 @@ def test_training_crops_have_their_targets_on_the_red_squares(rotated):
     std = np.asarray(DEFAULT_NORMALIZATION["std"])[:, None, None]
     with_objects = 0
     for index in range(len(crops)):
-        image, target, count, _ = crops[index]
+        image, target, count, _, _ = crops[index]
         pixels = ((image.numpy() * std + mean) * 255).transpose(1, 2, 0)
         target = target.numpy()[0]
         red_cells = red_mask(pixels).reshape(8, stride, 8, stride).any(axis=(1, 3))

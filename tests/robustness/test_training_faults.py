@@ -71,8 +71,8 @@ def test_a_nan_in_the_training_data_stops_the_run_and_keeps_the_checkpoints(data
     original = data.TrainingCrops.__getitem__
 
     def poisoned(self, index):
-        image, target, count, regions = original(self, index)
-        return torch.full_like(image, float("nan")), target, count, regions
+        image, target, count, regions, points = original(self, index)
+        return torch.full_like(image, float("nan")), target, count, regions, points
 
     monkeypatch.setattr(data.TrainingCrops, "__getitem__", poisoned)
     sink = ListSink()
