@@ -38,3 +38,17 @@ def class_indices(labels: list[str] | None, count: int, class_names: list[str]) 
         return np.zeros(count, dtype=np.int64)
     index = {name: number for number, name in enumerate(class_names)}
     return np.array([index.get(label, -1) for label in labels], dtype=np.int64)
+
+
+def class_counts(labels: list[str] | None, count: int, class_names: list[str]) -> dict[str, int]:
+    """How many points each class has, in the order of ``class_names`` (no labels: all of the first class).
+
+    A label the dataset does not list gets its own entry after the listed classes, so no point goes uncounted.
+    """
+    counts = dict.fromkeys(class_names, 0)
+    if labels is None:
+        counts[class_names[0]] = count
+        return counts
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    return counts
