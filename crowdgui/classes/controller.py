@@ -8,7 +8,7 @@ active class, and the count label and image list count per class. Every edit is 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import QColorDialog, QInputDialog
 
@@ -30,7 +30,12 @@ ACTUAL_SIZE_KEY = "1"  # View > Actual Pixels gives this key to class 1 while th
 
 
 class ClassesController(QObject):
-    """Installs the classes feature into ``window`` (a MainWindow)."""
+    """Installs the classes feature into ``window`` (a MainWindow).
+
+    Signals: classes_changed() after the dataset's classes, or which are shown, changed.
+    """
+
+    classes_changed = Signal()
 
     def __init__(self, window):
         super().__init__(window)
@@ -115,6 +120,7 @@ class ClassesController(QObject):
         self._show_counts()
         self.canvas.set_count_text(None)  # with or without the per-class counts
         self.window.image_list.model.layoutChanged.emit()  # the points column shows per-class counts or not
+        self.classes_changed.emit()
 
     def image_counts(self) -> dict[str, int]:
         points = self.session.points
