@@ -140,10 +140,18 @@ class PointsModel(QObject):
         self._points = moved
         self._emit("moved", np.array([index], dtype=np.intp))
 
-    def replace(self, points, labels: list[str] | None = None) -> None:
-        """Replace every point (clear, restore, ...); without ``labels`` every point gets the new-point label."""
-        self._points = as_points(points).copy()
-        if self._labels is not None:
+    def replace(self, points, labels: list[str] | None = None, exact: bool = False) -> None:
+        """Replace every point (clear, restore, ...); without ``labels`` every point gets the new-point label.
+        ``exact``: the points get exactly ``labels`` (None: no labels), whether the image had labels or not."""
+        points = as_points(points).copy()
+        if labels is not None and len(labels) != len(points):
+            raise ValueError(f"{len(labels)} labels for {len(points)} points")
+        self._points = points
+        if exact:
+            self._labels = None if labels is None else list(labels)
+            if labels and self._new_label is None:
+                self._new_label = labels[0]
+        elif self._labels is not None:
             self._labels = list(labels) if labels is not None else [self._new_label] * len(self._points)
         self._emit("replaced")
 

@@ -117,21 +117,26 @@ class MovePoint(_PointsCommand):
 
 
 class ReplacePoints(_PointsCommand):
-    """Replace all points by another set (bulk operations such as accepting proposed points)."""
+    """Replace all points by another set (bulk operations such as accepting proposed points); with ``labels``
+    (restoring journaled points) the points get exactly those classes."""
 
-    def __init__(self, model: PointsModel, points, text: str = "Replace points"):
+    def __init__(self, model: PointsModel, points, text: str = "Replace points", labels: list[str] | None = None):
         super().__init__(model, text)
         self.old = model.points.copy()
         self.old_labels = model.labels
         self.new = as_points(points).copy()
+        self.new_labels = None if labels is None else list(labels)
 
     def redo(self) -> None:
         self._check()
-        self.model.replace(self.new)
+        if self.new_labels is None:
+            self.model.replace(self.new)
+        else:
+            self.model.replace(self.new, self.new_labels, exact=True)
 
     def undo(self) -> None:
         self._check()
-        self.model.replace(self.old, self.old_labels)
+        self.model.replace(self.old, self.old_labels, exact=True)
 
 
 class ClearPoints(ReplacePoints):
