@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence
-from PySide6.QtWidgets import QColorDialog, QInputDialog
+from PySide6.QtWidgets import QColorDialog, QDockWidget, QInputDialog
 
 from crowdgui.annotation.undo import RelabelPoints
 from crowdgui.classes.dataset_classes import (
@@ -45,8 +45,11 @@ class ClassesController(QObject):
         self.ask_text = lambda title, label, text="": QInputDialog.getText(window, title, label, text=text)
         self.ask_colour = lambda current: QColorDialog.getColor(QColor(current), window, "Class colour")
         self.panel = ClassesPanel()
-        self.dock = window.add_dock(self.panel, "Classes", Qt.DockWidgetArea.LeftDockWidgetArea,
-                                    object_name=DOCK_OBJECT_NAME)
+        # Under the image list rather than a tab behind it (what add_dock does): the active class stays in sight.
+        self.dock = QDockWidget("Classes", window, objectName=DOCK_OBJECT_NAME)
+        self.dock.setWidget(self.panel)
+        window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock, Qt.Orientation.Vertical)
+        window.panels_menu.addAction(self.dock.toggleViewAction())
         self._build_actions()
         self.panel.activate_requested.connect(self.activate)
         self.panel.visibility_requested.connect(self.set_shown)
@@ -56,7 +59,7 @@ class ClassesController(QObject):
         self.panel.remove_requested.connect(self.remove)
         self.session.dataset_opened.connect(self._on_dataset_opened)
         self.session.dataset_closed.connect(self.refresh)
-        self.session.points.points_changed.connect(self._show_counts)
+        self.session.points.points_changed.connect(self._update_counts)
         self.canvas.count_breakdown = self.breakdown_html
         self.refresh()
 
@@ -115,11 +118,14 @@ class ClassesController(QObject):
         actual = self.window.actions.actual_size
         actual.setShortcuts([QKeySequence(k) for k in ((["Ctrl+1"]) if several else [ACTUAL_SIZE_KEY, "Ctrl+1"])])
         self.relabel_action.setEnabled(several)
+        # With classes the points take their class colours; the one point colour would change nothing.
+        self.window.point_style.color_button.setVisible(not several)
         self.add_action.setEnabled(self.session.dataset is not None)
         self.panel.setEnabled(self.session.dataset is not None)
         self._show_counts()
         self.canvas.set_count_text(None)  # with or without the per-class counts
-        self.window.image_list.model.layoutChanged.emit()  # the points column shows per-class counts or not
+        if self.session.dataset is not None:  # the points column shows per-class counts or not
+            self.window.image_list.model.layoutChanged.emit()
         self.classes_changed.emit()
 
     def image_counts(self) -> dict[str, int]:
@@ -129,6 +135,10 @@ class ClassesController(QObject):
     def _show_counts(self, *_args) -> None:
         self.panel.show_classes(self.classes if self.several else [], self.image_counts(), self.active,
                                 self.hidden)
+
+    def _update_counts(self, *_args) -> None:
+        if self.several:
+            self.panel.update_counts(self.image_counts())
 
     def breakdown_html(self) -> str:
         """' = 120 live + 118 dead' in the class colours for the count label ('' with one class)."""

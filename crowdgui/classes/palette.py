@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -73,6 +74,8 @@ class ClassesPanel(QWidget):
         layout.addWidget(self.hint)
         layout.addWidget(self.tree)
         layout.addLayout(row)
+        # As tall as its rows: with one class only the hint and Add show, leaving the image list its room.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.tree.currentItemChanged.connect(self._on_current_changed)
         self.tree.itemChanged.connect(self._on_item_changed)
         self._filling = False
@@ -97,11 +100,19 @@ class ClassesPanel(QWidget):
                 font.setBold(True)
                 item.setFont(NAME_COLUMN, font)
         several = len(classes) >= 2
+        self.tree.setMaximumHeight(self.tree.header().sizeHint().height()
+                                   + max(len(classes), 1) * (self.tree.sizeHintForRow(0) if classes else 20) + 6)
         self.tree.setVisible(several)
         self.hint.setVisible(not several)
         for key in ("rename", "recolour", "remove"):
             self.buttons[key].setVisible(several)
         self._filling = False
+
+    def update_counts(self, counts: dict[str, int]) -> None:
+        """Show the points per class of the current image (the rows stay as they are)."""
+        for row in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(row)
+            item.setText(COUNT_COLUMN, f"{counts.get(self.class_at(row), 0):,}")
 
     def class_at(self, row: int) -> str:
         return self.tree.topLevelItem(row).data(NAME_COLUMN, Qt.ItemDataRole.UserRole)
