@@ -30,6 +30,7 @@ from crowdgui.actions import WindowActions
 from crowdgui.annotation.recovery import SessionJournal, offer_recovery
 from crowdgui.annotation.session import AUTOSAVE_DELAY_MS, AnnotationSession
 from crowdgui.canvas import ImageCanvas
+from crowdgui.classes.controller import ClassesController
 from crowdgui.demo import ensure_demo_dataset
 from crowdgui.dialogs.help import ShortcutsDialog, show_about
 from crowdgui.dialogs.messages import show_message
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         self.toolbar = build_toolbar(self)
         self.point_edits = PointEdits(self)
         self.region_tools = RegionTools(self)
+        self.classes = ClassesController(self)
         self.save_feedback = SaveFeedback(self)
         self._connect()
         self._refresh_recent()

@@ -22,7 +22,8 @@ class PointEdits(QObject):
         actions.mark_no_objects.triggered.connect(self.mark_no_objects)
 
     def add(self, x: float, y: float) -> None:
-        self.session.push(AddPoint(self.session.points, x, y))
+        label, first_class = self.window.classes.new_point_label()
+        self.session.push(AddPoint(self.session.points, x, y, label, first_class))
 
     def delete(self, indices) -> None:
         if len(indices):

@@ -3,11 +3,12 @@ and how it is read from disk."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from engine.dataset import Dataset, ImageEntry, SidecarError
+from engine.dataset.classes import class_counts
 from engine.dataset.regions import Region
 from engine.dataset.sidecar import Annotation, as_points, points_outside
 from engine.dataset.store import OUTSIDE_POLICY, annotation_status
@@ -54,6 +55,7 @@ class ImageState:
     status: str  # "complete", "partial", "proposed" or "unlabeled" (engine.dataset.store.ImageEntry.status)
     count: int | None  # confirmed points; None: no annotation file, saved or to be saved
     proposed: int  # model proposals waiting to be accepted or discarded
+    class_counts: dict[str, int] | None = None  # confirmed points per class, only in a dataset of 2+ classes
 
     @property
     def annotated(self) -> bool:
@@ -61,15 +63,22 @@ class ImageState:
         return self.status in ("complete", "partial")
 
 
-def image_state(entry: ImageEntry, edits: ImageEdits | None) -> ImageState:
-    """The state of an image from its file (``edits`` None: nothing unsaved) or from its unsaved edits.
+def image_state(entry: ImageEntry, edits: ImageEdits | None, class_names: list[str] = ()) -> ImageState:
+    """The state of an image from its file (``edits`` None: nothing unsaved) or from its unsaved edits, with
+    its points per class when ``class_names`` lists 2+ classes.
 
     Merely showing an image without a file must not count it: zero points there is not "0 points".
     """
     if edits is None:
-        return ImageState(entry.status, entry.count, entry.proposed)
-    return ImageState(edits.status(entry.name, entry.width, entry.height),
-                      len(edits.points) if edits.has_file else None, len(edits.proposed))
+        state = ImageState(entry.status, entry.count, entry.proposed)
+        labels = entry.labels
+    else:
+        state = ImageState(edits.status(entry.name, entry.width, entry.height),
+                           len(edits.points) if edits.has_file else None, len(edits.proposed))
+        labels = edits.labels
+    if len(class_names) < 2 or state.count is None:
+        return state
+    return replace(state, class_counts=class_counts(labels, state.count, list(class_names)))
 
 
 def no_edits() -> ImageEdits:

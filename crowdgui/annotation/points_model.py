@@ -5,7 +5,7 @@ Only undo commands (crowdgui/annotation/undo.py) call the editing methods, so ev
 
 Class labels (sidecar ``labels``, one per point) travel with the points so that they stay aligned through every
 edit. An image whose file has no labels keeps none; in one that has, a new point gets the first class named in
-the file (the classes feature decides more; this only must never misalign or drop a label).
+the file unless the edit names its class (the active class of a dataset with 2+ classes, crowdgui/classes/).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ class PointsChange:
     """What happened to the points.
 
     kind: "reset" (another image or a reload), "added" (appended at the end), "removed", "inserted",
-    "moved" (one point) or "replaced" (any other bulk change). ``indices`` are the affected rows, in the array
+    "moved" (one point), "relabelled" (classes changed, positions did not) or "replaced" (any other bulk
+    change). ``indices`` are the affected rows, in the array
     as it is after the change for "added"/"inserted"/"moved", before it for "removed"; empty otherwise.
     """
 
@@ -87,13 +88,16 @@ class PointsModel(QObject):
         self._new_label = labels[0] if labels else None
         self._emit("reset")
 
-    def append(self, points) -> np.ndarray:
-        """Add points at the end; returns their indices."""
+    def append(self, points, label: str | None = None) -> np.ndarray:
+        """Add points at the end (of class ``label``: needs labels, see :meth:`set_labels`; None: the
+        new-point label); returns their indices."""
         new = as_points(points)
+        if label is not None and self._labels is None:
+            raise ValueError("this image's points have no labels: set_labels first")
         start = len(self._points)
         self._points = np.concatenate([self._points, new]) if len(new) else self._points
         if self._labels is not None:
-            self._labels.extend([self._new_label] * len(new))
+            self._labels.extend([label or self._new_label] * len(new))
         indices = np.arange(start, start + len(new), dtype=np.intp)
         self._emit("added", indices)
         return indices
@@ -136,12 +140,32 @@ class PointsModel(QObject):
         self._points = moved
         self._emit("moved", np.array([index], dtype=np.intp))
 
-    def replace(self, points, labels: list[str] | None = None) -> None:
-        """Replace every point (clear, restore, ...); without ``labels`` every point gets the new-point label."""
-        self._points = as_points(points).copy()
-        if self._labels is not None:
+    def replace(self, points, labels: list[str] | None = None, exact: bool = False) -> None:
+        """Replace every point (clear, restore, ...); without ``labels`` every point gets the new-point label.
+        ``exact``: the points get exactly ``labels`` (None: no labels), whether the image had labels or not."""
+        points = as_points(points).copy()
+        if labels is not None and len(labels) != len(points):
+            raise ValueError(f"{len(labels)} labels for {len(points)} points")
+        self._points = points
+        if exact:
+            self._labels = None if labels is None else list(labels)
+            if labels and self._new_label is None:
+                self._new_label = labels[0]
+        elif self._labels is not None:
             self._labels = list(labels) if labels is not None else [self._new_label] * len(self._points)
         self._emit("replaced")
+
+    def set_labels(self, labels: list[str] | None, default: str | None = None) -> None:
+        """Give every point its class (one label per point; None: the image has no labels). ``default``: the
+        label of points added without one, if the image had none so far."""
+        if labels is not None and len(labels) != len(self._points):
+            raise ValueError(f"{len(labels)} labels for {len(self._points)} points")
+        self._labels = None if labels is None else list(labels)
+        if labels is None:
+            self._new_label = None
+        elif self._new_label is None:
+            self._new_label = default or (labels[0] if labels else None)
+        self._emit("relabelled")
 
     def _emit(self, kind: str, indices: np.ndarray = _NO_INDICES) -> None:
         self.points_changed.emit(PointsChange(kind, indices))

@@ -80,7 +80,7 @@ class SessionJournal(QObject):
             if edits is None:
                 continue
             try:
-                self.journal.write(name, edits.points, edits.proposed, edits.regions)
+                self.journal.write(name, edits.points, edits.proposed, edits.regions, edits.labels)
             except OSError:
                 continue  # a safety net only: a folder that cannot take it cannot take the save either
             self._written.add(name)
@@ -154,7 +154,8 @@ class SessionJournal(QObject):
                 continue
             stack = session.stack(item.image)
             stack.beginMacro(f"Restore {item.count:,} unsaved point{'s' if item.count != 1 else ''}")
-            stack.push(ReplacePoints(session.points, item.points, text="Restore unsaved points"))
+            stack.push(ReplacePoints(session.points, item.points, text="Restore unsaved points",
+                                     labels=item.labels))
             if item.proposed is not None:
                 stack.push(ReplacePoints(session.proposed, item.proposed, text="Restore unsaved proposals"))
             if item.regions is not None:

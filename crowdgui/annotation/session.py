@@ -231,7 +231,7 @@ class AnnotationSession(QObject):
 
     def state_of(self, name: str) -> ImageState:
         """Status and counts of an image as the user sees them now, unsaved edits included."""
-        return image_state(self.dataset.entry(name), self.edits_of(name))
+        return image_state(self.dataset.entry(name), self.edits_of(name), self.dataset.settings.class_names())
 
     def _on_clean_changed(self, name: str, clean: bool) -> None:
         self.image_state_changed.emit(name)

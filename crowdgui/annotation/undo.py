@@ -26,20 +26,56 @@ class _PointsCommand(QUndoCommand):
 
 
 class AddPoint(_PointsCommand):
-    """Add one point at the end of the list."""
+    """Add one point at the end of the list.
 
-    def __init__(self, model: PointsModel, x: float, y: float):
-        super().__init__(model, "Add point")
+    ``label``/``first_class``: in a dataset of 2+ classes, the new point's class; an image whose points have no
+    labels yet gets them (every earlier point is of ``first_class``), and undo takes them away again.
+    """
+
+    def __init__(self, model: PointsModel, x: float, y: float, label: str | None = None,
+                 first_class: str | None = None):
+        super().__init__(model, "Add point" if label is None else f"Add {label}")
         self.xy = (float(x), float(y))
+        self.label, self.first_class = label, first_class
         self.index: int | None = None
+        self.made_labels = False
 
     def redo(self) -> None:
         self._check()
-        self.index = int(self.model.append([self.xy])[0])
+        self.made_labels = self.label is not None and self.model.labels is None
+        if self.made_labels:
+            first = self.first_class or self.label
+            self.model.set_labels([first] * self.model.count, default=first)
+        self.index = int(self.model.append([self.xy], self.label)[0])
 
     def undo(self) -> None:
         self._check()
         self.model.remove([self.index])
+        if self.made_labels:
+            self.model.set_labels(None)
+
+
+class RelabelPoints(_PointsCommand):
+    """Give the points at ``indices`` the class ``label`` (labels are made for an image without them: every
+    other point is of ``first_class``)."""
+
+    def __init__(self, model: PointsModel, indices, label: str, first_class: str):
+        self.indices = np.unique(np.asarray(indices, dtype=np.intp))
+        count = len(self.indices)
+        super().__init__(model, f"Relabel {count:,} point{'s' if count != 1 else ''} as {label}")
+        self.old = model.labels
+        new = list(self.old) if self.old is not None else [first_class] * model.count
+        for index in self.indices.tolist():
+            new[index] = label
+        self.new, self.first_class = new, first_class
+
+    def redo(self) -> None:
+        self._check()
+        self.model.set_labels(self.new, default=self.first_class)
+
+    def undo(self) -> None:
+        self._check()
+        self.model.set_labels(self.old)
 
 
 class DeletePoints(_PointsCommand):
@@ -81,21 +117,26 @@ class MovePoint(_PointsCommand):
 
 
 class ReplacePoints(_PointsCommand):
-    """Replace all points by another set (bulk operations such as accepting proposed points)."""
+    """Replace all points by another set (bulk operations such as accepting proposed points); with ``labels``
+    (restoring journaled points) the points get exactly those classes."""
 
-    def __init__(self, model: PointsModel, points, text: str = "Replace points"):
+    def __init__(self, model: PointsModel, points, text: str = "Replace points", labels: list[str] | None = None):
         super().__init__(model, text)
         self.old = model.points.copy()
         self.old_labels = model.labels
         self.new = as_points(points).copy()
+        self.new_labels = None if labels is None else list(labels)
 
     def redo(self) -> None:
         self._check()
-        self.model.replace(self.new)
+        if self.new_labels is None:
+            self.model.replace(self.new)
+        else:
+            self.model.replace(self.new, self.new_labels, exact=True)
 
     def undo(self) -> None:
         self._check()
-        self.model.replace(self.old, self.old_labels)
+        self.model.replace(self.old, self.old_labels, exact=True)
 
 
 class ClearPoints(ReplacePoints):

@@ -82,6 +82,8 @@ class ImageCanvas(pg.GraphicsView):
         self.count_label.setObjectName("countLabel")
         self.count_label.move(12, 10)
         self.count_label.hide()
+        # Per-class counts after the total (" = 120 live + 118 dead"), set by the classes feature.
+        self.count_breakdown = lambda: ""
 
         self.view_box.add_requested.connect(self.point_add_requested)
         self.view_box.delete_requested.connect(self.points_delete_requested)
@@ -183,7 +185,7 @@ class ImageCanvas(pg.GraphicsView):
 
     def _update_count(self, *_args) -> None:
         count = self._model.count if self._model is not None else 0
-        text = f"{count:,} point{'s' if count != 1 else ''}"
+        text = f"{count:,} point{'s' if count != 1 else ''}{self.count_breakdown()}"
         proposed = self._proposals.count if self._proposals is not None else 0
         if proposed:
             # The orange ring doubles as the legend of the proposals drawn on the image.
@@ -216,7 +218,7 @@ class ImageCanvas(pg.GraphicsView):
         return self.proposals_layer.selected
 
     def select_all(self) -> None:
-        self.points_layer.select(np.arange(len(self.points_layer.points)))
+        self.points_layer.select(self.points_layer.visible_indices())
 
     def clear_selection(self) -> None:
         self.points_layer.clear_selection()

@@ -1,7 +1,8 @@
 """The points drawn over the image: one scatter for all points, one for the selection, and hit-testing.
 
 The layer reads a PointsModel and redraws from its change descriptions; it never edits the points. The
-selection (indices into the model's array) is view state and lives here.
+selection (indices into the model's array) is view state and lives here. With 2+ classes the points are drawn
+by class (crowdgui/canvas/class_scatters.py), and the points of a hidden class can be neither seen nor picked.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from PySide6.QtCore import QObject, QRectF, Signal
 from PySide6.QtGui import QColor
 
 from crowdgui.annotation.points_model import PointsChange, PointsModel
+from crowdgui.canvas.class_scatters import ClassScatters
 from crowdgui.canvas.points_scatter import PointsScatter
 
 POINTS_Z = 10
@@ -33,6 +35,7 @@ class PointsLayer(QObject):
         self.selection_scatter.setZValue(SELECTION_Z)
         view_box.addItem(self.scatter, ignoreBounds=True)
         view_box.addItem(self.selection_scatter, ignoreBounds=True)
+        self.classes = ClassScatters(view_box, POINTS_Z)
         self._model: PointsModel | None = None
         self._selected = np.zeros(0, dtype=np.intp)
         self.size = 8.0
@@ -50,11 +53,28 @@ class PointsLayer(QObject):
     def points(self) -> np.ndarray:
         return self._model.points if self._model is not None else np.zeros((0, 2))
 
+    def set_classes(self, names: list[str], colours: list[QColor], hidden: set[str] = frozenset()) -> None:
+        """Draw the points by class (2+ names) in these colours, without the ``hidden`` classes."""
+        self.classes.set_classes(names, colours, hidden)
+        self.classes.set_style(self.size)
+        self.scatter.setVisible(not self.classes.active)
+        self._on_points_changed(PointsChange("reset", np.zeros(0, dtype=np.intp)))
+
     def _on_points_changed(self, change: PointsChange) -> None:
         points = self.points
-        if change.kind in ("added", "moved"):
-            self.scatter.set_positions(points, changed=change.indices)
+        if self.classes.active:
+            labels = self._model.labels if self._model is not None else None
+            self.classes.update_classes(labels, len(points), change.kind, change.indices)
+            self.classes.draw(points)
+        if change.kind == "relabelled":
+            # Same points, other classes: the selection stays, less what a hidden class now holds.
+            self._set_selected(self._selected[self.visible_mask()[self._selected]])
+        elif change.kind in ("added", "moved"):
+            if not self.classes.active:
+                self.scatter.set_positions(points, changed=change.indices)
             self._show_selection()
+        elif self.classes.active:
+            self._set_selected(np.zeros(0, dtype=np.intp))
         else:
             # Indices shift after removals and mean nothing after a reset: drop the selection.
             self.scatter.set_positions(points)
@@ -66,6 +86,7 @@ class PointsLayer(QObject):
         self.size = float(size)
         outline = pg.mkPen(QColor(0, 0, 0, 200), width=1)
         self.scatter.set_style(size, outline, pg.mkBrush(color))
+        self.classes.set_style(size)
         ring = pg.mkPen(SELECTION_COLOR, width=2.5)
         self.selection_scatter.set_style(size + 6, ring, pg.mkBrush(None))
 
@@ -84,6 +105,7 @@ class PointsLayer(QObject):
             return None
         sx, sy = self.view_box.viewPixelSize()  # image pixels per screen pixel, per axis
         d2 = ((points[:, 0] - x) / sx) ** 2 + ((points[:, 1] - y) / sy) ** 2
+        d2[~self.visible_mask()] = np.inf
         nearest = int(np.argmin(d2))
         return nearest if d2[nearest] <= self.hit_radius_px() ** 2 else None
 
@@ -93,7 +115,14 @@ class PointsLayer(QObject):
         rect = rect.normalized()
         inside = ((points[:, 0] >= rect.left()) & (points[:, 0] <= rect.right())
                   & (points[:, 1] >= rect.top()) & (points[:, 1] <= rect.bottom()))
-        return np.flatnonzero(inside)
+        return np.flatnonzero(inside & self.visible_mask())
+
+    def visible_mask(self) -> np.ndarray:
+        """Which points are drawn: all, less those of hidden classes."""
+        return self.classes.visible_mask(len(self.points))
+
+    def visible_indices(self) -> np.ndarray:
+        return np.flatnonzero(self.visible_mask())
 
     # -------------------------------------------------------------- selection
     @property
@@ -127,7 +156,10 @@ class PointsLayer(QObject):
     # ----------------------------------------------------------- drag preview
     def preview_move(self, index: int, x: float, y: float) -> None:
         """Draw a point at a new place without changing the model (while it is being dragged)."""
-        self.scatter.move_one(index, x, y)
+        if self.classes.active:
+            self.classes.move_one(index, x, y)
+        else:
+            self.scatter.move_one(index, x, y)
         where = np.flatnonzero(self._selected == index)
         if len(where):
             self.selection_scatter.move_one(int(where[0]), x, y)

@@ -16,6 +16,7 @@ from crowdgui.density.colormaps import DEFAULT_COLORMAP, DEFAULT_SCALE
 from crowdgui.density.panel import DEFAULT_OPACITY, DensityPanel
 from crowdgui.density.preview import DensityPreview, PreviewResult
 from crowdgui.density.suggestion import SuggestionWorker
+from engine.dataset.classes import class_indices
 from engine.density import DensitySettings
 
 DOCK_OBJECT_NAME = "densityDock"
@@ -52,6 +53,7 @@ class DensityController(QObject):
         session.points.points_changed.connect(self.schedule)
         session.regions.regions_changed.connect(self.schedule)
         self.panel.settings_changed.connect(self._on_settings_changed)
+        self.panel.class_changed.connect(self.schedule)
         self.panel.overlay_toggled.connect(self._on_overlay_toggled)
         for look_changed in (self.panel.colormap_changed, self.panel.scale_changed, self.panel.opacity_changed):
             look_changed.connect(self._on_look_changed)
@@ -82,9 +84,19 @@ class DensityController(QObject):
             self.panel.set_summary(None, None)
             self.panel.set_scale(None)
             return
-        points = self.session.points.points
+        points = self._points_of_chosen_class()
         self.panel.set_summary(len(points), None)
         self.preview.request(points, image.shape[:2], self.panel.settings(), self.session.regions.regions)
+
+    def _points_of_chosen_class(self):
+        """The current points, or only the chosen class's (the classes chooser follows the dataset's list)."""
+        dataset, points = self.session.dataset, self.session.points
+        names = dataset.settings.class_names() if dataset is not None else []
+        self.panel.set_classes(names)
+        chosen = self.panel.chosen_class()
+        if not chosen:
+            return points.points
+        return points.points[class_indices(points.labels, points.count, names) == names.index(chosen)]
 
     def _wanted(self) -> bool:
         return self.panel.overlay_visible() or self.dock is None or self.dock.isVisible()
@@ -206,6 +218,9 @@ def install(main_window) -> DensityController:
     dock = main_window.add_dock(controller.panel, "Density", Qt.DockWidgetArea.RightDockWidgetArea,
                                 object_name=DOCK_OBJECT_NAME)
     controller.dock = dock
+    classes = getattr(main_window, "classes", None)  # the class chooser follows classes added or removed
+    if classes is not None:
+        classes.classes_changed.connect(controller.schedule)
     dock.visibilityChanged.connect(lambda visible: visible and controller.schedule())
 
     toggle = QAction("Density &Overlay", main_window, checkable=True)

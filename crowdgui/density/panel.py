@@ -100,6 +100,7 @@ class DensityPanel(QWidget):
     colormap_changed = Signal(str)
     scale_changed = Signal(str)
     opacity_changed = Signal(float)
+    class_changed = Signal(str)  # the class whose map is shown ("": all classes together)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -143,9 +144,15 @@ class DensityPanel(QWidget):
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setToolTip("Overlay opacity")
         self.colorbar = ColorBar()
+        self.class_combo = QComboBox()
+        self.class_combo.setToolTip("The map of one class is made from its points only")
+        self.class_combo.currentIndexChanged.connect(
+            lambda _index: self._updating or self.class_changed.emit(self.chosen_class()))
         overlay_box = QGroupBox("Overlay")
         overlay_form = QFormLayout(overlay_box)
         overlay_form.addRow(self.overlay_check)
+        overlay_form.addRow("Class", self.class_combo)
+        overlay_form.setRowVisible(self.class_combo, False)  # shown when the dataset has 2+ classes
         overlay_form.addRow("Colours", self.colormap_combo)
         overlay_form.addRow("Scale", self.scale_combo)
         overlay_form.addRow("Opacity", self.opacity_slider)
@@ -177,6 +184,26 @@ class DensityPanel(QWidget):
         self.colormap_combo.currentTextChanged.connect(self._on_colormap_changed)
         self.scale_combo.currentTextChanged.connect(self._on_scale_changed)
         self.opacity_slider.valueChanged.connect(lambda value: self.opacity_changed.emit(value / 100.0))
+
+    # ------------------------------------------------------------------ classes
+    def set_classes(self, names: list[str]) -> None:
+        """Offer "All" and each class (2+ names); with one class the chooser is hidden."""
+        items = ["", *names] if len(names) >= 2 else []
+        if [self.class_combo.itemData(i) for i in range(self.class_combo.count())] == items:
+            return
+        chosen = self.chosen_class()
+        self._updating = True
+        self.class_combo.clear()
+        for name in items:
+            self.class_combo.addItem(name or "All classes", name)
+        self.class_combo.setCurrentIndex(max(self.class_combo.findData(chosen), 0))
+        self._updating = False
+        form = self.class_combo.parentWidget().layout()
+        form.setRowVisible(self.class_combo, bool(items))
+
+    def chosen_class(self) -> str:
+        """The class whose map is wanted; "" for all of them."""
+        return self.class_combo.currentData() or ""
 
     # ----------------------------------------------------------------- settings
     def settings(self) -> DensitySettings:

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Imported here, on the GUI thread: a first import of scipy.stats on the worker thread while Qt is busy on
+# the GUI thread crashed the interpreter in a test run (a segfault inside the import machinery).
+import scipy.spatial  # noqa: F401
+import scipy.stats  # noqa: F401
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -16,6 +20,27 @@ from engine.density import DensitySettings, DensitySuggestion, describe_density_
 
 WORKING_TEXT = "Working out a suggestion from the annotated points…"
 NONE_TEXT = "No suggestion yet: it needs an annotated image with at least 10 points."
+
+
+class _Results(QObject):
+    """Carries finished suggestions from the pool's threads to the GUI thread.
+
+    One object for the whole application, never deleted: a job must not emit a signal of its SuggestionWorker,
+    which may have been deleted with its window while the job ran (emitting on a deleted QObject from
+    another thread crashed the test run). Qt drops the connection of a deleted worker by itself.
+    """
+
+    done = Signal(object, int, object, str)  # worker id, generation, suggestion or None, error text
+
+
+_results: _Results | None = None
+
+
+def _shared_results() -> _Results:
+    global _results
+    if _results is None:
+        _results = _Results()
+    return _results
 
 
 class SuggestionWorker(QObject):
@@ -26,18 +51,17 @@ class SuggestionWorker(QObject):
 
     ready = Signal(object)
     failed = Signal(str)
-    _finished = Signal(int, object, str)
 
     def __init__(self, parent: QObject | None = None, pool: QThreadPool | None = None):
         super().__init__(parent)
         self.pool = pool or QThreadPool.globalInstance()
         self.generation = 0
-        self._finished.connect(self._deliver)
+        _shared_results().done.connect(self._deliver)
 
     def request(self, folder: Path | str) -> None:
         """Work out the suggestion for the dataset in ``folder`` (a fresh Dataset: the GUI's is not shared)."""
         self.generation += 1
-        generation, finished = self.generation, self._finished
+        worker, generation, results = id(self), self.generation, _shared_results()
 
         class Job(QRunnable):
             def run(self):
@@ -47,10 +71,7 @@ class SuggestionWorker(QObject):
                     suggestion, error = Dataset(folder).suggest_density(), ""
                 except Exception as exc:  # an unreadable folder: say so in the box, never crash the thread
                     suggestion, error = None, str(exc) or type(exc).__name__
-                try:
-                    finished.emit(generation, suggestion, error)
-                except RuntimeError:  # the window closed meanwhile: nobody is waiting for it
-                    pass
+                results.done.emit(worker, generation, suggestion, error)
 
         self.pool.start(Job())
 
@@ -58,8 +79,8 @@ class SuggestionWorker(QObject):
         """Forget any request in flight (the dataset was closed)."""
         self.generation += 1
 
-    def _deliver(self, generation: int, suggestion, error: str) -> None:
-        if generation != self.generation:
+    def _deliver(self, worker: int, generation: int, suggestion, error: str) -> None:
+        if worker != id(self) or generation != self.generation:
             return
         if error:
             self.failed.emit(error)

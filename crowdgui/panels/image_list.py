@@ -126,7 +126,10 @@ class ImageListModel(QAbstractTableModel):
             shown = self.session.state_of(name)
             if shown.count is None or state == "error":
                 return "—"
-            return f"{shown.count:,} (+{shown.proposed:,})" if shown.proposed else f"{shown.count:,}"
+            text = f"{shown.count:,}"
+            if shown.class_counts:  # "238 = 120 + 118", in the order of the classes (names in the tooltip)
+                text += " = " + " + ".join(f"{number:,}" for number in shown.class_counts.values())
+            return f"{text} (+{shown.proposed:,})" if shown.proposed else text
         if role == Qt.ItemDataRole.DecorationRole and column == 0:
             return icon(f"state-{state}")
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -152,6 +155,8 @@ class ImageListModel(QAbstractTableModel):
         lines.append(STATUS_WORDS[shown.status])
         if shown.count is not None:
             lines.append(f"{shown.count:,} points")
+        if shown.class_counts:
+            lines.append(" + ".join(f"{number:,} {name}" for name, number in shown.class_counts.items()))
         if shown.proposed:
             lines.append(f"{shown.proposed:,} proposed points to accept or discard")
         if entry.region_problems and not self.session.is_dirty(name):

@@ -60,6 +60,9 @@ def install(window) -> TrainingController:
     menu.addAction(controller.history_dock.toggleViewAction())
 
     session.dataset_opened.connect(lambda dataset: controller.set_dataset(dataset.folder))
+    # Per-class validation curves in the dataset's class colours.
+    session.dataset_opened.connect(lambda dataset: controller.monitor.curves.set_class_colours(
+        {object_class.name: object_class.colour for object_class in dataset.settings.classes}))
     session.dataset_closed.connect(lambda: controller.set_dataset(None))
     if session.dataset is not None:
         controller.set_dataset(session.dataset.folder)

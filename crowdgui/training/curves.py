@@ -1,4 +1,5 @@
-"""The two live training plots: loss per step, and validation MAE/RMSE per epoch.
+"""The two live training plots: loss per step, and validation MAE/RMSE per epoch (and MAE per class, thin
+lines in the class colours, when the dataset has 2+ classes).
 
 New points arrive with every progress event (several per second on a GPU); redrawing on each one would cost the
 annotating user frame time, so points are collected in plain lists and pushed to pyqtgraph at most every
@@ -17,6 +18,8 @@ REDRAW_MS = 250
 LOSS_COLOR = "#4c9be8"
 MAE_COLOR = "#f0883e"
 RMSE_COLOR = "#a371f7"
+# Class curves without a colour in the dataset settings (a run watched after its dataset changed).
+CLASS_PALETTE = ("#34c759", "#ff3b30", "#0a84ff", "#ffcc00", "#af52de", "#ff9500", "#5ac8fa", "#ff2d55")
 
 
 class LossAxis(pg.AxisItem):
@@ -68,6 +71,8 @@ class TrainingCurves(QWidget):
         self._rmse_curve = self.val_plot.plot(pen=pg.mkPen(RMSE_COLOR, width=2, style=pg.QtCore.Qt.DashLine),
                                               symbol="s", symbolSize=5, symbolBrush=RMSE_COLOR, symbolPen=None,
                                               name="RMSE")
+        self.class_colours: dict[str, str] = {}
+        self._class_curves: dict[str, pg.PlotDataItem] = {}
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.loss_plot)
@@ -84,7 +89,16 @@ class TrainingCurves(QWidget):
         self.epochs: list[float] = []
         self.maes: list[float] = []
         self.rmses: list[float] = []
+        self.class_maes: dict[str, list[float]] = {}  # class -> MAE per epoch (NaN where it had none)
+        for curve in getattr(self, "_class_curves", {}).values():
+            self.val_plot.removeItem(curve)
+            self.val_plot.plotItem.legend.removeItem(curve)
+        self._class_curves = {}
         self._dirty = True
+
+    def set_class_colours(self, colours: dict[str, str]) -> None:
+        """The colour of each class's MAE curve (from the dataset's settings)."""
+        self.class_colours = dict(colours)
 
     def add_loss(self, step: float, loss: float) -> None:
         if not loss > 0:  # a log axis cannot show it (the engine stops on a non-finite loss anyway)
@@ -93,17 +107,36 @@ class TrainingCurves(QWidget):
         self.losses.append(float(loss))
         self._dirty = True
 
-    def add_epoch(self, epoch: float, mae: float | None, rmse: float | None) -> None:
-        """One validation result; an epoch seen again (a resumed run replays nothing, but be safe) replaces it."""
+    def add_epoch(self, epoch: float, mae: float | None, rmse: float | None,
+                  per_class: dict[str, float] | None = None) -> None:
+        """One validation result (``per_class``: MAE of each class); an epoch seen again (a resumed run replays
+        nothing, but be safe) replaces it."""
         if mae is None and rmse is None:
             return
         if self.epochs and epoch <= self.epochs[-1]:
             keep = sum(1 for e in self.epochs if e < epoch)
             del self.epochs[keep:], self.maes[keep:], self.rmses[keep:]
+            for values in self.class_maes.values():
+                del values[keep:]
         self.epochs.append(float(epoch))
         self.maes.append(float("nan") if mae is None else float(mae))
         self.rmses.append(float("nan") if rmse is None else float(rmse))
+        per_class = per_class or {}
+        for name in per_class:
+            self.class_maes.setdefault(name, [])
+        for name, values in self.class_maes.items():
+            values.extend([float("nan")] * (len(self.epochs) - 1 - len(values)))  # epochs before it appeared
+            value = per_class.get(name)
+            values.append(float("nan") if value is None else float(value))
         self._dirty = True
+
+    def _class_curve(self, name: str) -> pg.PlotDataItem:
+        if name not in self._class_curves:
+            colour = self.class_colours.get(name) or CLASS_PALETTE[len(self._class_curves) % len(CLASS_PALETTE)]
+            self._class_curves[name] = self.val_plot.plot(pen=pg.mkPen(colour, width=1.5), symbol="t",
+                                                          symbolSize=5, symbolBrush=colour, symbolPen=None,
+                                                          name=f"MAE {name}")
+        return self._class_curves[name]
 
     def _redraw(self) -> None:
         if not self._dirty:
@@ -112,6 +145,8 @@ class TrainingCurves(QWidget):
         self._loss_curve.setData(self.steps, self.losses)
         self._mae_curve.setData(self.epochs, self.maes, connect="finite")
         self._rmse_curve.setData(self.epochs, self.rmses, connect="finite")
+        for name, values in self.class_maes.items():
+            self._class_curve(name).setData(self.epochs, values, connect="finite")
         # Epochs are whole numbers: no 1.2, 1.4 ... ticks while there are few of them.
         axis = self.val_plot.getAxis("bottom")
         if self.epochs and self.epochs[-1] <= 12:

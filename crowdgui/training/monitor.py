@@ -297,12 +297,14 @@ class TrainingMonitor(QWidget):
     def _show_epoch(self, record: dict) -> None:
         mae, rmse = record.get("val_mae"), record.get("val_rmse")
         if record.get("epoch") is not None:
-            self.curves.add_epoch(record["epoch"], mae, rmse)
+            self.curves.add_epoch(record["epoch"], mae, rmse, record.get("val_mae_per_class"))
             self.stat_epoch.set(f"{record['epoch']} / {self._epochs_total}" if self._epochs_total
                                 else str(record["epoch"]))
         if mae is not None:
             self._best_mae = mae if self._best_mae is None else min(self._best_mae, mae)
             self.stat_mae.set(f"{_fmt(mae)} ({_fmt(self._best_mae)})")
+            per_class = record.get("val_mae_per_class") or {}
+            self.stat_mae.setToolTip("\n".join(f"{name}: {_fmt(value)}" for name, value in per_class.items()))
         if rmse is not None:
             self.stat_rmse.set(_fmt(rmse))
 
@@ -318,6 +320,8 @@ def _epoch_line(event: dict) -> str:
                        ("val_rmse", "val RMSE")):
         if event.get(key) is not None:
             parts.append(f"{label} {_fmt(event[key], 4)}")
+    for name, mae in (event.get("val_mae_per_class") or {}).items():
+        parts.append(f"val MAE {name} {_fmt(mae, 4)}")
     if event.get("checkpoint"):
         parts.append(f"saved {event['checkpoint']}")
     return "  ".join(parts)

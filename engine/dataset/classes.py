@@ -35,7 +35,7 @@ class ObjectClass:
 
 def with_classes(classes: list[ObjectClass], names) -> list[ObjectClass]:
     """``classes`` followed by every name of ``names`` not among them yet (in the order first met), each with
-    the next free colour and key 1-9 (none once the nine keys are taken)."""
+    the first colour no class has yet and the next free key 1-9 (none once the nine keys are taken)."""
     result = list(classes)
     known = {object_class.name for object_class in result}
     for name in names:
@@ -43,7 +43,9 @@ def with_classes(classes: list[ObjectClass], names) -> list[ObjectClass]:
             continue
         used_keys = {object_class.key for object_class in result}
         key = next((number for number in range(1, 10) if number not in used_keys), None)
-        result.append(ObjectClass(name, CLASS_COLOURS[len(result) % len(CLASS_COLOURS)], key))
+        used_colours = {object_class.colour.lower() for object_class in result}
+        colour = next((c for c in CLASS_COLOURS if c not in used_colours), CLASS_COLOURS[len(result) % len(CLASS_COLOURS)])
+        result.append(ObjectClass(name, colour, key))
         known.add(name)
     return result
 
@@ -57,3 +59,17 @@ def class_indices(labels: list[str] | None, count: int, class_names: list[str]) 
         return np.zeros(count, dtype=np.int64)
     index = {name: number for number, name in enumerate(class_names)}
     return np.array([index.get(label, -1) for label in labels], dtype=np.int64)
+
+
+def class_counts(labels: list[str] | None, count: int, class_names: list[str]) -> dict[str, int]:
+    """How many points each class has, in the order of ``class_names`` (no labels: all of the first class).
+
+    A label the dataset does not list gets its own entry after the listed classes, so no point goes uncounted.
+    """
+    counts = dict.fromkeys(class_names, 0)
+    if labels is None:
+        counts[class_names[0]] = count
+        return counts
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    return counts

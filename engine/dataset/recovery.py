@@ -11,7 +11,8 @@ restore them or say what is lost.
 Format: an ``.npz`` (numpy's zip of arrays, read back with ``allow_pickle=False``, so a hostile file cannot
 run code) holding ``points`` (N, 2) float64, ``proposed`` (M, 2) float64 and ``meta``, a JSON string:
 ``{"format": "crowdgui-recovery", "version": 1, "image": NAME, "written": UNIX_TIME, "has_proposed": BOOL}``,
-plus ``"regions": [...]`` (the sidecar's form, engine.dataset.regions) when the window recorded them.
+plus ``"regions": [...]`` (the sidecar's form, engine.dataset.regions) when the window recorded them, and a
+``labels`` array (one class name per point, numpy unicode) when the points have classes.
 Written atomically but without fsync (see engine/atomic.py): one write of 50k points costs ~2 ms, and a
 journal that a power cut loses costs no more than the sidecar it backs up.
 """
@@ -51,6 +52,7 @@ class UnsavedEdits:
     sidecar_newer: bool = False  # the sidecar was written after the journal (by another program?)
     image_missing: bool = False  # the image is no longer in the folder: nothing to restore it to
     regions: list[Region] | None = None  # None: the journal did not record regions (keep the sidecar's)
+    labels: list[str] | None = None  # the class of each point (None: the points have no labels)
 
     @property
     def count(self) -> int:
@@ -81,16 +83,18 @@ class RecoveryJournal:
     def path_for(self, image: str) -> Path:
         return self.folder / f"{image}{SUFFIX}"
 
-    def write(self, image: str, points, proposed=None, regions=None) -> Path:
-        """Record ``image``'s current points (and proposals and regions, when known). Raises OSError when it
-        cannot."""
+    def write(self, image: str, points, proposed=None, regions=None, labels=None) -> Path:
+        """Record ``image``'s current points (and proposals, regions and the points' labels, when known).
+        Raises OSError when it cannot."""
         meta = {"format": FORMAT_NAME, "version": VERSION, "image": image, "written": time.time(),
                 "has_proposed": proposed is not None}
         if regions is not None:
             meta["regions"] = [region.to_json() for region in regions]
         buffer = io.BytesIO()
+        arrays = {} if labels is None else {"labels": np.array(labels, dtype=str)}
         np.savez(buffer, points=as_points(points),
-                 proposed=as_points([] if proposed is None else proposed), meta=np.array(json.dumps(meta)))
+                 proposed=as_points([] if proposed is None else proposed), meta=np.array(json.dumps(meta)),
+                 **arrays)
         path = self.path_for(image)
         atomic_write_bytes(path, buffer.getvalue(), durable=False)
         return path
@@ -102,13 +106,15 @@ class RecoveryJournal:
         except OSError:
             pass  # a journal left behind is compared with the sidecar next time and dropped if equal
 
-    def read(self, path: Path) -> tuple[str, np.ndarray, np.ndarray | None, float, list[Region] | None]:
-        """(image, points, proposed or None, written, regions or None) of one journal file; ValueError for a
-        file that is not one."""
+    def read(self, path: Path) -> tuple[str, np.ndarray, np.ndarray | None, float, list[Region] | None,
+                                        list[str] | None]:
+        """(image, points, proposed or None, written, regions or None, labels or None) of one journal file;
+        ValueError for a file that is not one."""
         try:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
                 points, proposed = as_points(data["points"]), as_points(data["proposed"])
+                labels = [str(label) for label in data["labels"]] if "labels" in data.files else None
         except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as exc:
             raise ValueError(f"not a readable recovery file ({type(exc).__name__}: {exc})") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME or meta.get("version") != VERSION:
@@ -116,6 +122,8 @@ class RecoveryJournal:
         image = meta.get("image")
         if not isinstance(image, str) or f"{image}{SUFFIX}" != path.name:
             raise ValueError("the recovery file names another image than its file name")
+        if labels is not None and len(labels) != len(points):
+            raise ValueError(f"the recovery file holds {len(labels)} labels for {len(points)} points")
         if not (np.all(np.isfinite(points)) and np.all(np.isfinite(proposed))):
             raise ValueError("the recovery file holds non-finite coordinates")
         written = meta.get("written")
@@ -124,7 +132,7 @@ class RecoveryJournal:
         if raw_regions is not None and not isinstance(raw_regions, list):
             raise ValueError("the recovery file's regions are not a list")
         regions = None if raw_regions is None else [Region.from_json(raw) for raw in raw_regions]
-        return image, points, (proposed if meta.get("has_proposed") else None), written, regions
+        return image, points, (proposed if meta.get("has_proposed") else None), written, regions, labels
 
     def pending(self, image_names) -> tuple[list[UnsavedEdits], list[str]]:
         """(unsaved edits worth offering, problems in plain words) found in the journal folder.
@@ -141,7 +149,7 @@ class RecoveryJournal:
             if is_temp_file(path) or not path.name.endswith(SUFFIX) or not path.is_file():
                 continue
             try:
-                image, points, proposed, written, regions = self.read(path)
+                image, points, proposed, written, regions, labels = self.read(path)
             except ValueError as exc:
                 problems.append(f"{path.name}: {exc} (renamed to {path.name}.unreadable)")
                 try:
@@ -149,22 +157,24 @@ class RecoveryJournal:
                 except OSError:
                     pass
                 continue
-            edits = self._compare(image, points, proposed, written, path, image in names, regions)
+            edits = self._compare(image, points, proposed, written, path, image in names, regions, labels)
             if edits is None:
                 self.remove(image)
             else:
                 found.append(edits)
         return found, problems
 
-    def _compare(self, image, points, proposed, written, path, present, regions=None) -> UnsavedEdits | None:
+    def _compare(self, image, points, proposed, written, path, present, regions=None,
+                 labels=None) -> UnsavedEdits | None:
         sidecar = sidecar_path(self.dataset_folder / image)
-        saved_points = saved_proposed = saved_regions = None
+        saved_points = saved_proposed = saved_regions = saved_labels = None
         newer = False
         if sidecar.exists():
             try:
                 annotation = read_sidecar(sidecar)
                 saved_points, saved_proposed = annotation.points, annotation.proposed
                 saved_regions = [region.to_json() for region in annotation.regions]
+                saved_labels = annotation.labels
             except SidecarError:
                 pass
             try:
@@ -174,6 +184,7 @@ class RecoveryJournal:
         same_points = saved_points is not None and np.array_equal(saved_points, points)
         same_proposed = proposed is None or (saved_proposed is not None and np.array_equal(saved_proposed, proposed))
         same_regions = regions is None or saved_regions == [region.to_json() for region in regions]
+        same_points = same_points and (labels is None or labels == saved_labels)
         no_file_no_edits = (not sidecar.exists() and not len(points) and (proposed is None or not len(proposed))
                             and not regions)
         if (same_points and same_proposed and same_regions) or no_file_no_edits:
@@ -181,4 +192,4 @@ class RecoveryJournal:
         return UnsavedEdits(image=image, points=points, proposed=proposed, written=written, file=path,
                             saved_count=None if saved_points is None else len(saved_points),
                             saved_proposed=0 if saved_proposed is None else len(saved_proposed),
-                            sidecar_newer=newer, image_missing=not present, regions=regions)
+                            sidecar_newer=newer, image_missing=not present, regions=regions, labels=labels)

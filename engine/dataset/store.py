@@ -104,6 +104,7 @@ class ImageEntry:
     sidecar_size: tuple[int, int] | None = None  # the (width, height) the sidecar was written for
     regions: int = 0  # usable regions in the sidecar
     region_problems: list[str] = field(default_factory=list)  # regions kept in the file but left out
+    labels: list[str] | None = None  # the class of each confirmed point, when the sidecar names them
 
     @property
     def annotated(self) -> bool:
@@ -157,6 +158,7 @@ class Dataset:
     def _refresh_annotation(self, entry: ImageEntry) -> None:
         entry.status, entry.count, entry.split, entry.sidecar_error = "unlabeled", None, None, None
         entry.proposed, entry.outside, entry.sidecar_size, entry.regions, entry.region_problems = 0, 0, None, 0, []
+        entry.labels = None
         if not entry.sidecar.exists():
             return
         try:
@@ -176,6 +178,7 @@ class Dataset:
         entry.region_problems = region_problems(annotation.regions, width, height)
         entry.outside = points_outside(annotation.points, entry.width, entry.height) if entry.width else 0
         entry.sidecar_size = (annotation.width, annotation.height)
+        entry.labels = annotation.labels
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -1,0 +1,1 @@
+"""Classes of objects in the annotation window (issue #16): palette, active class, relabelling."""
