@@ -125,7 +125,8 @@ class ClassesController(QObject):
         self._show_counts()
         self.canvas.set_count_text(None)  # with or without the per-class counts
         if self.session.dataset is not None:  # the points column shows per-class counts or not
-            self.window.image_list.model.layoutChanged.emit()
+            for name in self.session.dataset.names():
+                self.window.image_list.model.refresh(name)
         self.classes_changed.emit()
 
     def image_counts(self) -> dict[str, int]:
