@@ -137,3 +137,21 @@ def test_the_windows_csv_export_keeps_the_class_columns():
                            "error:dead"]
     assert rows[1][5:] == ["3.000", "2.000", "2", "2", "1.000", "0.000"]
     assert rows[2][5:] == ["1.000", "0.000", "", "", "", ""]
+
+
+def test_evaluate_reports_each_classs_mae_and_rmse_beside_the_total(two_class_checkpoint, two_class_folder, capsys):
+    code = main(["evaluate", str(two_class_folder), "--checkpoint", str(two_class_checkpoint), "--split", "all",
+                 "--events", "jsonl"])
+    events = _events(capsys.readouterr().out)
+    assert code == 0
+    results = {e["image"]: e for e in events if e["type"] == "result"}
+    assert results["b.png"]["annotated_per_class"] == {"live": 2, "dead": 2}
+    assert results["b.png"]["counts_per_class"]["dead"] == pytest.approx(4.0, abs=1e-4)
+    done = events[-1]
+    assert done["mae"] == pytest.approx(0.5, abs=1e-4)  # the total: a right, b one too many
+    assert done["mae_per_class"] == {"live": pytest.approx(0.5, abs=1e-4), "dead": pytest.approx(1.0, abs=1e-4)}
+    assert done["rmse_per_class"] == {"live": pytest.approx(0.5 ** 0.5, abs=1e-4),
+                                      "dead": pytest.approx(2 ** 0.5, abs=1e-4)}
+    main(["evaluate", str(two_class_folder), "--checkpoint", str(two_class_checkpoint), "--split", "all"])
+    report = capsys.readouterr().out
+    assert "live: MAE 0.500   RMSE 0.707" in report and "dead: MAE 1.000   RMSE 1.414" in report
