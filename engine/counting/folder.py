@@ -2,7 +2,8 @@
 
 :func:`count_folder` writes ``counts.csv`` (image,count,annotated_count,error,area_px and, with a pixel size,
 per_mm2 or per_hectare; with a model of 2+ classes ``count:<class>`` per class and, for annotated images,
-``annotated:<class>`` and ``error:<class>``), optionally one density map per image and the predicted points, and reports events.
+``annotated:<class>`` and ``error:<class>``), optionally one density map per image and the predicted points,
+and reports events.
 Rows are flushed to ``OUT.partial`` as images finish and the complete file replaces OUT at the end, so a run
 that is killed or cancelled never leaves a half-written OUT (its finished rows are in OUT.partial).
 

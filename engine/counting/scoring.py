@@ -77,7 +77,8 @@ def class_counts_known(dataset, name: str, maps: np.ndarray, stride: int,
     annotation = dataset.load_annotation(name)
     entry = dataset.entry(name)
     points = annotation.points
-    inside = (points[:, 0] >= 0) & (points[:, 1] >= 0) & (points[:, 0] < entry.width) & (points[:, 1] < entry.height)
+    x, y = points[:, 0], points[:, 1]
+    inside = (x >= 0) & (y >= 0) & (x < entry.width) & (y < entry.height)
     indices = class_indices(annotation.labels, len(points), class_names)[inside]
     points = points[inside]
     complete = dataset.known_area(name, stride, annotation).complete
