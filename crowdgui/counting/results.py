@@ -209,8 +209,7 @@ class ResultsPanel(QWidget):
     # -------------------------------------------------------------- results
     def add_result(self, row: CountRow) -> None:
         if row.class_counts and not self.model.class_names:  # the first result of a 2+ class model
-            self.model.set_classes(list(row.class_counts))
-            self.viewer.set_classes(list(row.class_counts))
+            self._show_classes(list(row.class_counts))
         self.model.append(row)
         if row.uncertainty is not None:
             self.table.setColumnHidden(ResultsTableModel.UNCERTAINTY, False)
@@ -220,6 +219,17 @@ class ResultsPanel(QWidget):
         if not self.table.selectionModel().hasSelection():
             self.select_image(str(row.path))  # show the first image at once, the user sees something happen
         self._refresh_timer.start()
+
+    def _show_classes(self, names: list[str]) -> None:
+        """A column per class (the table's pane widens to keep the image names readable) and the chooser."""
+        self.model.set_classes(names)
+        self.viewer.set_classes(names)
+        header = self.table.horizontalHeader()
+        for offset in range(len(names)):
+            header.resizeSection(len(ResultsTableModel.HEADERS) + offset, 78)
+        left, right = self.splitter.sizes()
+        extra = min(78 * len(names), max(0, right - 400))
+        self.splitter.setSizes([left + extra, right - extra])
 
     def add_problem(self, name: str, reason: str) -> None:
         self.problems.append((name, reason))

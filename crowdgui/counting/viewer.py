@@ -285,6 +285,8 @@ class ResultViewer(QWidget):
             text += f" · <b>{row.per_area[1]:.4g}</b> {PER_AREA_UNITS.get(row.per_area[0], row.per_area[0])}"
         if row.annotated_count is not None:
             text += f" · annotated {row.annotated_count:g} · error {row.error:+.1f}"
+        if row.class_counts:
+            text += " · " + ", ".join(f"{name} {value:.1f}" for name, value in row.class_counts.items())
         return text
 
     def _say(self, text: str | None) -> None:
