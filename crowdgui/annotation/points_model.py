@@ -5,7 +5,9 @@ Only undo commands (crowdgui/annotation/undo.py) call the editing methods, so ev
 
 Class labels (sidecar ``labels``, one per point) travel with the points so that they stay aligned through every
 edit. An image whose file has no labels keeps none; in one that has, a new point gets the first class named in
-the file (the classes feature decides more; this only must never misalign or drop a label).
+the file (the classes feature decides more; this only must never misalign or drop a label). Points appended
+with labels of their own (accepted model proposals) keep them; in an image without labels the points already
+there then get ``unlabelled_class``, the class a point without a label is (the session sets it).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class PointsModel(QObject):
         self._labels: list[str] | None = None
         self._new_label: str | None = None  # the label a new point gets (None: the image has no labels)
         self.image_name: str | None = None
+        self.unlabelled_class: str | None = None  # the dataset's first class: what a point without a label is
 
     # ------------------------------------------------------------------ reading
     @property
@@ -87,13 +90,15 @@ class PointsModel(QObject):
         self._new_label = labels[0] if labels else None
         self._emit("reset")
 
-    def append(self, points) -> np.ndarray:
-        """Add points at the end; returns their indices."""
+    def append(self, points, labels: list[str] | None = None) -> np.ndarray:
+        """Add points at the end (with their own ``labels``, or the new-point label); returns their indices."""
         new = as_points(points)
         start = len(self._points)
+        if labels is not None and self._labels is None and self.unlabelled_class is not None:
+            self._labels = [self.unlabelled_class] * start  # what they were without labels, now written out
         self._points = np.concatenate([self._points, new]) if len(new) else self._points
         if self._labels is not None:
-            self._labels.extend([self._new_label] * len(new))
+            self._labels.extend(list(labels) if labels is not None else [self._new_label] * len(new))
         indices = np.arange(start, start + len(new), dtype=np.intp)
         self._emit("added", indices)
         return indices
@@ -135,6 +140,15 @@ class PointsModel(QObject):
         moved[index] = (x, y)
         self._points = moved
         self._emit("moved", np.array([index], dtype=np.intp))
+
+    def replace_labelled(self, points, labels: list[str] | None) -> None:
+        """Replace every point and set their labels exactly (None: no labels), e.g. a new set of proposals."""
+        points = as_points(points).copy()
+        if labels is not None and len(labels) != len(points):
+            raise ValueError(f"{len(labels)} labels for {len(points)} points")
+        self._points = points
+        self._labels = None if labels is None else list(labels)
+        self._emit("replaced")
 
     def replace(self, points, labels: list[str] | None = None) -> None:
         """Replace every point (clear, restore, ...); without ``labels`` every point gets the new-point label."""

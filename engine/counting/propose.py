@@ -74,24 +74,25 @@ def proposals_from_class_densities(maps: np.ndarray, class_names: list[str], str
         found.append(points)
         labels += [name] * len(points)
     found = np.concatenate(found) if found else np.zeros((0, 2))
-    keep = _unconfirmed(found, confirmed, radius)
+    keep = unconfirmed(found, confirmed, radius)
     return Proposal(points=found[keep], count=float(np.sum(maps, dtype=np.float64)), stride=int(stride),
                     radius=float(radius), cancelled=int((~keep).sum()),
                     labels=[label for label, kept in zip(labels, keep) if kept])
 
 
 def without_confirmed(proposed, confirmed, radius: float) -> np.ndarray:
-    """``proposed`` minus the points paired one-to-one with a ``confirmed`` point within ``radius`` pixels.
-
-    No torch: the window can apply it to proposals it received (``propose --no-write`` events, whose ``start``
-    event gives the radius) against the points it holds in memory, saved or not.
-    """
+    """``proposed`` minus the points paired one-to-one with a ``confirmed`` point within ``radius`` pixels."""
     proposed = np.asarray(proposed, dtype=np.float64).reshape(-1, 2)
-    return proposed[_unconfirmed(proposed, confirmed, radius)]
+    return proposed[unconfirmed(proposed, confirmed, radius)]
 
 
-def _unconfirmed(proposed: np.ndarray, confirmed, radius: float) -> np.ndarray:
-    """Boolean per proposal: not paired one-to-one with a ``confirmed`` point within ``radius`` pixels."""
+def unconfirmed(proposed: np.ndarray, confirmed, radius: float) -> np.ndarray:
+    """Boolean per proposal: not paired one-to-one with a ``confirmed`` point within ``radius`` pixels.
+
+    No torch: the window applies it to proposals it received (``propose --no-write`` events, whose ``start``
+    event gives the radius) against the points it holds in memory, saved or not, and keeps their classes
+    aligned with the mask.
+    """
     proposed = np.asarray(proposed, dtype=np.float64).reshape(-1, 2)
     confirmed = np.asarray([] if confirmed is None else confirmed, dtype=np.float64).reshape(-1, 2)
     matched, _ = match_points(proposed, confirmed, radius)
