@@ -96,6 +96,7 @@ class PointsModel(QObject):
         start = len(self._points)
         if labels is not None and self._labels is None and self.unlabelled_class is not None:
             self._labels = [self.unlabelled_class] * start  # what they were without labels, now written out
+            self._new_label = self.unlabelled_class  # and what a point clicked from now on is
         self._points = np.concatenate([self._points, new]) if len(new) else self._points
         if self._labels is not None:
             self._labels.extend(list(labels) if labels is not None else [self._new_label] * len(new))

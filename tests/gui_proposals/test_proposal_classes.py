@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from crowdgui.annotation.undo import AddPoint
 from engine.dataset import Annotation, Dataset, read_sidecar, sidecar_path, write_sidecar
 from engine.dataset.classes import ObjectClass
 
@@ -45,6 +46,9 @@ def test_accepted_proposals_keep_their_classes_and_undo_restores_all(qtbot, wind
     saved = raw_sidecar(proposed_folder, "cells_001.png")
     assert saved["labels"] == ["live", "live", "live", "live", "dead"] and "proposed_labels" not in saved
 
+    win.session.push(AddPoint(win.session.points, 10.0, 10.0))  # clicked after: the unlabelled points' class
+    assert win.session.points.labels[-1] == "live"
+    win.undo_action.trigger()
     win.undo_action.trigger()
     assert win.session.points.labels is None and win.session.proposed.labels == ["live", "dead"]
     _saved(qtbot, win)
