@@ -126,8 +126,7 @@ class AnnotationSession(QObject):
         """Write model proposals for ``name``, an image that is not shown, with its annotation as it is.
 
         (The shown image gets them through an undo command instead.) Its undo history is cleared: it refers to
-        the proposals these replace. ``labels``: each proposal's class. False, with the reason reported, when
-        they cannot be written.
+        the proposals these replace; ``labels`` are their classes. False (reason reported) if not written.
         """
         try:
             moved_aside = write_proposals(self.dataset, name, self._unsaved.get(name), proposed, labels)
@@ -186,8 +185,8 @@ class AnnotationSession(QObject):
         self.no_objects.reset(name, edits.no_objects)
         self.regions.reset(name, edits.regions)
         self.proposed.reset(name, edits.proposed, edits.proposed_labels)
-        if self.dataset is not None:  # accepted proposals of another class write the others' class out
-            self.points.unlabelled_class = self.dataset.settings.class_names()[0]
+        # What a point without a label is (accepting proposals of another class writes it out).
+        self.points.unlabelled_class = self.dataset.settings.class_names()[0] if self.dataset else None
         self.points.reset(name, edits.points, edits.labels)
 
     def _load_edits(self, entry: ImageEntry) -> ImageEdits:
