@@ -186,7 +186,7 @@ class AnnotationSession(QObject):
         self.regions.reset(name, edits.regions)
         self.proposed.reset(name, edits.proposed, edits.proposed_labels)
         # What a point without a label is (accepting proposals of another class writes it out).
-        self.points.unlabelled_class = self.dataset.settings.class_names()[0] if self.dataset else None
+        self.points.unlabelled_class = None if self.dataset is None else self.dataset.settings.class_names()[0]
         self.points.reset(name, edits.points, edits.labels)
 
     def _load_edits(self, entry: ImageEntry) -> ImageEdits:
