@@ -23,6 +23,7 @@ class ImageEdits:
     labels: list[str] | None = None
     regions: list[Region] = field(default_factory=list)
     no_objects: bool = False
+    proposed_labels: list[str] | None = None  # the class of each proposal (a model of 2+ classes)
 
     def __post_init__(self) -> None:
         self.points = as_points(self.points).copy()
@@ -103,4 +104,4 @@ def edits_from_disk(dataset: Dataset, entry: ImageEntry) -> tuple[ImageEdits, st
     # A valid file with nothing in it is a person's "no objects" (files are never written empty otherwise).
     no_objects = annotation.empty and entry.sidecar.is_file()
     return ImageEdits(annotation.points, annotation.proposed, annotation.labels, annotation.regions,
-                      no_objects), warning
+                      no_objects, annotation.proposed_labels), warning

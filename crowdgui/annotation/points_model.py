@@ -6,6 +6,8 @@ Only undo commands (crowdgui/annotation/undo.py) call the editing methods, so ev
 Class labels (sidecar ``labels``, one per point) travel with the points so that they stay aligned through every
 edit. An image whose file has no labels keeps none; in one that has, a new point gets the first class named in
 the file unless the edit names its class (the active class of a dataset with 2+ classes, crowdgui/classes/).
+Points appended with labels of their own (accepted model proposals) keep them; in an image without labels the
+points already there then get ``unlabelled_class``, the class a point without a label is (the session sets it).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class PointsModel(QObject):
         self._labels: list[str] | None = None
         self._new_label: str | None = None  # the label a new point gets (None: the image has no labels)
         self.image_name: str | None = None
+        self.unlabelled_class: str | None = None  # the dataset's first class: what a point without a label is
 
     # ------------------------------------------------------------------ reading
     @property
@@ -88,16 +91,19 @@ class PointsModel(QObject):
         self._new_label = labels[0] if labels else None
         self._emit("reset")
 
-    def append(self, points, label: str | None = None) -> np.ndarray:
-        """Add points at the end (of class ``label``: needs labels, see :meth:`set_labels`; None: the
-        new-point label); returns their indices."""
+    def append(self, points, label: str | None = None, labels: list[str] | None = None) -> np.ndarray:
+        """Add points at the end; returns their indices. Their classes: ``labels``, one each (accepted proposals
+        keep theirs), else ``label`` for all (needs labels, see :meth:`set_labels`), else the new-point label."""
         new = as_points(points)
         if label is not None and self._labels is None:
             raise ValueError("this image's points have no labels: set_labels first")
         start = len(self._points)
+        if labels is not None and self._labels is None and self.unlabelled_class is not None:
+            self._labels = [self.unlabelled_class] * start  # what they were without labels, now written out
+            self._new_label = self.unlabelled_class  # and what a point clicked from now on is
         self._points = np.concatenate([self._points, new]) if len(new) else self._points
         if self._labels is not None:
-            self._labels.extend([label or self._new_label] * len(new))
+            self._labels.extend(list(labels) if labels is not None else [label or self._new_label] * len(new))
         indices = np.arange(start, start + len(new), dtype=np.intp)
         self._emit("added", indices)
         return indices

@@ -52,15 +52,19 @@ class SavePolicy:
             dataset.delete_annotation(name)  # leaves a malformed file alone
             return None
         return dataset.save_points(name, edits.points, proposed=edits.proposed, labels=edits.labels,
-                                   regions=edits.regions)
+                                   regions=edits.regions, proposed_labels=edits.proposed_labels)
 
 
-def write_proposals(dataset: Dataset, name: str, kept: ImageEdits | None, proposed) -> Path | None:
-    """Write model proposals for an image that is not shown, with its unsaved edits ``kept`` (None: with what
-    its file holds). Raises SidecarError for a file that cannot be read, OSError when the folder refuses."""
+def write_proposals(dataset: Dataset, name: str, kept: ImageEdits | None, proposed,
+                    proposed_labels: list[str] | None = None) -> Path | None:
+    """Write model proposals (with their classes) for an image that is not shown, with its unsaved edits
+    ``kept`` (None: with what its file holds). Raises SidecarError for a file that cannot be read, OSError when
+    the folder refuses."""
     if kept is None:
-        return dataset.save_points(name, dataset.load_points(name), proposed=proposed)
-    return dataset.save_points(name, kept.points, proposed=proposed, labels=kept.labels, regions=kept.regions)
+        return dataset.save_points(name, dataset.load_points(name), proposed=proposed,
+                                   proposed_labels=proposed_labels)
+    return dataset.save_points(name, kept.points, proposed=proposed, labels=kept.labels, regions=kept.regions,
+                               proposed_labels=proposed_labels)
 
 
 def save_failure_message(name: str, sidecar: Path, exc: OSError) -> str:

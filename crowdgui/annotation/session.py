@@ -122,14 +122,14 @@ class AnnotationSession(QObject):
             self._show(current, self._load_edits(self.dataset.entry(current)))
         self.dataset_rescanned.emit()
 
-    def store_proposals(self, name: str, proposed) -> bool:
+    def store_proposals(self, name: str, proposed, labels: list[str] | None = None) -> bool:
         """Write model proposals for ``name``, an image that is not shown, with its annotation as it is.
 
         (The shown image gets them through an undo command instead.) Its undo history is cleared: it refers to
-        the proposals these replace. False, with the reason reported, when they cannot be written.
+        the proposals these replace; ``labels`` are their classes. False (reason reported) if not written.
         """
         try:
-            moved_aside = write_proposals(self.dataset, name, self._unsaved.get(name), proposed)
+            moved_aside = write_proposals(self.dataset, name, self._unsaved.get(name), proposed, labels)
         except SidecarError as exc:
             self.notice.emit("warning", f"The proposed points of {name} were not stored: {exc.reason}.")
             return False
@@ -184,7 +184,9 @@ class AnnotationSession(QObject):
         # Points last: views redraw the count label on points_changed and read the others then.
         self.no_objects.reset(name, edits.no_objects)
         self.regions.reset(name, edits.regions)
-        self.proposed.reset(name, edits.proposed)
+        self.proposed.reset(name, edits.proposed, edits.proposed_labels)
+        # What a point without a label is (accepting proposals of another class writes it out).
+        self.points.unlabelled_class = None if self.dataset is None else self.dataset.settings.class_names()[0]
         self.points.reset(name, edits.points, edits.labels)
 
     def _load_edits(self, entry: ImageEntry) -> ImageEdits:
@@ -204,7 +206,7 @@ class AnnotationSession(QObject):
 
     def _current_edits(self) -> ImageEdits:
         return ImageEdits(self.points.points, self.proposed.points, self.points.labels, self.regions.regions,
-                          self.no_objects.value)
+                          self.no_objects.value, self.proposed.labels)
 
     # ------------------------------------------------------------------- undo
     def stack(self, name: str) -> QUndoStack:

@@ -156,10 +156,20 @@ def _plural(count: int, word: str) -> str:
 
 
 class SetProposals(ReplacePoints):
-    """The model's proposals for the image replace the pending ones (undo brings the old ones back)."""
+    """The model's proposals for the image, with their classes (``labels``, None: unnamed), replace the pending
+    ones (undo brings the old ones back, classes included)."""
 
-    def __init__(self, proposed: PointsModel, points):
+    def __init__(self, proposed: PointsModel, points, labels: list[str] | None = None):
         super().__init__(proposed, points, text=f"Propose {_plural(len(as_points(points)), 'point')}")
+        self.new_labels = labels
+
+    def redo(self) -> None:
+        self._check()
+        self.model.replace(self.new, self.new_labels, exact=True)
+
+    def undo(self) -> None:
+        self._check()
+        self.model.replace(self.old, self.old_labels, exact=True)
 
 
 class DeleteProposals(DeletePoints):
@@ -198,7 +208,9 @@ class AcceptProposals(QUndoCommand):
         self.points, self.proposed = points, proposed
         self.image_name = points.image_name
         self.accepted: np.ndarray | None = None
+        self.accepted_labels: list[str] | None = None
         self.appended: np.ndarray | None = None
+        self.labels_before: list[str] | None = None
 
     def _check(self) -> None:
         for model in (self.points, self.proposed):
@@ -207,10 +219,14 @@ class AcceptProposals(QUndoCommand):
 
     def redo(self) -> None:
         self._check()
+        self.accepted_labels = self.proposed.labels_at(self.indices)  # each proposal's class, if it has one
+        self.labels_before = self.points.labels
         self.accepted = self.proposed.remove(self.indices)
-        self.appended = self.points.append(self.accepted)
+        self.appended = self.points.append(self.accepted, labels=self.accepted_labels)
 
     def undo(self) -> None:
         self._check()
         self.points.remove(self.appended)
-        self.proposed.insert(self.indices, self.accepted)
+        if self.labels_before is None and self.points.labels is not None:  # append wrote the classes out
+            self.points.replace(self.points.points, None, exact=True)
+        self.proposed.insert(self.indices, self.accepted, self.accepted_labels)

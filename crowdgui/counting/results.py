@@ -35,6 +35,7 @@ from crowdgui.counting.results_model import (
     CountRow,
     ResultsSortProxy,
     ResultsTableModel,
+    class_mae,
     error_metrics,
 )
 from crowdgui.counting.scatter import CountScatter
@@ -178,6 +179,7 @@ class ResultsPanel(QWidget):
         self.thumbnails.clear()
         self.model.clear()
         self.table.setColumnHidden(ResultsTableModel.UNCERTAINTY, True)
+        self.viewer.set_classes([])
         self.problems.clear()
         self.problem_list.clear()
         self.tabs.setTabText(1, "Problems")
@@ -206,6 +208,8 @@ class ResultsPanel(QWidget):
 
     # -------------------------------------------------------------- results
     def add_result(self, row: CountRow) -> None:
+        if row.class_counts and not self.model.class_names:  # the first result of a 2+ class model
+            self._show_classes(list(row.class_counts))
         self.model.append(row)
         if row.uncertainty is not None:
             self.table.setColumnHidden(ResultsTableModel.UNCERTAINTY, False)
@@ -215,6 +219,17 @@ class ResultsPanel(QWidget):
         if not self.table.selectionModel().hasSelection():
             self.select_image(str(row.path))  # show the first image at once, the user sees something happen
         self._refresh_timer.start()
+
+    def _show_classes(self, names: list[str]) -> None:
+        """A column per class (the table's pane widens to keep the image names readable) and the chooser."""
+        self.model.set_classes(names)
+        self.viewer.set_classes(names)
+        header = self.table.horizontalHeader()
+        for offset in range(len(names)):
+            header.resizeSection(len(ResultsTableModel.HEADERS) + offset, 78)
+        left, right = self.splitter.sizes()
+        extra = min(78 * len(names), max(0, right - 400))
+        self.splitter.setSizes([left + extra, right - extra])
 
     def add_problem(self, name: str, reason: str) -> None:
         self.problems.append((name, reason))
@@ -250,6 +265,10 @@ class ResultsPanel(QWidget):
             parts.append(f"MAE <b>{mae:.2f}</b> · RMSE <b>{rmse:.2f}</b> on {annotated} annotated")
         elif rows:
             parts.append("no annotated images, so no MAE/RMSE")
+        per_class = class_mae(rows, self.model.class_names)
+        if per_class:
+            shown = ", ".join(f"{name} <b>{value:.2f}</b>" for name, value in per_class.items())
+            parts.append(f"MAE per class: {shown}")
         self.summary.setText(" · ".join(parts))
         self.scatter.set_rows(rows)
         self._update_export_state()

@@ -2,7 +2,8 @@
 
 One :class:`CountRow` per ``result`` event of ``python -m engine count``. The table sorts on numbers, not on
 the text shown; images without an annotation always sort after annotated ones, so sorting by error puts the
-worst counted images first (descending) without blank rows in the way.
+worst counted images first (descending) without blank rows in the way. A count by a model of 2+ classes
+adds one column per class (its count, with the annotated count of that class where known).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class CountRow:
     roi: list = field(default_factory=list)  # ROI polygons the count was taken in ([[x, y], ...] each)
     ignore: list = field(default_factory=list)  # ignore polygons left out of the count
     uncertainty: float | None = None  # spread of the model's counts, in objects (engine count --uncertainty)
+    class_counts: dict[str, float] | None = None  # each class's count, with a model of 2+ classes
+    class_annotated: dict[str, int] | None = None  # each class's annotated count, where the points say it
+    class_density_path: Path | None = None  # NAME.classes.npy: the (classes, h, w) maps
 
     @property
     def error(self) -> float | None:
@@ -59,7 +63,14 @@ class CountRow:
 
     def record(self) -> CountRecord:
         """The row as the engine writes it in counts.csv."""
-        return CountRecord(self.image, self.count, self.annotated_count, self.area_px, self.per_area)
+        return CountRecord(self.image, self.count, self.annotated_count, self.area_px, self.per_area,
+                           self.class_counts, self.class_annotated)
+
+    def class_error(self, name: str) -> float | None:
+        """Predicted minus annotated count of one class (None where that is not known)."""
+        if not self.class_counts or not self.class_annotated or name not in self.class_annotated:
+            return None
+        return self.class_counts[name] - self.class_annotated[name]
 
     @classmethod
     def from_event(cls, event: dict) -> "CountRow":
@@ -69,6 +80,7 @@ class CountRow:
         points = event.get("points")  # the path of NAME.points.csv, when the count was asked for points
         points = points if isinstance(points, str) else None
         annotated = event.get("annotated_count")
+        class_density = event.get("class_density")
         return cls(
             image=str(event.get("image") or path.name),
             path=path,
@@ -83,7 +95,20 @@ class CountRow:
             roi=list(event.get("roi") or []),
             ignore=list(event.get("ignore") or []),
             uncertainty=_float_or_none(event.get("uncertainty")),
+            class_counts=_class_numbers(event.get("counts_per_class"), float),
+            class_annotated=_class_numbers(event.get("annotated_per_class"), int),
+            class_density_path=Path(class_density) if class_density else None,
         )
+
+
+def _class_numbers(value, kind) -> dict | None:
+    """``{class: number}`` from an event (None when absent or not numbers)."""
+    if not isinstance(value, dict) or not value:
+        return None
+    try:
+        return {str(name): kind(number) for name, number in value.items()}
+    except (TypeError, ValueError):
+        return None
 
 
 def _float_or_none(value) -> float | None:
@@ -103,9 +128,20 @@ def error_metrics(rows: list[CountRow]) -> tuple[int, float | None, float | None
     return len(annotated), mae(predicted, true), rmse(predicted, true)
 
 
+def class_mae(rows: list[CountRow], class_names: list[str]) -> dict[str, float]:
+    """Each class's MAE over the rows whose points say that class's count (classes without any left out)."""
+    result = {}
+    for name in class_names:
+        errors = [row.class_error(name) for row in rows]
+        errors = [error for error in errors if error is not None]
+        if errors:
+            result[name] = mae(errors, [0.0] * len(errors))
+    return result
+
+
 class ResultsTableModel(QAbstractTableModel):
     """Counted images as table rows: thumbnail, image, count, annotated count, error, seconds, uncertainty
-    (the last shown only when the engine reports it)."""
+    (the last shown only when the engine reports it), then one column per class with 2+ classes."""
 
     THUMB, IMAGE, COUNT, ANNOTATED, ERROR, TIME, UNCERTAINTY = range(7)
     HEADERS = ("", "Image", "Count", "Annotated", "Error", "Time (s)", "±")
@@ -121,6 +157,7 @@ class ResultsTableModel(QAbstractTableModel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.rows: list[CountRow] = []
+        self.class_names: list[str] = []
         self._thumbnails: dict[str, QPixmap] = {}
         self._row_of_path: dict[str, int] = {}
 
@@ -128,6 +165,7 @@ class ResultsTableModel(QAbstractTableModel):
     def clear(self) -> None:
         self.beginResetModel()
         self.rows.clear()
+        self.class_names = []
         self._thumbnails.clear()
         self._row_of_path.clear()
         self.endResetModel()
@@ -138,7 +176,7 @@ class ResultsTableModel(QAbstractTableModel):
         if key in self._row_of_path:
             index = self._row_of_path[key]
             self.rows[index] = row
-            self.dataChanged.emit(self.index(index, 0), self.index(index, len(self.HEADERS) - 1))
+            self.dataChanged.emit(self.index(index, 0), self.index(index, self.columnCount() - 1))
             return index
         index = len(self.rows)
         self.beginInsertRows(QModelIndex(), index, index)
@@ -146,6 +184,17 @@ class ResultsTableModel(QAbstractTableModel):
         self._row_of_path[key] = index
         self.endInsertRows()
         return index
+
+    def set_classes(self, names: list[str]) -> None:
+        """Show a column per class (the model's classes, in channel order)."""
+        self.beginResetModel()
+        self.class_names = list(names)
+        self.endResetModel()
+
+    def class_of_column(self, column: int) -> str | None:
+        """The class whose count ``column`` shows (None for the fixed columns)."""
+        offset = column - len(self.HEADERS)
+        return self.class_names[offset] if 0 <= offset < len(self.class_names) else None
 
     def set_thumbnail(self, path: str, pixmap: QPixmap) -> None:
         self._thumbnails[path] = pixmap
@@ -162,14 +211,17 @@ class ResultsTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.rows)
 
     def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.HEADERS)
+        return 0 if parent.isValid() else len(self.HEADERS) + len(self.class_names)
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
         if orientation != Qt.Orientation.Horizontal:
             return None
+        name = self.class_of_column(section)
         if role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
+            return name if name is not None else self.HEADERS[section]
         if role == Qt.ItemDataRole.ToolTipRole:
+            if name is not None:
+                return f"Predicted count of {name} (annotated count of {name} in brackets, where known)"
             return self.TOOLTIPS[section] or None
         return None
 
@@ -185,8 +237,7 @@ class ResultsTableModel(QAbstractTableModel):
             return self._sort_key(row, column)
         if role == Qt.ItemDataRole.DecorationRole and column == self.THUMB:
             return self._thumbnails.get(str(row.path))
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (self.COUNT, self.ANNOTATED, self.ERROR,
-                                                                    self.TIME, self.UNCERTAINTY):
+        if role == Qt.ItemDataRole.TextAlignmentRole and column >= self.COUNT:  # the numbers
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and column == self.ERROR and row.error is not None:
             # Over- and under-counting in two quiet colours, so the sign reads at a glance.
@@ -196,6 +247,12 @@ class ResultsTableModel(QAbstractTableModel):
         return None
 
     def _text(self, row: CountRow, column: int) -> str | None:
+        name = self.class_of_column(column)
+        if name is not None:
+            if not row.class_counts or name not in row.class_counts:
+                return "—"
+            known = (row.class_annotated or {}).get(name)
+            return f"{row.class_counts[name]:.1f}" + ("" if known is None else f" ({known:g})")
         if column == self.IMAGE:
             return row.image
         if column == self.COUNT:
@@ -211,6 +268,9 @@ class ResultsTableModel(QAbstractTableModel):
         return None
 
     def _sort_key(self, row: CountRow, column: int):
+        name = self.class_of_column(column)
+        if name is not None:
+            return (row.class_counts or {}).get(name)
         if column in (self.IMAGE, self.THUMB):
             return row.image.lower()
         if column == self.COUNT:

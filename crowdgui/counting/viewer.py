@@ -3,7 +3,8 @@
 It is a second :class:`ImageCanvas`, not the main one: nothing it shows is an annotation, no point model is
 bound to it and its edit requests are connected to nothing, so browsing results can never change a sidecar
 or an undo history. Image, density map and predicted points are loaded on a worker thread (big photos take
-a moment to decode); a newer selection makes older loads drop their result.
+a moment to decode); a newer selection makes older loads drop their result. With a model of 2+ classes a
+class chooser shows every object's map (All classes) or one class's map, with that class's count.
 """
 
 from __future__ import annotations
@@ -56,11 +57,14 @@ class LoadedResult:
     stride: int = 1
     points: np.ndarray | None = None
     problem: str | None = None
+    class_name: str | None = None  # the class whose map is shown (None: every object's)
 
 
-def load_result(row: CountRow, generation: int, with_points: bool) -> LoadedResult:
-    """Read one row's image, density map and (if asked) predicted points; problems become plain words."""
-    loaded = LoadedResult(generation, row)
+def load_result(row: CountRow, generation: int, with_points: bool,
+                class_name: str | None = None) -> LoadedResult:
+    """Read one row's image, density map (of ``class_name`` alone when given) and (if asked) predicted
+    points; problems become plain words."""
+    loaded = LoadedResult(generation, row, class_name=class_name)
     try:
         loaded.image = read_image(row.path)
     except ImageReadError as exc:
@@ -70,7 +74,7 @@ def load_result(row: CountRow, generation: int, with_points: bool) -> LoadedResu
         loaded.problem = "No density map was saved for this image."
         return loaded
     try:
-        loaded.density = load_density(row.density_path)
+        loaded.density = load_density(row.density_path) if class_name is None else _class_map(row, class_name)
     except (OSError, ValueError) as exc:
         loaded.problem = f"The density map cannot be read: {exc}"
         return loaded
@@ -90,18 +94,31 @@ def load_result(row: CountRow, generation: int, with_points: bool) -> LoadedResu
     return loaded
 
 
+def _class_map(row: CountRow, class_name: str) -> np.ndarray:
+    """One class's map from the row's (classes, h, w) stack; its channel is the class's place in the counts."""
+    names = list(row.class_counts or {})
+    if row.class_density_path is None or class_name not in names:
+        raise ValueError(f"no map of {class_name} was saved for this image")
+    stack = np.load(row.class_density_path, allow_pickle=False)
+    if stack.ndim != 3 or len(stack) != len(names):
+        raise ValueError(f"{row.class_density_path.name} does not hold one map per class")
+    return np.asarray(stack[names.index(class_name)], dtype=np.float32)
+
+
 class _Signals(QObject):
     loaded = Signal(object)
 
 
 class _LoadTask(QRunnable):
-    def __init__(self, row: CountRow, generation: int, with_points: bool, signals: _Signals):
+    def __init__(self, row: CountRow, generation: int, with_points: bool, signals: _Signals,
+                 class_name: str | None):
         super().__init__()
         self.row, self.generation, self.with_points, self.signals = row, generation, with_points, signals
+        self.class_name = class_name
 
     def run(self) -> None:
         try:
-            loaded = load_result(self.row, self.generation, self.with_points)
+            loaded = load_result(self.row, self.generation, self.with_points, self.class_name)
         except Exception as exc:  # never let a worker die silently: the viewer says what went wrong
             loaded = LoadedResult(self.generation, self.row, problem=f"{type(exc).__name__}: {exc}")
         self.signals.loaded.emit(loaded)
@@ -149,12 +166,16 @@ class ResultViewer(QWidget):
         self.colorbar.setMinimumWidth(140)
         self.colorbar.setMaximumWidth(320)
         self.colorbar.setToolTip("Predicted objects per image pixel")
+        self.class_choice = QComboBox(self)
+        self.class_choice.setToolTip("Whose density to show: every object's, or one class's")
+        self.class_choice.hide()  # until a model of 2+ classes has counted
         self.show_points = QCheckBox("Predicted points", self)
         self.show_points.setToolTip("Local maxima of the density map, as many as the count says")
 
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
         controls.addWidget(QLabel("Heatmap", self))
+        controls.addWidget(self.class_choice)
         controls.addWidget(self.colormap)
         controls.addWidget(QLabel("Opacity", self))
         controls.addWidget(self.opacity_slider)
@@ -172,6 +193,7 @@ class ResultViewer(QWidget):
         self.colormap.currentTextChanged.connect(self._apply_colormap)
         self.opacity_slider.valueChanged.connect(lambda v: self.canvas.set_overlay_opacity(v / 100.0))
         self.show_points.toggled.connect(self._points_toggled)
+        self.class_choice.currentIndexChanged.connect(self._points_toggled)  # reload the same row
         self._apply_colormap(self.colormap.currentText())
         self.canvas.set_overlay_opacity(DEFAULT_OPACITY)
         self.show_row(None)
@@ -189,6 +211,21 @@ class ResultViewer(QWidget):
         self.canvas.overlay.setLookupTable(lut)
         self.colorbar.set_lut(lut)
 
+    def set_classes(self, names: list[str]) -> None:
+        """Offer All classes and each of ``names`` (2+ classes; fewer hides the chooser)."""
+        self.class_choice.blockSignals(True)
+        self.class_choice.clear()
+        if len(names) > 1:
+            self.class_choice.addItem("All classes", None)
+            for name in names:
+                self.class_choice.addItem(name, name)
+        self.class_choice.blockSignals(False)
+        self.class_choice.setVisible(len(names) > 1)
+
+    def chosen_class(self) -> str | None:
+        """The class whose map is shown (None: all of them)."""
+        return self.class_choice.currentData() if self.class_choice.count() else None
+
     # ---------------------------------------------------------------- showing
     def show_row(self, row: CountRow | None) -> None:
         """Show a counted image (None: nothing); the pixels arrive from the worker thread."""
@@ -204,7 +241,8 @@ class ResultViewer(QWidget):
             self._say(None)
             return
         self.title.setText(self._title(row) + " <i>(loading…)</i>")
-        self._pool.start(_LoadTask(row, self._generation, self.show_points.isChecked(), self._signals))
+        self._pool.start(_LoadTask(row, self._generation, self.show_points.isChecked(), self._signals,
+                                   self.chosen_class()))
 
     def wait(self, msecs: int = 10000) -> bool:
         return self._pool.waitForDone(msecs)
@@ -226,7 +264,11 @@ class ResultViewer(QWidget):
         self.points.set_positions(loaded.points if loaded.points is not None else np.zeros((0, 2)))
         self.regions.show(loaded.row.roi, loaded.row.ignore)
         where = " in ROI" if loaded.row.roi else ""
-        self.canvas.set_count_text(f"Count{where} {loaded.row.count:.1f}")
+        name = loaded.class_name
+        if name is not None and loaded.row.class_counts and name in loaded.row.class_counts:
+            self.canvas.set_count_text(f"{name}{where} {loaded.row.class_counts[name]:.1f}")
+        else:
+            self.canvas.set_count_text(f"Count{where} {loaded.row.count:.1f}")
         self._say(loaded.problem)
         self.loaded.emit(loaded)
 
@@ -243,6 +285,8 @@ class ResultViewer(QWidget):
             text += f" · <b>{row.per_area[1]:.4g}</b> {PER_AREA_UNITS.get(row.per_area[0], row.per_area[0])}"
         if row.annotated_count is not None:
             text += f" · annotated {row.annotated_count:g} · error {row.error:+.1f}"
+        if row.class_counts:
+            text += " · " + ", ".join(f"{name} {value:.1f}" for name, value in row.class_counts.items())
         return text
 
     def _say(self, text: str | None) -> None:

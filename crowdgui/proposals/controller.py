@@ -26,7 +26,7 @@ from crowdgui.proposals.batch import BatchProposer
 from crowdgui.proposals.busy import BusyIndicator
 from crowdgui.proposals.engine_args import propose_one_args
 from crowdgui.annotation.undo import AcceptProposals, DeleteProposals, DiscardProposals, MoveProposal, SetProposals
-from engine.counting.propose import without_confirmed
+from engine.counting.propose import unconfirmed
 
 NO_MODEL = "Train a model first, or choose one in the Models panel (Use for counting)"
 
@@ -189,12 +189,17 @@ class ProposalsController(QObject):
                 self.window.show_notice("warning", f"No points proposed for {self.job_image}: "
                                                    f"{event['skipped']}.")
             else:
-                self._deliver(self.job_image, np.asarray(event.get("points") or [], dtype=np.float64))
+                labels = event.get("labels")
+                self._deliver(self.job_image, np.asarray(event.get("points") or [], dtype=np.float64),
+                              labels if isinstance(labels, list) else None)
 
-    def _deliver(self, name: str, proposals: np.ndarray) -> None:
-        """Give ``name`` these proposals, whether it is still shown or not."""
+    def _deliver(self, name: str, proposals: np.ndarray, labels: list[str] | None = None) -> None:
+        """Give ``name`` these proposals (with each one's class, from a model of 2+ classes), whether it is
+        still shown or not."""
         session = self.session
         proposals = proposals.reshape(-1, 2)
+        if labels is not None and len(labels) != len(proposals):
+            labels = None  # not from this engine: the points are still good, their classes unknown
         if session.dataset is None or session.dataset.folder != self.job_dataset:
             return  # another folder is open now: the result belongs to none of its images
         if name == session.current_name:
@@ -202,11 +207,13 @@ class ProposalsController(QObject):
             start = {tuple(p) for p in self._points_at_start.tolist()}
             added = np.asarray([p for p in session.points.points.tolist() if tuple(p) not in start])
             # (Only those: the engine already cancelled one-to-one against the saved ones.)
-            proposals = without_confirmed(proposals, added.reshape(-1, 2), self._radius)
+            keep = unconfirmed(proposals, added.reshape(-1, 2), self._radius)
+            proposals = proposals[keep]
+            labels = None if labels is None else [label for label, kept in zip(labels, keep) if kept]
             if len(proposals) or session.proposed.count:
-                session.push(SetProposals(session.proposed, proposals))
+                session.push(SetProposals(session.proposed, proposals, labels))
         elif ((len(proposals) or session.state_of(name).proposed)
-              and not session.store_proposals(name, proposals)):
+              and not session.store_proposals(name, proposals, labels)):
             return  # the reason is reported by the session
         self.window.statusBar().showMessage(
             f"{len(proposals):,} point(s) proposed for {name}" if len(proposals)

@@ -1,7 +1,8 @@
 """``python -m engine count VIDEO ...``: the video branch of the count command (see engine/counting/video.py).
 
 Kept apart from count.py (which counts images) so each stays one job; count.py adds these options and hands
-a video PATH here. The table is ``frame,time_s,count``; ``--every N`` counts every Nth frame, ``--overlay``
+a video PATH here. The table is ``frame,time_s,count`` (+ ``count:<class>`` per class of a model of 2+
+classes); ``--every N`` counts every Nth frame, ``--overlay``
 writes the video with heatmaps and counts drawn in, ``--roi FILE`` counts inside regions of interest.
 """
 

@@ -20,10 +20,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("path", type=Path, help="an image, a folder of images, or a CrowdGUI dataset folder")
     parser.add_argument("--checkpoint", type=Path, required=True, help="the trained model (.pt)")
     parser.add_argument("--out", type=Path, required=True,
-                        help="CSV to write: image,count,annotated_count,error,area_px (+ per_mm2 or per_hectare)")
+                        help="CSV to write: image,count,annotated_count,error,area_px (+ per_mm2 or per_hectare; "
+                             "+ count:<class>, annotated:<class>, error:<class> for a model of 2+ classes)")
     parser.add_argument("--density-dir", type=Path, default=None,
                         help="save each density map as NAME.density.npy (float32 objects per cell at the model's "
-                             "stride; densities.json in the folder gives the stride)")
+                             "stride; densities.json in the folder gives the stride); a model of 2+ classes also "
+                             "saves NAME.classes.npy, its (classes, h, w) maps in densities.json's classes order")
     parser.add_argument("--points", action="store_true",
                         help="also save predicted object locations as NAME.points.csv in --density-dir")
     parser.add_argument("--roi", type=Path, default=None, metavar="FILE",

@@ -6,7 +6,9 @@ within --radius pixels), plus every image's error. With ``--events jsonl`` the s
 one ``result`` event per image and a ``done`` event with the summary; in text mode a table is printed.
 Regions: only what is known is compared (engine.counting.scoring): partial images inside their annotated
 area, and each stated count region against the map's sum inside it (``stated`` in the result event,
-``stated_counts``, ``stated_mae`` and ``stated_rmse`` in ``done``).
+``stated_counts``, ``stated_mae`` and ``stated_rmse`` in ``done``). A model of 2+ classes is also scored per
+class: ``counts_per_class`` and ``annotated_per_class`` in the result event, ``mae_per_class`` and
+``rmse_per_class`` in ``done`` (images with points of a class the model does not count are left out of them).
 """
 
 from __future__ import annotations
@@ -39,9 +41,10 @@ def add_arguments(parser) -> None:
 def run(args, events) -> int:
     from engine.counting.infer import count_images, model_stride
     from engine.counting.outputs import StreamingCsv, format_count
-    from engine.counting.scoring import score_image, stated_summary
+    from engine.counting.scoring import ClassScores, class_counts_known, score_image, stated_summary
     from engine.dataset import Dataset
     from engine.metrics import Evaluation
+    from engine.models.checkpoint import checkpoint_classes
 
     if not check_model_arguments(args, events):
         return 2
@@ -76,6 +79,7 @@ def run(args, events) -> int:
             events.warning(f"{entry.sidecar.name}: {problem}", path=str(entry.sidecar))
 
     evaluation = Evaluation(radius=radius)
+    class_scores = ClassScores(checkpoint_classes(record))
     table = StreamingCsv(args.out, ["image", "count", "annotated_count", "error", "game1", "game2", "game3",
                                     "tp", "fp", "fn"]) if args.out else None
     started, skipped, stated = time.perf_counter(), 0, []
@@ -98,6 +102,12 @@ def run(args, events) -> int:
                     fields.update(count=item.count, annotated_count=item.annotated_count, error=item.error,
                                   **{f"game{level}": item.game[level] for level in (1, 2, 3)},
                                   tp=score.tp, fp=score.fp, fn=score.fn)
+                    by_class = None if result.class_densities is None else class_counts_known(
+                        dataset, name, result.class_densities, stride, class_scores.names)
+                    if by_class is not None:
+                        class_scores.add(*by_class)
+                        fields.update(counts_per_class=dict(zip(class_scores.names, by_class[0])),
+                                      annotated_per_class=dict(zip(class_scores.names, by_class[1])))
                 events.emit("result", **fields)
                 if table is not None and item is not None:
                     table.write([name, format_count(item.count), item.annotated_count, format_count(item.error),
@@ -115,7 +125,8 @@ def run(args, events) -> int:
         return 1
     if table is not None:
         table.commit()
-    summary = {"split": args.split, "skipped": skipped, **evaluation.summary(), **stated_summary(stated),
+    summary = {"split": args.split, "skipped": skipped, **evaluation.summary(), **class_scores.summary(),
+               **stated_summary(stated),
                "seconds": round(time.perf_counter() - started, 3)}
     if args.events == "text":
         print_report(evaluation, summary, sys.stdout)
@@ -136,6 +147,8 @@ def print_report(evaluation, summary: dict, stream) -> None:
     if evaluation.images:
         print(f"MAE {summary['mae']:.3f}   RMSE {summary['rmse']:.3f}", file=stream)
         print("   ".join(f"GAME({level}) {summary[f'game{level}']:.3f}" for level in (0, 1, 2, 3)), file=stream)
+    for name, value in summary.get("mae_per_class", {}).items():
+        print(f"  {name}: MAE {value:.3f}   RMSE {summary['rmse_per_class'][name]:.3f}", file=stream)
     if "stated_counts" in summary:
         print(f"stated counts: {summary['stated_counts']} region(s), MAE {summary['stated_mae']:.3f}   "
               f"RMSE {summary['stated_rmse']:.3f}", file=stream)

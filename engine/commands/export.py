@@ -28,7 +28,7 @@ def add_arguments(parser) -> None:
                         help="shanghaitech: images/ + ground-truth/GT_<stem>.mat; csv: <stem>.csv per image "
                         "(or one points.csv with --csv-layout table); labelme: <stem>.json; fiji: "
                         "CellCounter_<stem>.xml; qupath: <stem>.geojson; coco: annotations.json; cvat: "
-                        "annotations.xml. All but csv and shanghaitech keep the points' classes")
+                        "annotations.xml. All but shanghaitech keep the points' classes (csv as a class column)")
     parser.add_argument("--out", type=Path, required=True, help="folder to write into (created if needed)")
     parser.add_argument("--csv-layout", default="per-image", choices=CSV_LAYOUTS,
                         help="csv: one x,y file per image, or one image,x,y table (points.csv)")

@@ -25,6 +25,8 @@ Events (``--events jsonl``, one JSON object per line):
             total = images considered (skipped ones included); radius = cancel radius in pixels
   result    one per image, in folder order (or --images order), fields exactly:
             {image, count, points, confirmed, written}            proposed
+            (+ labels: [class, ...] aligned with points, from a model of 2+ classes; also written to the
+            sidecar as proposed_labels)
             {image, count, skipped, confirmed, written: false}    skipped
             count: the density map's integral (float; null when the model did not run), points: [[x, y], ...]
             proposals rounded to 2 decimals, confirmed: confirmed points the image had (int; null when its
@@ -136,11 +138,13 @@ class Proposer:
     def __init__(self, args, events, dataset, model, record):
         from engine.counting.infer import model_stride
         from engine.counting.propose import cancel_radius
+        from engine.models.checkpoint import checkpoint_classes
 
         self.args, self.events, self.dataset = args, events, dataset
         self.model, self.record = model, record
         self.stride = model_stride(model, record)
         self.radius = cancel_radius(record, self.stride)
+        self.classes = checkpoint_classes(record)
         self.write = not args.no_write
         self.explicit = args.images is not None
         self.skipped: dict[str, int] = {}
@@ -196,7 +200,7 @@ class Proposer:
     def propose(self, item: Item, result) -> None:
         from engine.dataset import SidecarError
         from engine.counting.localize import rounded_inside
-        from engine.counting.propose import proposals_from_density
+        from engine.counting.propose import proposals_from_class_densities, proposals_from_density
 
         if not result.ok:  # the image could not be decoded, or the forward pass failed (e.g. out of memory)
             self.failed += 1
@@ -218,13 +222,18 @@ class Proposer:
             if not self.args.replace:  # it had no sidecar when the run began
                 self.skip(item, f"{PENDING} ({len(annotation.proposed)}; --replace recomputes them)", result.count)
                 return
-        proposal = proposals_from_density(result.density, self.stride, (result.width, result.height),
-                                          annotation.points, self.radius)
-        points = rounded_inside(proposal.points, (result.width, result.height))
+        size = (result.width, result.height)
+        if result.class_densities is not None:
+            proposal = proposals_from_class_densities(result.class_densities, self.classes, self.stride, size,
+                                                      annotation.points, self.radius)
+        else:
+            proposal = proposals_from_density(result.density, self.stride, size, annotation.points, self.radius)
+        points = rounded_inside(proposal.points, size)
         written = False
         if self.write and len(points):
             try:
-                self.dataset.save_points(item.name, annotation.points, proposed=points)
+                self.dataset.save_points(item.name, annotation.points, proposed=points,
+                                         proposed_labels=proposal.labels)
             except OSError as exc:  # e.g. a read-only folder: nothing changed on disk, the run goes on
                 self.skip(item, f"{NOT_WRITTEN}: {exc}", proposal.count)
                 return
@@ -232,8 +241,9 @@ class Proposer:
         self.proposed += 1
         self.written += written
         self.points += len(points)
+        labels = {} if proposal.labels is None else {"labels": proposal.labels}
         self.events.emit("result", image=item.name, count=proposal.count, points=points.tolist(),
-                         confirmed=item.confirmed, written=written)
+                         confirmed=item.confirmed, written=written, **labels)
         self.out.proposed(item.name, proposal.count, len(points), item.confirmed, written, self.write)
 
 

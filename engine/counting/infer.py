@@ -5,6 +5,7 @@ this module's defaults, so an old checkpoint counts the way it was trained. Two 
 
     model, record = engine.models.checkpoint.load_model("best.pt", device)
     density = predict_density(model, record, image)          # (ceil(H/s), ceil(W/s)) float32, sum = count
+    maps = predict_class_densities(model, record, image)     # (C, ceil(H/s), ceil(W/s)): one map per class
 
     for result in count_images(paths, "best.pt", "auto"):    # one CountResult per image, as they finish
         print(result.path, result.count, result.error)
@@ -13,6 +14,10 @@ Every image is seen with a margin of mirrored pixels around it (engine.models.co
 at its edges are counted with context rather than against the convolutions' zero padding. Images bigger
 than ``max_pixels`` (input pixels per forward pass, the memory bound) are cut into overlapping tiles
 (engine/counting/tiles.py) of that mirrored image; the stitched map equals the whole-image map up to float rounding.
+
+A model has one output channel per class (engine.models.checkpoint.checkpoint_classes names them). The
+``density`` of a result is always the total over the classes, so everything that reads it counts every
+object; a model of 2+ classes also gives each class's own map (``CountResult.class_densities``).
 """
 
 from __future__ import annotations
@@ -56,10 +61,24 @@ class CountResult:
     error: str | None = None
     width: int = 0
     height: int = 0
+    # (C, h, w): each class's own map, when the model counts 2+ classes (``density`` is their sum).
+    class_densities: np.ndarray | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def class_counts(self) -> list[float] | None:
+        """Each class's count over the whole image (None for a one-class model or a failed image)."""
+        if self.class_densities is None:
+            return None
+        return [float(channel.sum(dtype=np.float64)) for channel in self.class_densities]
+
+
+def total_density(maps: np.ndarray) -> np.ndarray:
+    """(C, h, w) per-class maps -> the (h, w) map of every object (a one-class map as it is, bit for bit)."""
+    return maps[0] if len(maps) == 1 else maps.sum(axis=0, dtype=np.float32)
 
 
 # ------------------------------------------------------------------------------------- model geometry
@@ -107,7 +126,7 @@ def receptive_margin(model: torch.nn.Module, record: dict) -> int:
         with torch.inference_mode(False), torch.enable_grad():
             output = model(probe)
             c0 = output.shape[-1] // 2 - _PROBE_CELLS // 2  # output is square: so is the probe
-            block = output[:, 0, c0:c0 + _PROBE_CELLS, c0:c0 + _PROBE_CELLS]
+            block = output[:, :, c0:c0 + _PROBE_CELLS, c0:c0 + _PROBE_CELLS]  # every class's channel
             (gradient,) = torch.autograd.grad(block.sum(), probe)
         weight = gradient.abs().sum(dim=(0, 1)).double().cpu().numpy()
         # Chebyshev distance (in pixels) of every input pixel from the pixels the block's cells cover.
@@ -153,15 +172,15 @@ def network_input(images: list[np.ndarray], record: dict, shape: tuple[int, int]
 
 
 def forward(model: torch.nn.Module, record: dict, inputs: torch.Tensor) -> np.ndarray:
-    """A prepared (B, 3, H, W) batch -> (B, H/s, W/s) float32 densities in objects per cell."""
+    """A prepared (B, 3, H, W) batch -> (B, C, H/s, W/s) float32 densities in objects per cell, C classes."""
     with torch.inference_mode():
-        output = model(inputs)[:, 0].float() / float(record["density_scale"])
+        output = model(inputs).float() / float(record["density_scale"])
     return output.cpu().numpy()
 
 
 def run_batch(model: torch.nn.Module, record: dict, images: list[np.ndarray], shape: tuple[int, int],
               channels_last: bool = False) -> np.ndarray:
-    """uint8 images (each within ``shape``) -> their (B, H/s, W/s) densities, in one forward pass."""
+    """uint8 images (each within ``shape``) -> their (B, C, H/s, W/s) densities, in one forward pass."""
     with torch.inference_mode():
         inputs = network_input(images, record, shape, model_device(model), channels_last)
     return forward(model, record, inputs)
@@ -169,7 +188,8 @@ def run_batch(model: torch.nn.Module, record: dict, images: list[np.ndarray], sh
 
 def predict_tiled(model: torch.nn.Module, record: dict, image: np.ndarray, max_pixels: int,
                   batch_size: int = DEFAULT_BATCH, channels_last: bool = False) -> np.ndarray:
-    """The density of an image of any size with bounded memory: overlapping tiles, centres kept, stitched.
+    """The (C, h, w) densities of an image of any size with bounded memory: overlapping tiles, centres kept,
+    stitched.
 
     Memory is the uint8 image, the output map and one batch of tile windows; neither the whole normalised
     image nor a padded copy of it is ever built. The tiles cover the image with its mirrored margin (as
@@ -180,7 +200,7 @@ def predict_tiled(model: torch.nn.Module, record: dict, image: np.ndarray, max_p
     height, width = image.shape[:2]
     full_h, full_w = context_shape(height, width, margin, align)
     tiles = plan_tiles(full_h, full_w, max_pixels, receptive_margin(model, record), align)
-    stitched = np.zeros((full_h // stride, full_w // stride), np.float32)
+    stitched = None  # (C, ...) once the first batch shows how many classes the model counts
     by_shape: dict[tuple[int, int], list[Tile]] = {}
     for tile in tiles:
         by_shape.setdefault(tile.window_shape, []).append(tile)
@@ -191,10 +211,12 @@ def predict_tiled(model: torch.nn.Module, record: dict, image: np.ndarray, max_p
             crops = [mirrored_window(image, t.window[0] - margin, t.window[1] - margin, t.window[2] - margin,
                                      t.window[3] - margin) for t in chunk]
             outputs = run_batch(model, record, crops, shape, channels_last)
+            if stitched is None:
+                stitched = np.zeros((outputs.shape[1], full_h // stride, full_w // stride), np.float32)
             for tile, output in zip(chunk, outputs):
                 (wy0, _, wx0, _), (cy0, cy1, cx0, cx1) = tile.window, tile.core
-                stitched[cy0 // stride:cy1 // stride, cx0 // stride:cx1 // stride] = output[
-                    (cy0 - wy0) // stride:(cy1 - wy0) // stride, (cx0 - wx0) // stride:(cx1 - wx0) // stride]
+                stitched[:, cy0 // stride:cy1 // stride, cx0 // stride:cx1 // stride] = output[
+                    :, (cy0 - wy0) // stride:(cy1 - wy0) // stride, (cx0 - wx0) // stride:(cx1 - wx0) // stride]
     return image_cells(stitched, height, width, stride, margin)
 
 
@@ -203,23 +225,32 @@ def predict_density(model: torch.nn.Module, record: dict, image: np.ndarray, *,
                     channels_last: bool = False) -> np.ndarray:
     """Density map of one (H, W, 3) uint8 RGB image: (ceil(H/s), ceil(W/s)) float32 objects per cell.
 
-    Its sum is the predicted count. The image runs whole when its padded size fits ``max_pixels``, tiled
-    otherwise.
+    Its sum is the predicted count of every class together. The image runs whole when its padded size fits
+    ``max_pixels``, tiled otherwise.
     """
+    return total_density(predict_class_densities(model, record, image, max_pixels=max_pixels,
+                                                 batch_size=batch_size, channels_last=channels_last))
+
+
+def predict_class_densities(model: torch.nn.Module, record: dict, image: np.ndarray, *,
+                            max_pixels: int = DEFAULT_MAX_PIXELS, batch_size: int = DEFAULT_BATCH,
+                            channels_last: bool = False) -> np.ndarray:
+    """Each class's density map of one (H, W, 3) uint8 RGB image: (C, ceil(H/s), ceil(W/s)) float32."""
     stride, align = model_stride(model, record), input_alignment(model, record)
     margin = context_margin(align)
     height, width = image.shape[:2]
     shape = context_shape(height, width, margin, align)
     if shape[0] * shape[1] > max_pixels:
         return predict_tiled(model, record, image, max_pixels, batch_size, channels_last)
-    density = run_batch(model, record, [with_context(image, margin, align)], shape, channels_last)[0]
-    return image_cells(density, height, width, stride, margin)
+    maps = run_batch(model, record, [with_context(image, margin, align)], shape, channels_last)[0]
+    return image_cells(maps, height, width, stride, margin)
 
 
 def image_cells(density: np.ndarray, height: int, width: int, stride: int, margin: int) -> np.ndarray:
-    """The cells of a density map predicted with ``margin`` mirrored pixels that belong to the image itself."""
+    """The cells of a density map (or of (C, h, w) maps) predicted with ``margin`` mirrored pixels that belong
+    to the image itself."""
     first, rows, columns = image_cell_box(height, width, stride, margin)
-    return np.ascontiguousarray(density[first:first + rows, first:first + columns])
+    return np.ascontiguousarray(density[..., first:first + rows, first:first + columns])
 
 
 # ------------------------------------------------------------------------------------------ streaming
@@ -279,18 +310,20 @@ def count_decoded(decoded: Iterable[DecodedImage], checkpoint, device: str | tor
     margin = context_margin(align)
     options = {"max_pixels": max_pixels, "batch_size": batch_size, "channels_last": channels_last}
 
-    def finish(item: DecodedImage, density: np.ndarray, share: float) -> CountResult:
+    def finish(item: DecodedImage, maps: np.ndarray, share: float) -> CountResult:
+        density = total_density(maps)
         return CountResult(item.index, item.path, float(density.sum(dtype=np.float64)), density,
-                           item.seconds + share, None, item.width, item.height)
+                           item.seconds + share, None, item.width, item.height,
+                           class_densities=maps if len(maps) > 1 else None)
 
     def alone(item: DecodedImage) -> CountResult:
         started = time.perf_counter()
         try:
-            density = predict_density(model, record, item.image, **options)
+            maps = predict_class_densities(model, record, item.image, **options)
         except (RuntimeError, MemoryError) as exc:
             return CountResult(item.index, item.path, seconds=item.seconds, width=item.width,
                                height=item.height, error=f"counting failed: {_first_line(exc)}")
-        return finish(item, density, time.perf_counter() - started)  # already the image's cells
+        return finish(item, maps, time.perf_counter() - started)  # already the image's cells
 
     def run(pending: list[DecodedImage], shape: tuple[int, int]) -> list[CountResult]:
         if len(pending) == 1:

@@ -8,7 +8,9 @@
 - :func:`write_skipped_csv`: ``OUT`` with ``.skipped.csv`` for ``.csv`` lists the files not counted, with why,
   so the table alone never silently misses an image.
 - Density maps (``NAME.density.npy``, float32 objects per cell at the model's stride, written atomically) with
-  a ``densities.json`` manifest giving the stride (:func:`density_stride` reads it back); predicted points
+  a ``densities.json`` manifest giving the stride (:func:`density_stride` reads it back); a model of 2+ classes
+  also writes ``NAME.classes.npy``, the (C, h, w) stack of each class's map in the manifest's ``classes``
+  order (:func:`save_class_densities`); predicted points
   as ``NAME.points.csv`` (x,y pixels; :func:`read_points_csv` reads them back).
 """
 
@@ -27,6 +29,7 @@ from engine.atomic import atomic_write_bytes
 from engine.counting.localize import rounded_inside
 
 DENSITY_SUFFIX = ".density.npy"
+CLASS_DENSITY_SUFFIX = ".classes.npy"  # (C, h, w), channel order = the manifest's "classes"
 POINTS_SUFFIX = ".points.csv"  # not ".points.json": a density folder may be the image folder itself
 MANIFEST_NAME = "densities.json"
 MANIFEST_FORMAT = "crowdgui-density-maps"
@@ -38,7 +41,9 @@ class CountRecord:
 
     ``count`` is taken inside the image's ROI (the whole image without one), never in ignore areas;
     ``area_px`` is that area in pixels and ``per_area`` (column name, value) the count per mm² or per hectare
-    when a pixel size is known (engine.dataset.pixel_size).
+    when a pixel size is known (engine.dataset.pixel_size). With a model of 2+ classes, ``class_counts`` holds
+    each class's count in the same area (columns ``count:<class>``) and, where the annotation says each
+    point's class, ``class_annotated`` the annotated count of each (``annotated:<class>``, ``error:<class>``).
     """
 
     image: str
@@ -46,37 +51,57 @@ class CountRecord:
     annotated_count: float | None = None
     area_px: int | None = None
     per_area: tuple[str, float | None] | None = None
+    class_counts: dict[str, float] | None = None
+    class_annotated: dict[str, int] | None = None
+
+    @property
+    def class_errors(self) -> dict[str, float] | None:
+        """Each class's predicted minus annotated count (None when the classes were not annotated)."""
+        if self.class_counts is None or self.class_annotated is None:
+            return None
+        return {name: self.class_counts[name] - self.class_annotated[name] for name in self.class_counts}
 
     @property
     def error(self) -> float | None:
         """Predicted minus annotated count (positive: the model counted too many)."""
         return None if self.annotated_count is None else self.count - self.annotated_count
 
-    def row(self, per_area_column: str | None = None) -> list:
-        """The CSV cells, under :func:`count_columns` (``per_area_column``)."""
+    def row(self, per_area_column: str | None = None, class_names: list[str] | None = None) -> list:
+        """The CSV cells, under :func:`count_columns` (``per_area_column``, ``class_names``)."""
         annotated = None if self.annotated_count is None else f"{self.annotated_count:g}"
         values = [self.image, format_count(self.count), annotated, format_count(self.error), self.area_px]
         if per_area_column:
             values.append(format_count(self.per_area[1]) if self.per_area else None)
+        if class_names and len(class_names) > 1:
+            counts, known, errors = self.class_counts or {}, self.class_annotated or {}, self.class_errors or {}
+            values += [format_count(counts.get(name)) for name in class_names]
+            values += [None if known.get(name) is None else f"{known[name]:g}" for name in class_names]
+            values += [format_count(errors.get(name)) for name in class_names]
         return ["" if value is None else value for value in values]
 
 
 COUNT_COLUMNS = ["image", "count", "annotated_count", "error", "area_px"]
 
 
-def count_columns(per_area_column: str | None = None) -> list[str]:
-    """The header of ``counts.csv``; ``per_area_column`` (per_mm2 or per_hectare) with a pixel size."""
-    return COUNT_COLUMNS + ([per_area_column] if per_area_column else [])
+def count_columns(per_area_column: str | None = None, class_names: list[str] | None = None) -> list[str]:
+    """The header of ``counts.csv``; ``per_area_column`` (per_mm2 or per_hectare) with a pixel size;
+    ``count:<class>``, ``annotated:<class>`` and ``error:<class>`` per class with 2+ ``class_names``."""
+    columns = COUNT_COLUMNS + ([per_area_column] if per_area_column else [])
+    if class_names and len(class_names) > 1:
+        columns += [f"{kind}:{name}" for kind in ("count", "annotated", "error") for name in class_names]
+    return columns
 
 
 def counts_csv_bytes(records: list[CountRecord]) -> bytes:
     """A whole ``counts.csv`` at once (the window saves the rows of a cancelled run with it)."""
-    # One run has one pixel size, so the first record with a density names the column.
+    # One run has one pixel size and one model, so the first record with a density (with classes) names the
+    # columns.
     column = next((record.per_area[0] for record in records if record.per_area is not None), None)
+    class_names = next((list(record.class_counts) for record in records if record.class_counts), None)
     text = io.StringIO(newline="")
     writer = csv.writer(text)
-    writer.writerow(count_columns(column))
-    writer.writerows(record.row(column) for record in records)
+    writer.writerow(count_columns(column, class_names))
+    writer.writerows(record.row(column, class_names) for record in records)
     return text.getvalue().encode("utf-8")
 
 
@@ -164,9 +189,22 @@ def density_path(folder: Path | str, name: str) -> Path:
 
 def save_density(folder: Path | str, name: str, density: np.ndarray) -> Path:
     """Save one density map as float32 .npy, atomically; returns its path."""
+    return _save_float32(density_path(folder, name), density)
+
+
+def class_density_path(folder: Path | str, name: str) -> Path:
+    """Where the per-class maps of image ``name`` go: ``NAME.classes.npy``."""
+    return Path(folder) / f"{name}{CLASS_DENSITY_SUFFIX}"
+
+
+def save_class_densities(folder: Path | str, name: str, maps: np.ndarray) -> Path:
+    """Save one image's (C, h, w) per-class maps as float32 .npy, atomically; returns its path."""
+    return _save_float32(class_density_path(folder, name), maps)
+
+
+def _save_float32(path: Path, array: np.ndarray) -> Path:
     buffer = io.BytesIO()
-    np.save(buffer, np.asarray(density, dtype=np.float32), allow_pickle=False)
-    path = density_path(folder, name)
+    np.save(buffer, np.asarray(array, dtype=np.float32), allow_pickle=False)
     atomic_write_bytes(path, buffer.getvalue())
     return path
 

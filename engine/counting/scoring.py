@@ -7,16 +7,19 @@ Only what is known is compared (engine.dataset.regions, at the model's stride):
   count error, GAME and localisation. The map outside that area is not scored at all.
 - Each ``count`` region compares the person's stated count with the map's sum inside it.
 
-An image with only stated counts has no point score, only its stated ones.
+An image with only stated counts has no point score, only its stated ones. With a model of 2+ classes each
+class's map is compared with the points of that class in the same area (:func:`class_counts_known`,
+:class:`ClassScores`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from engine.counting.blob_split import locate_objects
+from engine.dataset.classes import class_indices
 from engine.dataset.regions import points_in_mask
 from engine.metrics import Evaluation, ImageEvaluation, mae, rmse
 
@@ -62,3 +65,48 @@ def stated_summary(stated: list[StatedCount]) -> dict:
         return {}
     predicted, true = [s.predicted for s in stated], [s.stated for s in stated]
     return {"stated_counts": len(stated), "stated_mae": mae(predicted, true), "stated_rmse": rmse(predicted, true)}
+
+
+def class_counts_known(dataset, name: str, maps: np.ndarray, stride: int,
+                       class_names: list[str]) -> tuple[list[float], list[int]] | None:
+    """(each class's predicted count, each class's annotated count) where the image's points are complete.
+
+    None when nothing of the image is complete, or when one of its points has a label the model does not
+    count (its class could not be compared).
+    """
+    annotation = dataset.load_annotation(name)
+    entry = dataset.entry(name)
+    points = annotation.points
+    x, y = points[:, 0], points[:, 1]
+    inside = (x >= 0) & (y >= 0) & (x < entry.width) & (y < entry.height)
+    indices = class_indices(annotation.labels, len(points), class_names)[inside]
+    points = points[inside]
+    complete = dataset.known_area(name, stride, annotation).complete
+    if (complete is not None and not complete.any()) or (indices < 0).any():
+        return None
+    if complete is not None:
+        indices = indices[points_in_mask(points, complete, stride)]
+        maps = np.where(complete, maps, 0.0)
+    predicted = [float(channel.sum(dtype=np.float64)) for channel in maps]
+    return predicted, np.bincount(indices, minlength=len(class_names)).tolist()
+
+
+@dataclass
+class ClassScores:
+    """Each class's predicted and annotated counts over the images scored: per-class MAE and RMSE."""
+
+    names: list[str]
+    predicted: list[list[float]] = field(default_factory=list)  # per image, per class
+    annotated: list[list[int]] = field(default_factory=list)
+
+    def add(self, predicted: list[float], annotated: list[int]) -> None:
+        self.predicted.append(predicted)
+        self.annotated.append(annotated)
+
+    def summary(self) -> dict:
+        """{mae_per_class, rmse_per_class} ({class: value}); empty when no image was scored by class."""
+        if not self.predicted:
+            return {}
+        columns = list(zip(*self.predicted)), list(zip(*self.annotated))
+        return {"mae_per_class": {name: mae(p, t) for name, p, t in zip(self.names, *columns)},
+                "rmse_per_class": {name: rmse(p, t) for name, p, t in zip(self.names, *columns)}}

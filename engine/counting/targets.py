@@ -5,7 +5,9 @@
   the sidecars ignored and the regions left out.
 - :func:`counted_area`: for one image at the model's stride, where the count is taken (inside the ROI, the
   whole image without one, never in ignore areas; engine.dataset.regions decides), its area in pixels, and
-  the annotated count inside that same area when the annotation is complete there.
+  the annotated count inside that same area when the annotation is complete there (and, for a model of
+  2+ classes, each class's count and annotated count there: :meth:`CountedArea.class_counts`,
+  :meth:`CountedArea.class_annotated`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from engine.counting.stated import honour_stated_counts
 
+from engine.dataset.classes import class_indices
 from engine.dataset.images import ImageReadError, image_size, is_image_file
 from engine.dataset.regions import (
     Region,
@@ -37,6 +40,7 @@ class CountTarget:
     name: str
     path: Path
     points: np.ndarray | None = None  # confirmed points inside the image; None: not annotated
+    labels: list[str] | None = None  # the class of each of ``points``; None: the sidecar names none
     point_count: int = 0  # confirmed points in the file (outside ones too): the regions' rules need it
     regions: list[Region] = field(default_factory=list)  # the sidecar's own
     roi: list[Region] | None = None  # a --roi file's regions: its ROI replaces the sidecar's
@@ -68,11 +72,40 @@ class CountedArea:
     ignore: list[list[list[float]]]  # the usable ignore polygons, for drawing
     # Counts a person stated (count regions): (cells inside the counted area, stated number) each.
     stated: list[tuple[np.ndarray, float]] = field(default_factory=list)
+    # The labels of the points behind ``annotated_count`` (None: unlabelled, every point the first class).
+    annotated_labels: list[str] | None = None
 
     def count(self, density: np.ndarray) -> float:
         """The density map's sum over the counted cells, with every stated count honoured: inside a count
         region the person's number replaces the model's (engine.counting.stated)."""
         return honour_stated_counts(density, self.stated, known=self.mask).count
+
+    def class_counts(self, maps: np.ndarray) -> list[float]:
+        """Each class's count from (C, h, w) maps, in the same area as :meth:`count`; they add up to it.
+
+        A stated count says how many objects, not of which class: it is shared among the classes as the
+        model's own maps share that region (evenly where the model sees nothing there).
+        """
+        total = maps.sum(axis=0, dtype=np.float64)
+        counts = []
+        for channel in maps:
+            shares = []
+            for cells, number in self.stated:
+                predicted = float(total[cells].sum())
+                share = float(channel[cells].sum(dtype=np.float64)) / predicted if predicted > 0 else 1 / len(maps)
+                shares.append((cells, number * share))
+            counts.append(honour_stated_counts(channel, shares, known=self.mask).count)
+        return counts
+
+    def class_annotated(self, class_names: list[str]) -> list[int] | None:
+        """The annotated count of each of ``class_names`` (None when not annotated, or when a point's label
+        is none of them: a per-class comparison would then be wrong)."""
+        if self.annotated_count is None:
+            return None
+        indices = class_indices(self.annotated_labels, self.annotated_count, class_names)
+        if (indices < 0).any():
+            return None
+        return np.bincount(indices, minlength=len(class_names)).tolist()
 
 
 def gather_targets(path: Path | str, roi: list[Region] | None = None,
@@ -146,6 +179,8 @@ def _target(name: str, path: Path, annotation: Annotation | None, size: tuple[in
         points = annotation.points
         inside = (points[:, 0] >= 0) & (points[:, 1] >= 0) & (points[:, 0] < width) & (points[:, 1] < height)
         target.points = points[inside]
+        if annotation.labels is not None:
+            target.labels = [label for label, keep in zip(annotation.labels, inside) if keep]
         if not inside.all():
             # Compared with a count of the image, so only the points inside it count.
             problems.append(Problem(f"{sidecar.name}: {int((~inside).sum())} of {annotation.count} point(s) lie "
@@ -161,15 +196,19 @@ def counted_area(target: CountTarget, width: int, height: int, stride: int) -> C
     known = known_area(target.point_count, regions, width, height, stride)
     mask = known.counted
     stated = [(cells if mask is None else cells & mask, number) for cells, number in known.counts]
-    annotated = None
+    annotated = labels = None
     if target.points is not None:
         # What the annotation knows follows from the sidecar's own regions (a --roi file adds no knowledge).
         complete = known_area(target.point_count, target.regions, width, height, stride).complete
         # Compared only where every object is clicked: a partial annotation says nothing about the rest.
         if complete is None or not np.any((True if mask is None else mask) & ~complete):
-            annotated = int(points_in_mask(target.points, mask, stride).sum())
+            counted = points_in_mask(target.points, mask, stride)
+            annotated = int(counted.sum())
+            if target.labels is not None:
+                labels = [label for label, keep in zip(target.labels, counted) if keep]
     usable = usable_regions(regions, width, height)
     return CountedArea(mask=mask, area_px=mask_area_px(mask, width, height, stride), annotated_count=annotated,
                        roi=[r.polygon.tolist() for r in usable if r.kind == "roi"],
                        ignore=[r.polygon.tolist() for r in usable if r.kind == "ignore"],
-                       stated=[(cells, number) for cells, number in stated if cells.any()])
+                       stated=[(cells, number) for cells, number in stated if cells.any()],
+                       annotated_labels=labels)

@@ -7,7 +7,8 @@ same-sized images do (engine.counting.infer.count_decoded). Nothing holds more t
 The table ``OUT`` has one row per counted frame, ``frame,time_s,count``, written row by row to
 ``OUT.partial`` and renamed onto ``OUT`` at the end, as for folders: a run that is stopped, or a video that
 turns out truncated half-way, keeps every counted frame in ``OUT.partial``. With regions of interest (``roi``
-and ``ignore`` regions, engine.dataset.regions) the count is the density summed inside them.
+and ``ignore`` regions, engine.dataset.regions) the count is the density summed inside them. A model of 2+
+classes adds a ``count:<class>`` column per class (and ``counts_per_class`` in the result events).
 """
 
 from __future__ import annotations
@@ -21,13 +22,20 @@ import numpy as np
 
 from engine.atomic import atomic_write_bytes
 from engine.counting.infer import count_decoded, model_device, model_stride
-from engine.counting.outputs import StreamingCsv, density_path, format_count, write_density_manifest
+from engine.counting.outputs import (
+    StreamingCsv,
+    density_path,
+    format_count,
+    save_class_densities,
+    write_density_manifest,
+)
 from engine.counting.prefetch import _END, DecodedImage, Prefetcher
 from engine.counting.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS
 from engine.counting.video_overlay import OverlayVideoWriter, overlay_rate
 from engine.dataset.regions import counting_mask, region_problems
 from engine.dataset.video import FrameChoice, VideoReader, VideoTruncated, frame_name
 from engine.events import EventSink, ListSink
+from engine.models.checkpoint import checkpoint_classes
 
 CSV_HEADER = ["frame", "time_s", "count"]
 
@@ -104,14 +112,17 @@ def count_video(path: Path | str, checkpoint, out: Path | str, *, every: int = 1
         info = reader.info
         model, record = load_counter(checkpoint, device)
         stride = model_stride(model, record)
+        classes = checkpoint_classes(record)
         mask = _mask(regions, info.width, info.height, stride, events)
         total = -(-info.frames // every) if info.frames else None
         events.emit("start", command="count", total=total, stride=stride, device=str(model_device(model)),
                     arch=record.get("arch"), every=every, **info.to_dict())
         if density_dir is not None:
-            write_density_manifest(density_dir, stride, video=str(Path(path).resolve()), arch=record.get("arch"))
+            write_density_manifest(density_dir, stride, video=str(Path(path).resolve()), arch=record.get("arch"),
+                                   **({"classes": classes} if len(classes) > 1 else {}))
         writer = OverlayVideoWriter(overlay, overlay_rate(info.fps, every), stride) if overlay else None
-        table = StreamingCsv(out, CSV_HEADER)
+        class_columns = [f"count:{name}" for name in classes] if len(classes) > 1 else []
+        table = StreamingCsv(out, CSV_HEADER + class_columns)
         decoded = FramePrefetcher(reader, FrameChoice(every=every), depth=max(4, 2 * batch_size),
                                   keep_images=writer is not None)
         summary = VideoCountSummary(video=str(path), csv=str(out))
@@ -121,11 +132,20 @@ def count_video(path: Path | str, checkpoint, out: Path | str, *, every: int = 1
                     raise RuntimeError(f"frame {result.index}: {result.error}")
                 time_s = decoded.times.pop(result.index)
                 count = float(result.density[mask].sum(dtype=np.float64)) if mask is not None else result.count
-                table.write([result.index, f"{time_s:.3f}", format_count(count)])
                 fields = {}
+                class_counts = []
+                if result.class_densities is not None:
+                    class_counts = [float((m if mask is None else m[mask]).sum(dtype=np.float64))
+                                    for m in result.class_densities]
+                    fields["counts_per_class"] = dict(zip(classes, class_counts))
+                table.write([result.index, f"{time_s:.3f}", format_count(count),
+                             *(format_count(value) for value in class_counts)])
                 if density_dir is not None:
                     fields["density"] = str(_save_density(density_dir, frame_name(path, result.index),
                                                           result.density))
+                    if result.class_densities is not None:
+                        fields["class_density"] = str(save_class_densities(
+                            density_dir, frame_name(path, result.index), result.class_densities))
                 if writer is not None:
                     writer.write(decoded.images.pop(result.index), result.density, count)
                 summary.counted += 1

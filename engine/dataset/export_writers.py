@@ -44,9 +44,11 @@ class OneFile:
 WRITERS = {
     "shanghaitech": PerImage(shanghaitech_name, lambda path, a: write_shanghaitech_points(path, a.points),
                              folder="ground-truth", image_folder="images"),
-    "csv": PerImage(lambda name: f"{Path(name).stem}.csv", lambda path, a: write_csv_points(path, a.points)),
+    "csv": PerImage(lambda name: f"{Path(name).stem}.csv", lambda path, a: write_csv_points(path, a.points, a.labels),
+                    keeps_classes=True),
     "csv-table": OneFile(TABLE_NAME, lambda path, annotations: write_csv_table(
-        path, {a.image: a.points for a in annotations})),
+        path, {a.image: a.points for a in annotations}, {a.image: a.labels for a in annotations}),
+        keeps_classes=True),
     "labelme": PerImage(labelme.annotation_name, lambda path, a: labelme.write_labelme_points(
         path, a.image, (a.width, a.height), a.points, a.labels, a.regions), keeps_classes=True,
         keeps_regions=True),

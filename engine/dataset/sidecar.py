@@ -19,7 +19,9 @@ when set and kept when the points are saved.
 An optional ``"proposed": [[x, y], ...]`` holds points a model proposed that the user has not confirmed yet
 (``python -m engine propose``, or "Propose points" in the window). An image with pending proposals is not
 annotated: it stays out of training and evaluation until the proposals are accepted or discarded. The key is
-written only when there are proposals, so files without any are exactly as before.
+written only when there are proposals, so files without any are exactly as before. A model of 2+ classes also
+writes ``"proposed_labels": ["live", ...]``, the class of each proposal (aligned with ``proposed``; optional, so
+older readers, which ignore it, still read the file).
 
 Points are float image pixels, origin at the top-left corner of the top-left pixel, x to the right, y down,
 in the image as displayed (EXIF orientation applied). ``split`` is ``"train"``, ``"val"``, ``"test"`` or null
@@ -77,6 +79,7 @@ class Annotation:
     labels: list[str] | None = None  # one class name per point; None: all of the dataset's first class
     regions: list[Region] = field(default_factory=list)
     source: dict | None = None  # {"video": name, "frame": index, "time_s": seconds} for a video frame
+    proposed_labels: list[str] | None = None  # the class of each proposal; None: the model named none
 
     def __post_init__(self) -> None:
         self.points = as_points(self.points)
@@ -85,6 +88,10 @@ class Annotation:
             self.labels = [str(label) for label in self.labels]
             if len(self.labels) != len(self.points):
                 raise ValueError(f"{len(self.labels)} labels for {len(self.points)} points")
+        if self.proposed_labels is not None:
+            self.proposed_labels = [str(label) for label in self.proposed_labels]
+            if len(self.proposed_labels) != len(self.proposed):
+                raise ValueError(f"{len(self.proposed_labels)} labels for {len(self.proposed)} proposed points")
 
     @property
     def empty(self) -> bool:
@@ -138,6 +145,8 @@ def annotation_to_json(annotation: Annotation) -> str:
         body += f',\n  "labels": {json.dumps(annotation.labels, ensure_ascii=False)}'
     if annotation.pending:
         body += f',\n  "proposed": {_points_text(annotation.proposed)}'
+        if annotation.proposed_labels is not None:
+            body += f',\n  "proposed_labels": {json.dumps(annotation.proposed_labels, ensure_ascii=False)}'
     if annotation.regions:
         regions = ",\n    ".join(json.dumps(region.to_json(), allow_nan=False) for region in annotation.regions)
         body += f',\n  "regions": [\n    {regions}\n  ]'
@@ -200,6 +209,10 @@ def read_sidecar(path: Path | str) -> Annotation:
     if labels is not None and (not isinstance(labels, list) or not all(isinstance(x, str) for x in labels)
                                or len(labels) != len(points)):
         raise SidecarError(path, f"labels must be a list of {len(points)} class names, one per point")
+    proposed_labels = data.get("proposed_labels")
+    if proposed_labels is not None and (not isinstance(proposed_labels, list) or len(proposed_labels) != len(proposed)
+                                        or not all(isinstance(x, str) for x in proposed_labels)):
+        raise SidecarError(path, f"proposed_labels must be a list of {len(proposed)} class names, one per proposal")
     raw_regions = data.get("regions") or []
     if not isinstance(raw_regions, list):
         raise SidecarError(path, "regions must be a list of {'kind': ..., 'polygon': [[x, y], ...]} objects")
@@ -210,7 +223,7 @@ def read_sidecar(path: Path | str) -> Annotation:
     if source is not None and not _is_frame_source(source):
         raise SidecarError(path, 'source must be {"video": file name, "frame": index from 0, "time_s": seconds}')
     return Annotation(image=image, width=width, height=height, points=points, split=split, proposed=proposed,
-                      labels=labels, regions=regions, source=source)
+                      labels=labels, regions=regions, source=source, proposed_labels=proposed_labels)
 
 
 def frame_source(video: str, frame: int, time_s: float) -> dict:

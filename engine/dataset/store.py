@@ -263,13 +263,14 @@ class Dataset:
         return self.load_annotation(name).proposed
 
     def save_points(self, name: str, points, split=KEEP, proposed=KEEP, labels=KEEP, regions=KEEP,
-                    source=KEEP) -> Path | None:
+                    source=KEEP, proposed_labels=KEEP) -> Path | None:
         """Write the image's points atomically. A malformed sidecar is first renamed aside, never overwritten.
 
         ``split``, ``proposed`` (pending model proposals, an (N, 2) array), ``labels`` and ``regions`` default
         to :data:`KEEP`, what the sidecar holds now, so saving confirmed points never drops proposals, classes,
         regions or a video frame's ``source`` silently (labels are kept only while they still match the
-        points one to one). Returns the
+        points one to one; ``proposed_labels``, the proposals' classes, are kept only with the proposals they
+        belong to). Returns the
         path the malformed sidecar was moved to, if that happened. Raises ValueError for points that are not
         (N, 2) finite numbers, and OSError (for example PermissionError in a read-only folder), both with
         nothing changed on disk.
@@ -284,6 +285,8 @@ class Dataset:
         points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         if split is KEEP:
             split = entry.split
+        if proposed_labels is KEEP:
+            proposed_labels = on_disk.proposed_labels if proposed is KEEP and on_disk is not None else None
         if proposed is KEEP:
             proposed = on_disk.proposed if on_disk is not None else None
         if labels is KEEP:
@@ -295,7 +298,7 @@ class Dataset:
             source = on_disk.source if on_disk is not None else None
         annotation = Annotation(image=name, width=entry.width, height=entry.height, points=points,
                                 split=split, proposed=[] if proposed is None else proposed, labels=labels,
-                                regions=list(regions or []), source=source)
+                                regions=list(regions or []), source=source, proposed_labels=proposed_labels)
         text = annotation_to_json(annotation)  # ValueError for bad points, before anything on disk changes
         if entry.sidecar_error is not None and entry.sidecar.exists():
             moved_aside = _aside_name(entry.sidecar)

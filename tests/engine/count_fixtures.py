@@ -1,7 +1,8 @@
 """Test helpers for counting: a model whose output is known exactly, checkpoints, and images to count.
 
 ``RedCounter`` (registered as ``test_red_counter`` only inside ``red_counter_registered()``) sum-pools the first input channel at its stride and
-multiplies by ``gain``. Saved with normalisation mean 0 / std 1 and ``gain`` = the checkpoint's density
+multiplies by ``gain``; with ``classes=2`` it has a second output channel that counts green pixels alike (two
+classes, each with a known answer). Saved with normalisation mean 0 / std 1 and ``gain`` = the checkpoint's density
 scale, it predicts one object per pure-red pixel (red = 255) - so every count in a test has a known answer.
 Imported by the count tests (which put this folder on sys.path) and by their child processes
 (``python -m count_fixtures ARGS`` runs the engine's command line with the test model registered).
@@ -35,8 +36,9 @@ class RedCounter(nn.Module):
     receptive_radius = 0
     calls: ClassVar[list[tuple[int, ...]]] = []  # input shapes of every forward pass, for batching tests
 
-    def __init__(self, stride: int = 4, delay: float = 0.0):
+    def __init__(self, stride: int = 4, delay: float = 0.0, classes: int = 1):
         super().__init__()
+        self.classes = classes
         self.delay = delay  # seconds per forward pass: a slow model, to cancel a count half-way
         self.stride = stride
         self.input_multiple = stride
@@ -46,7 +48,7 @@ class RedCounter(nn.Module):
         RedCounter.calls.append(tuple(x.shape))
         if self.delay:
             time.sleep(self.delay)
-        return self.gain * F.avg_pool2d(x[:, :1], self.stride) * self.stride**2
+        return self.gain * F.avg_pool2d(x[:, :self.classes], self.stride) * self.stride**2
 
 
 @contextlib.contextmanager
@@ -62,15 +64,23 @@ def red_counter_registered():
 
 
 def red_counter_checkpoint(path: Path, stride: int = 4, density_scale: float = 50.0, sigma: float = 2.0,
-                           delay: float = 0.0) -> Path:
-    model = RedCounter(stride=stride, delay=delay)
+                           delay: float = 0.0, classes: list[str] | None = None) -> Path:
+    """The exact-answer model's checkpoint; ``classes`` (two names): red pixels are the first class, green
+    pixels the second."""
+    config = {"stride": stride, "delay": delay}
+    if classes:
+        config["classes"] = len(classes)
+    model = RedCounter(**config)
     with torch.no_grad():
         model.gain.fill_(density_scale)
-    return save_checkpoint(path, {
-        "arch": "test_red_counter", "model_config": {"stride": stride, "delay": delay}, "stride": stride,
+    record = {
+        "arch": "test_red_counter", "model_config": config, "stride": stride,
         "input_multiple": stride, "normalization": PLAIN_NORMALIZATION, "density_scale": density_scale,
         "density": {"mode": "fixed", "sigma": sigma}, "state_dict": model.state_dict(),
-    })
+    }
+    if classes:
+        record["classes"] = list(classes)
+    return save_checkpoint(path, record)
 
 
 def fcrn_checkpoint(path: Path, width: int = 4, seed: int = 0) -> Path:
@@ -95,22 +105,26 @@ def spread_pixels(count: int, width: int, height: int, spacing: int = 12, offset
     return array
 
 
-def red_pixel_image(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
-    """A black (H, W, 3) uint8 image with red = 255 at each (x, y) of ``pixels``."""
+def red_pixel_image(pixels: np.ndarray, width: int, height: int, green_pixels=None) -> np.ndarray:
+    """A black (H, W, 3) uint8 image with red = 255 at each (x, y) of ``pixels`` (green at ``green_pixels``)."""
     image = np.zeros((height, width, 3), dtype=np.uint8)
     for x, y in np.asarray(pixels).reshape(-1, 2):
         image[y, x, 0] = 255
+    for x, y in np.asarray(green_pixels if green_pixels is not None else []).reshape(-1, 2):
+        image[y, x, 1] = 255
     return image
 
 
 def write_red_image(folder: Path, name: str, pixels: np.ndarray, width: int = 64, height: int = 48,
-                    annotated_points=None, split: str | None = None) -> Path:
-    """Save a red-pixel image (and, given ``annotated_points``, its sidecar) into ``folder``."""
+                    annotated_points=None, split: str | None = None, green_pixels=None, labels=None) -> Path:
+    """Save a red-pixel image (and, given ``annotated_points`` and their ``labels``, its sidecar) into
+    ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
-    Image.fromarray(red_pixel_image(pixels, width, height)).save(path)
+    Image.fromarray(red_pixel_image(pixels, width, height, green_pixels)).save(path)
     if annotated_points is not None:
-        write_sidecar(sidecar_path(path), Annotation(name, width, height, annotated_points, split=split))
+        write_sidecar(sidecar_path(path), Annotation(name, width, height, annotated_points, split=split,
+                                                     labels=labels))
     return path
 
 

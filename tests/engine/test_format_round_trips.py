@@ -63,10 +63,14 @@ def test_dataset_to_files_to_dataset_is_exact(tmp_path, fmt):
 def test_formats_without_classes_or_regions_say_what_they_left_out(tmp_path):
     _dataset(tmp_path / "data", grouped=False)
     events = ListSink()
-    summary = export_dataset(tmp_path / "data", tmp_path / "files", "csv", events)
+    summary = export_dataset(tmp_path / "data", tmp_path / "files", "shanghaitech", events)
     assert (summary.classes_left_out, summary.regions_left_out) == (2, 2)
     warnings = " ".join(e["message"] for e in events.of_type("warning"))
-    assert "classes of 2 image(s) were not written" in warnings and "2 region(s) were not written (csv files hold no regions" in warnings
+    assert "classes of 2 image(s) were not written" in warnings
+    assert "2 region(s) were not written (shanghaitech files hold no regions" in warnings
+    # CSV keeps classes (a class column), not regions.
+    summary = export_dataset(tmp_path / "data", tmp_path / "csv", "csv")
+    assert (summary.classes_left_out, summary.regions_left_out) == (0, 2)
     summary = export_dataset(tmp_path / "data", tmp_path / "cvat", "cvat")
     assert (summary.classes_left_out, summary.regions_left_out) == (0, 2)
 

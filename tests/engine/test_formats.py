@@ -338,3 +338,40 @@ def test_bad_dotdotgoose_files(tmp_path):
     assert "not a DotDotGoose file" in found.skipped[0][1]
     with pytest.raises(AnnotationError, match="without numeric x, y"):
         found.items[0].load((40, 30), [])
+
+
+def test_csv_class_columns_are_read_and_written_back(tmp_path):
+    points = RNG.uniform(0, 100, (4, 2))
+    labels = ["live", "dead", "live", "dead"]
+    csv_points.write_csv_points(tmp_path / "a.csv", points, labels)
+    assert (tmp_path / "a.csv").read_text().splitlines()[0] == "x,y,class"
+    found = csv_points.read_csv_annotation(tmp_path / "a.csv")
+    assert np.array_equal(found.points, points) and found.labels == labels
+    # Without classes, nothing changes: x,y only, and no labels read back.
+    csv_points.write_csv_points(tmp_path / "b.csv", points)
+    assert (tmp_path / "b.csv").read_text().splitlines()[0] == "x,y"
+    assert csv_points.read_csv_annotation(tmp_path / "b.csv").labels is None
+    # A table: any header name for the class, an empty cell is the default class, empty images stay empty.
+    (tmp_path / "t.csv").write_text("image;x;y;Species\nc.png;1,5;2;adult\nc.png;3;4;\nnone.png;;;\n")
+    found, errors = csv_points.read_csv_table_annotations(tmp_path / "t.csv")
+    assert not errors and found["c.png"].labels == ["adult", "object"]
+    assert found["c.png"].points.tolist() == [[1.5, 2.0], [3.0, 4.0]] and found["none.png"].labels == []
+    csv_points.write_csv_table(tmp_path / "u.csv", {"c.png": found["c.png"].points, "none.png": np.zeros((0, 2))},
+                               {"c.png": found["c.png"].labels, "none.png": None})
+    again, _ = csv_points.read_csv_table_annotations(tmp_path / "u.csv")
+    assert again["c.png"].labels == ["adult", "object"] and len(again["none.png"].points) == 0
+
+
+def test_importing_csv_with_a_class_column_labels_the_points(tmp_path):
+    from engine.dataset import Dataset
+    from engine.dataset.exporters import export_dataset
+    from engine.dataset.importers import import_dataset
+
+    src = tmp_path / "src"
+    _image(src / "a.jpg")
+    (src / "points.csv").write_text("image,x,y,class\na.jpg,1,1,live\na.jpg,5,5,dead\n")
+    import_dataset(src, tmp_path / "ds", fmt="csv")
+    assert Dataset(tmp_path / "ds").load_annotation("a.jpg").labels == ["live", "dead"]
+    summary = export_dataset(tmp_path / "ds", tmp_path / "out", "csv", images=False)
+    assert summary.classes_left_out == 0
+    assert csv_points.read_csv_annotation(tmp_path / "out" / "a.csv").labels == ["live", "dead"]

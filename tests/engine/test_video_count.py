@@ -151,3 +151,34 @@ def test_bad_options_for_a_video_are_refused(red_checkpoint, tmp_path, capsys):
     messages = [e["message"] for e in _events(capsys.readouterr().out) if e["type"] == "error"]
     assert "--every must be 1 or more" in messages[0]
     assert "expected a JSON list of regions" in messages[1]
+
+
+def test_a_two_class_model_adds_a_count_column_per_class_to_the_video_table(tmp_path, capsys):
+    import av
+
+    from count_fixtures import red_pixel_image, spread_pixels
+
+    # Frame i: i + 1 red objects ("live") and 2 green ones ("dead"), lossless so each count is exact.
+    path = tmp_path / "two.mkv"
+    container = av.open(str(path), "w")
+    stream = container.add_stream("ffv1", rate=10)
+    stream.width, stream.height, stream.pix_fmt = 64, 48, "bgr0"
+    for index in range(3):
+        picture = red_pixel_image(spread_pixels(index + 1, 64, 48), 64, 48,
+                                  green_pixels=spread_pixels(2, 64, 48, offset=5))
+        for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    with red_counter_registered():
+        checkpoint = red_counter_checkpoint(tmp_path / "two.pt", classes=["live", "dead"])
+        assert _count(path, checkpoint, tmp_path / "v.csv") == 0
+    events = _events(capsys.readouterr().out)
+    assert _rows(tmp_path / "v.csv") == [["frame", "time_s", "count", "count:live", "count:dead"],
+                                         ["0", "0.000", "3.000", "1.000", "2.000"],
+                                         ["1", "0.100", "4.000", "2.000", "2.000"],
+                                         ["2", "0.200", "5.000", "3.000", "2.000"]]
+    results = [e for e in events if e["type"] == "result"]
+    assert results[2]["counts_per_class"] == {"live": pytest.approx(3.0, abs=1e-4),
+                                              "dead": pytest.approx(2.0, abs=1e-4)}

@@ -6,6 +6,10 @@ Reading is forgiving about the things spreadsheets vary: an optional header (col
 columns are x, y and three are image, x, y. In a table, the image column may hold a file name, a path
 (only the last part counts) or a stem; a row with an image but empty x and y marks an annotated image with
 no objects, which is how the exporter writes such images. Coordinates are used as they are written.
+
+An optional class column (header ``class``, ``label``, ``category``, ``species`` or ``type``) gives each point
+its class (the sidecar's ``labels``; an empty cell is the default class). The writers add a ``class`` column
+when the points have classes, so an export and a re-import keep them.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from engine.dataset.formats.common import (
+    DEFAULT_CLASS,
     AnnotationError,
     Discovery,
+    Imported,
     SourceItem,
     existing_folders,
     find_images,
@@ -33,13 +39,20 @@ X_NAMES = {"x", "col", "column", "cx", "x_coord", "xcoord", "x_px", "point_x"}
 Y_NAMES = {"y", "row", "cy", "y_coord", "ycoord", "y_px", "point_y"}
 IMAGE_NAMES = {"image", "img", "file", "filename", "file_name", "image_name", "imagename", "name", "path",
                "image_path", "image_id", "frame"}
+CLASS_NAMES = {"class", "label", "category", "species", "type", "class_name", "classname"}
 
 
 class _Layout:
-    """Which columns hold the image name (or None), x and y; and whether the first row is a header."""
+    """Which columns hold the image name (or None), x, y and the class (or None); and whether the first row is
+    a header."""
 
-    def __init__(self, image: int | None, x: int, y: int, header: bool):
-        self.image, self.x, self.y, self.header = image, x, y, header
+    def __init__(self, image: int | None, x: int, y: int, header: bool, label: int | None = None):
+        self.image, self.x, self.y, self.header, self.label = image, x, y, header, label
+
+    def label_of(self, cells: list[str]) -> str:
+        """The class of a row's point (the default class for an empty cell)."""
+        text = cells[self.label] if self.label is not None and self.label < len(cells) else ""
+        return text or DEFAULT_CLASS
 
 
 def _is_number(text: str) -> bool:
@@ -92,8 +105,9 @@ def _layout(first: list[str], notes: list[str]) -> _Layout:
         x = next((i for i, name in enumerate(names) if name in X_NAMES), None)
         y = next((i for i, name in enumerate(names) if name in Y_NAMES), None)
         image = next((i for i, name in enumerate(names) if name in IMAGE_NAMES), None)
+        label = next((i for i, name in enumerate(names) if name in CLASS_NAMES), None)
         if x is not None and y is not None:
-            return _Layout(image, x, y, True)
+            return _Layout(image, x, y, True, label)
         if len(first) == 2:
             return _Layout(None, 0, 1, True)
         if len(first) == 3:
@@ -128,15 +142,21 @@ def csv_kind(path: Path) -> str:
 
 def read_csv_points(path: Path | str, size=None, notes: list[str] | None = None) -> np.ndarray:
     """(N, 2) float64 x, y points of one per-image CSV file (``size`` is unused)."""
+    return read_csv_annotation(path, size, notes).points
+
+
+def read_csv_annotation(path: Path | str, size=None, notes: list[str] | None = None) -> Imported:
+    """The points of one per-image CSV file and, with a class column, their classes (``size`` is unused)."""
     path = Path(path)
     notes = notes if notes is not None else []
     rows, _ = _rows(path)
     if not rows:
-        return np.zeros((0, 2), dtype=np.float64)
+        return Imported(np.zeros((0, 2), dtype=np.float64))
     layout = _layout(rows[0][1], notes)
     body = rows[1:] if layout.header else rows
     points = [_point(cells, layout, line) for line, cells in body]
-    return np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    labels = [layout.label_of(cells) for _, cells in body] if layout.label is not None else None
+    return Imported(np.asarray(points, dtype=np.float64).reshape(-1, 2), labels)
 
 
 def read_csv_table(path: Path | str, notes: list[str] | None = None) -> tuple[dict, dict]:
@@ -144,10 +164,17 @@ def read_csv_table(path: Path | str, notes: list[str] | None = None) -> tuple[di
 
     Image names are the last part of what the image column holds. A bad row spoils only its image.
     """
+    found, errors = read_csv_table_annotations(path, notes)
+    return {name: imported.points for name, imported in found.items()}, errors
+
+
+def read_csv_table_annotations(path: Path | str, notes: list[str] | None = None) -> tuple[dict, dict]:
+    """:func:`read_csv_table` with classes: ({image name: Imported}, {image name: why it cannot be used})."""
     path = Path(path)
     notes = notes if notes is not None else []
     rows, _ = _rows(path)
     points: dict[str, list] = {}
+    labels: dict[str, list] = {}
     errors: dict[str, str] = {}
     if not rows:
         return {}, {}
@@ -162,14 +189,17 @@ def read_csv_table(path: Path | str, notes: list[str] | None = None) -> tuple[di
         if not name:
             raise AnnotationError(f"line {line}: the image column is empty")
         bucket = points.setdefault(name, [])
+        classes = labels.setdefault(name, [])
         if all(index >= len(cells) or not cells[index] for index in (layout.x, layout.y)):
             continue  # an image with no objects
         try:
             bucket.append(_point(cells, layout, line))
+            classes.append(layout.label_of(cells))
         except AnnotationError as exc:
             errors.setdefault(name, str(exc))
-    arrays = {name: np.asarray(pts, dtype=np.float64).reshape(-1, 2) for name, pts in points.items()}
-    return arrays, errors
+    found = {name: Imported(np.asarray(pts, dtype=np.float64).reshape(-1, 2),
+                            labels[name] if layout.label is not None else None) for name, pts in points.items()}
+    return found, errors
 
 
 def discover(src: Path) -> Discovery:
@@ -191,7 +221,7 @@ def discover(src: Path) -> Discovery:
                     per_image[path.stem.lower()] = path
                 continue
             try:
-                arrays, errors = read_csv_table(path)
+                arrays, errors = read_csv_table_annotations(path)
             except AnnotationError as exc:
                 discovery.skipped.append((path, str(exc)))
                 continue
@@ -208,7 +238,7 @@ def discover(src: Path) -> Discovery:
             discovery.items.append(SourceItem(image, table, _fixed(array, error)))
         elif image.stem.lower() in per_image:
             used_files.add(image.stem.lower())
-            discovery.items.append(SourceItem(image, per_image[image.stem.lower()], read_csv_points))
+            discovery.items.append(SourceItem(image, per_image[image.stem.lower()], read_csv_annotation))
         else:
             discovery.items.append(SourceItem(image))
     for key, path in per_image.items():
@@ -220,7 +250,7 @@ def discover(src: Path) -> Discovery:
     return discovery
 
 
-def _fixed(array: np.ndarray | None, error: str | None):
+def _fixed(array: Imported | None, error: str | None):
     def reader(annotation, size, notes):
         if error is not None:
             raise AnnotationError(error)
@@ -228,21 +258,33 @@ def _fixed(array: np.ndarray | None, error: str | None):
     return reader
 
 
-def write_csv_points(path: Path | str, points: np.ndarray) -> None:
-    """Write one image's points as ``x,y`` lines under an ``x,y`` header, atomically, full precision."""
-    lines = ["x,y"] + [f"{float(x)!r},{float(y)!r}" for x, y in np.asarray(points).reshape(-1, 2)]
-    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
-
-
-def write_csv_table(path: Path | str, points_by_image: dict[str, np.ndarray]) -> None:
-    """Write ``image,x,y`` rows for several images, atomically; an image with no points gets ``name,,``."""
+def write_csv_points(path: Path | str, points: np.ndarray, labels: list[str] | None = None) -> None:
+    """Write one image's points as ``x,y`` lines under an ``x,y`` header (``x,y,class`` with ``labels``),
+    atomically, full precision."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["image", "x", "y"])
+    writer.writerow(["x", "y"] + (["class"] if labels is not None else []))
+    for index, (x, y) in enumerate(np.asarray(points).reshape(-1, 2)):
+        writer.writerow([repr(float(x)), repr(float(y))] + ([labels[index]] if labels is not None else []))
+    atomic_write_bytes(path, buffer.getvalue().encode("utf-8"))
+
+
+def write_csv_table(path: Path | str, points_by_image: dict[str, np.ndarray],
+                    labels_by_image: dict[str, list[str] | None] | None = None) -> None:
+    """Write ``image,x,y`` rows for several images, atomically; an image with no points gets ``name,,``.
+
+    With classes for any image (``labels_by_image``), a ``class`` column too (the default class for points of
+    an image without)."""
+    labels_by_image = labels_by_image or {}
+    with_classes = any(labels is not None for labels in labels_by_image.values())
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["image", "x", "y"] + (["class"] if with_classes else []))
     for name, points in points_by_image.items():
         points = np.asarray(points).reshape(-1, 2)
+        labels = labels_by_image.get(name) or [DEFAULT_CLASS] * len(points)
         if not len(points):
-            writer.writerow([name, "", ""])
-        for x, y in points:
-            writer.writerow([name, repr(float(x)), repr(float(y))])
+            writer.writerow([name, "", ""] + ([""] if with_classes else []))
+        for (x, y), label in zip(points, labels):
+            writer.writerow([name, repr(float(x)), repr(float(y))] + ([label] if with_classes else []))
     atomic_write_bytes(path, buffer.getvalue().encode("utf-8"))
