@@ -162,8 +162,8 @@ def throughput(args, checkpoint: Path, paths: list[Path]) -> None:
 
 def end_to_end(args, checkpoint: Path, paths: list[Path], scratch: Path) -> None:
     """The count command on a folder holding exactly ``paths``, as a fresh process each time."""
-    import statistics
     import os
+    import statistics
 
     folder = scratch / "e2e"
     folder.mkdir(exist_ok=True)

@@ -38,8 +38,8 @@ from engine.models.contract import (
     round_up,
     with_context,
 )
-from engine.counting.uncertainty import mirror_averaged
 from engine.counting.tiles import DEFAULT_BATCH, DEFAULT_MAX_PIXELS, Tile, plan_tiles
+from engine.counting.uncertainty import mirror_averaged
 
 # The receptive radius is where all but this fraction of the input gradient's mass lies: beyond it an input
 # pixel changes the output by less than float rounding would.
