@@ -2,7 +2,8 @@
 
 0. End to end. ``python -m engine count FOLDER --checkpoint CK --out counts.csv`` (and with ``--density-dir``)
    run as a user runs it, ``--repeats`` times: seconds per image (wall time of the whole command / images,
-   median), and the part of it that is startup (import, checkpoint load) rather than counting. Then one
+   median), the part of it that is startup (import, checkpoint load) rather than counting, and the command's
+   CPU time per image (user + system; on a shared machine it moves far less than the wall time). Then one
    image at a time, each stage timed: decode, mirrored margin, network input, model, cropping, writing the map.
    And the model with its batch norms folded (what counting loads, engine/counting/folded.py) against the
    plain eval-mode model, alternately, in the same pipeline.
@@ -173,13 +174,17 @@ def end_to_end(args, checkpoint: Path, paths: list[Path], scratch: Path) -> None
             link.symlink_to(path.resolve())
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     for label, extra in (("count", []), ("count --density-dir", ["--density-dir", str(scratch / "maps")])):
-        walls, counting = [], []
+        walls, counting, cpu = [], [], []
         for _ in range(args.repeats):
             command = [sys.executable, "-m", "engine", "count", str(folder), "--checkpoint", str(checkpoint),
                        "--out", str(scratch / "counts.csv"), "--device", args.device, "--events", "jsonl", *extra]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             completed = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
             walls.append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            # The child's CPU time (user + system): unlike its wall time, barely moved by other work on the machine.
+            cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
             if completed.returncode != 0:
                 raise SystemExit(f"count failed:\n{completed.stderr[-2000:]}")
             done = [json.loads(line) for line in completed.stdout.splitlines() if '"type": "done"' in line][-1]
@@ -187,7 +192,8 @@ def end_to_end(args, checkpoint: Path, paths: list[Path], scratch: Path) -> None
         wall, inside = statistics.median(walls), statistics.median(counting)
         print(f"  {label:20s} {wall / len(paths):6.3f} s/image end to end (median of {args.repeats}: "
               f"{wall:.1f} s for {len(paths)} images; startup and checkpoint {wall - inside:.1f} s, "
-              f"counting {inside / len(paths):.3f} s/image)")
+              f"counting {inside / len(paths):.3f} s/image); CPU time {statistics.median(cpu) / len(paths):.3f} "
+              f"s/image")
 
 
 def stage_breakdown(model, record, paths: list[Path], scratch: Path) -> None:
