@@ -1,5 +1,12 @@
-"""Benchmark: counting throughput of the bare model vs the full count_images pipeline, and tiled memory.
+"""Benchmark: end-to-end `count` on a folder, where its time goes, the bare model vs the pipeline, tiled memory.
 
+0. End to end. ``python -m engine count FOLDER --checkpoint CK --out counts.csv`` (and with ``--density-dir``)
+   run as a user runs it, ``--repeats`` times: seconds per image (wall time of the whole command / images,
+   median), the part of it that is startup (import, checkpoint load) rather than counting, and the command's
+   CPU time per image (user + system; on a shared machine it moves far less than the wall time). Then one
+   image at a time, each stage timed: decode, mirrored margin, network input, model, cropping, writing the map.
+   And the model with its batch norms folded (what counting loads, engine/counting/folded.py) against the
+   plain eval-mode model, alternately, in the same pipeline.
 1. Throughput. The same images are counted two ways, alternately (so machine load hits both alike):
    - bare model: images decoded and normalised beforehand, only the forward passes are timed;
    - pipeline: ``engine.counting.infer.count_images`` on the files - decoding (in its background thread), moving the
@@ -12,6 +19,7 @@
     python bench/count_speed.py                      # 8 generated 1024x768 JPEGs, the default model (U-Net), 8000x6000
     python bench/count_speed.py --folder DIR --checkpoint best.pt
     python bench/count_speed.py --quick              # small and fast: checks the script works
+    python bench/count_speed.py --folder DIR --checkpoint best.pt --images 20 --skip-memory
 """
 
 from __future__ import annotations
@@ -153,6 +161,110 @@ def throughput(args, checkpoint: Path, paths: list[Path]) -> None:
     print(f"  ratio        {bare_s / piped_s:8.1%} of the bare model's throughput")
 
 
+def end_to_end(args, checkpoint: Path, paths: list[Path], scratch: Path) -> None:
+    """The count command on a folder holding exactly ``paths``, as a fresh process each time."""
+    import os
+    import statistics
+
+    folder = scratch / "e2e"
+    folder.mkdir(exist_ok=True)
+    for path in paths:
+        link = folder / path.name
+        if not link.exists():
+            link.symlink_to(path.resolve())
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    for label, extra in (("count", []), ("count --density-dir", ["--density-dir", str(scratch / "maps")])):
+        walls, counting, cpu = [], [], []
+        for _ in range(args.repeats):
+            command = [sys.executable, "-m", "engine", "count", str(folder), "--checkpoint", str(checkpoint),
+                       "--out", str(scratch / "counts.csv"), "--device", args.device, "--events", "jsonl", *extra]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            completed = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+            walls.append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            # The child's CPU time (user + system): unlike its wall time, barely moved by other work on the machine.
+            cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+            if completed.returncode != 0:
+                raise SystemExit(f"count failed:\n{completed.stderr[-2000:]}")
+            done = [json.loads(line) for line in completed.stdout.splitlines() if '"type": "done"' in line][-1]
+            counting.append(done["seconds"])
+        wall, inside = statistics.median(walls), statistics.median(counting)
+        print(f"  {label:20s} {wall / len(paths):6.3f} s/image end to end (median of {args.repeats}: "
+              f"{wall:.1f} s for {len(paths)} images; startup and checkpoint {wall - inside:.1f} s, "
+              f"counting {inside / len(paths):.3f} s/image); CPU time {statistics.median(cpu) / len(paths):.3f} "
+              f"s/image")
+
+
+def stage_breakdown(model, record, paths: list[Path], scratch: Path) -> None:
+    """Median milliseconds per image of each stage of counting, run one after the other (no overlap)."""
+    import statistics
+
+    import torch
+
+    from engine.counting.infer import forward, image_cells, input_alignment, model_device, network_input
+    from engine.counting.outputs import save_density
+    from engine.dataset import read_image
+    from engine.models.contract import context_margin, with_context
+
+    align, device = input_alignment(model, record), model_device(model)
+    margin = context_margin(align)
+    model = model.to(memory_format=torch.channels_last)
+    stages: dict[str, list[float]] = {name: [] for name in
+                                      ("decode", "margin", "input", "model", "crop", "write map")}
+    for path in paths:
+        marks = [time.perf_counter()]
+        image = read_image(path)
+        marks.append(time.perf_counter())
+        padded = with_context(image, margin, align)
+        marks.append(time.perf_counter())
+        with torch.inference_mode():
+            inputs = network_input([padded], record, padded.shape[:2], device, channels_last=True)
+        marks.append(time.perf_counter())
+        output = forward(model, record, inputs)[0]
+        marks.append(time.perf_counter())
+        density = image_cells(output, image.shape[0], image.shape[1], int(record.get("stride") or 1), margin)
+        marks.append(time.perf_counter())
+        save_density(scratch / "stage_maps", path.name, density)
+        marks.append(time.perf_counter())
+        for name, start, end in zip(stages, marks, marks[1:]):
+            stages[name].append(end - start)
+    total = sum(statistics.median(v) for v in stages.values())
+    print("  stages, one image at a time (median ms/image, share):")
+    for name, values in stages.items():
+        median = statistics.median(values)
+        print(f"    {name:10s} {median * 1000:8.1f} ms  {median / total:6.1%}")
+
+
+def folded_vs_plain(args, checkpoint: Path, paths: list[Path]) -> None:
+    """count_images with the folded model (what counting loads) and with the plain eval-mode model, alternately."""
+    import statistics
+
+    from engine.counting.folded import fold_batch_norms
+    from engine.models.checkpoint import load_model
+    from engine.models.device import pick_device
+
+    plain, record = load_model(checkpoint, pick_device(args.device))
+    plain.eval()
+    models = {"plain": plain, "folded": fold_batch_norms(plain)}
+    times: dict[str, list[float]] = {name: [] for name in models}
+    counts: dict[str, list[float]] = {}
+    for repeat in range(args.repeats + 1):  # the first round warms up, untimed
+        for name in (("plain", "folded") if repeat % 2 == 0 else ("folded", "plain")):
+            seconds = pipeline_seconds(models[name], record, paths, args.batch, args.max_pixels)
+            if repeat:
+                times[name].append(seconds / len(paths))
+            if name not in counts:
+                from engine.counting.infer import count_images
+                counts[name] = [r.count for r in count_images(paths, (models[name], record),
+                                                              batch_size=args.batch, max_pixels=args.max_pixels)]
+    plain_s, folded_s = statistics.median(times["plain"]), statistics.median(times["folded"])
+    worst = max(abs(a - b) / max(abs(a), 1e-9) for a, b in zip(counts["plain"], counts["folded"]))
+    print(f"  count_images, plain eval model {plain_s:.3f} s/image, batch norms folded {folded_s:.3f} s/image "
+          f"(ratio {folded_s / plain_s:.2f}, medians of {args.repeats} alternated runs); "
+          f"largest relative count difference {worst:.1e}")
+
+
 def memory(args, checkpoint: Path, folder: Path) -> None:
     from PIL import Image
 
@@ -222,6 +334,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="4 small images, width 8, a 3000x2000 image")
+    parser.add_argument("--skip-memory", action="store_true", help="skip the tiled-memory measurement")
     parser.add_argument("--memory-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -241,8 +354,14 @@ def main() -> None:
                 raise SystemExit(f"no images in {args.folder}")
         else:
             paths = make_images(scratch, args.images, args.size)
+        print(f"end to end on {len(paths)} images of {paths[0].name}'s folder:")
+        end_to_end(args, checkpoint, paths, scratch)
+        from engine.counting.infer import load_counter
+        stage_breakdown(*load_counter(checkpoint, args.device), paths, scratch)
+        folded_vs_plain(args, checkpoint, paths)
         throughput(args, checkpoint, paths)
-        memory(args, checkpoint, scratch)
+        if not args.skip_memory:
+            memory(args, checkpoint, scratch)
 
 
 if __name__ == "__main__":

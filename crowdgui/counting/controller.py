@@ -34,6 +34,8 @@ def engine_arguments(request: CountRequest, output_dir: Path) -> list[str]:
         args += ["--device", request.device]
     if request.points:
         args.append("--points")
+    if request.flips:
+        args.append("--flips")
     return args
 
 

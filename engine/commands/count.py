@@ -34,6 +34,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--uncertainty", action="store_true",
                         help="also report how unsure the model is of each count (the spread of its counts over "
                              "four flipped views, in objects; four times the work) in the result events")
+    parser.add_argument("--flips", action="store_true",
+                        help="test-time flips: average each density map with that of the image mirrored left to "
+                             "right (twice the work; see README for what it changed on VGG cells)")
     parser.add_argument("--pixel-size", default=None, metavar="SIZE",
                         help="one pixel's side, e.g. 0.65um (adds objects per mm²) or 0.05m (objects per "
                              "hectare); saved in the dataset's crowdgui.json, whose value is used when omitted")
@@ -61,7 +64,7 @@ def run(args, events) -> int:
     request = FolderCount(path=args.path, checkpoint=args.checkpoint, out=args.out, density_dir=args.density_dir,
                           points=args.points, device=args.device, batch=args.batch, max_pixels=args.max_pixels,
                           roi=roi, roi_name=args.roi.name if args.roi else "--roi", pixel_size=pixel_size,
-                          uncertainty=args.uncertainty)
+                          uncertainty=args.uncertainty, flips=args.flips)
     try:
         with terminate_as_interrupt():
             count_folder(request, events)

@@ -74,6 +74,7 @@ class FolderCount:
     roi_name: str = "--roi"
     pixel_size: PixelSize | None = None
     uncertainty: bool = False  # also the flip spread of each count (engine.counting.uncertainty): 4x the work
+    flips: bool = False  # average each map with the mirrored image's (test-time flips): 2x the work
 
 
 def count_folder(request: FolderCount, events) -> dict:
@@ -115,7 +116,7 @@ def count_folder(request: FolderCount, events) -> dict:
     class_errors: dict[str, list[float]] = {name: [] for name in classes}
     try:
         for result in infer.count_images([t.path for t in targets], (model, record), batch_size=request.batch,
-                                         max_pixels=request.max_pixels):
+                                         max_pixels=request.max_pixels, flips=request.flips):
             target = targets[result.index]
             done += 1
             if not result.ok:

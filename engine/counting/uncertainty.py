@@ -43,16 +43,36 @@ def view(image: np.ndarray, left_right: bool, upside_down: bool) -> np.ndarray:
     return image
 
 
-def count_spread(model, record: dict, image: np.ndarray, **predict_options) -> CountSpread:
-    """The counts of the four flipped views of an (H, W, 3) uint8 image (four forward passes)."""
+def view_density(model, record: dict, image: np.ndarray, left_right: bool, upside_down: bool,
+                 **predict_options) -> np.ndarray:
+    """The density the model sees in ``image`` flipped as asked, flipped back onto the image's own cells.
+
+    At a stride above 1 the flipped-back cells of an image whose side is not a multiple of the stride are
+    shifted by the part cell at its edge; the map's sum (the count) is exact either way.
+    """
     from engine.counting.infer import predict_density
 
-    counts = []
-    for left_right, upside_down in VIEWS:
-        flipped = np.ascontiguousarray(view(image, left_right, upside_down))
-        density = predict_density(model, record, flipped, **predict_options)
-        counts.append(float(density.sum(dtype=np.float64)))
+    flipped = np.ascontiguousarray(view(image, left_right, upside_down))
+    return np.ascontiguousarray(view(predict_density(model, record, flipped, **predict_options),
+                                     left_right, upside_down))
+
+
+def count_spread(model, record: dict, image: np.ndarray, **predict_options) -> CountSpread:
+    """The counts of the four flipped views of an (H, W, 3) uint8 image (four forward passes)."""
+    counts = [float(view_density(model, record, image, *flips, **predict_options).sum(dtype=np.float64))
+              for flips in VIEWS]
     return CountSpread(tuple(counts))
+
+
+def mirror_averaged(model, record: dict, image: np.ndarray, maps: np.ndarray,
+                    **predict_options) -> np.ndarray:
+    """Test-time flips (``count --flips``): the mean of ``maps`` (the image's (C, h, w) class maps) and the maps
+    of the image mirrored left to right, mirrored back. One more forward pass per image; see README for what it
+    buys."""
+    from engine.counting.infer import predict_class_densities
+
+    mirrored = predict_class_densities(model, record, np.ascontiguousarray(image[:, ::-1]), **predict_options)
+    return (maps + mirrored[:, :, ::-1]) / 2
 
 
 def ranked(scores: dict[str, float]) -> list[tuple[str, float]]:

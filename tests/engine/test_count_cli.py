@@ -245,3 +245,23 @@ def test_sigterm_stops_a_count_between_images_and_keeps_finished_rows(tmp_path):
     rows = _rows(tmp_path / "counts.csv.partial")
     finished = [e["image"] for e in events if e["type"] == "result"]
     assert 2 <= len(finished) < 30 and [row[0] for row in rows[1:]] == finished
+
+
+def test_count_flips_averages_each_map_with_the_mirrored_images(red_checkpoint, mixed_folder, tmp_path, capsys,
+                                                                 monkeypatch):
+    import engine.counting.infer as infer
+
+    seen = []
+
+    def doubled(model, record, image, density, **options):  # stands in for the mirrored pass: visible in the count
+        seen.append(image.shape)
+        return density * 2
+
+    monkeypatch.setattr(infer, "mirror_averaged", doubled)
+    out = tmp_path / "flipped.csv"
+    assert main(["count", str(mixed_folder), "--checkpoint", str(red_checkpoint), "--out", str(out),
+                 "--flips"]) == 0
+    assert [row[1] for row in _rows(out)[1:]] == ["6.000", "10.000", "4.000", "8.000"]
+    assert seen == [(48, 64, 3)] * 4
+    assert main(["count", str(mixed_folder), "--checkpoint", str(red_checkpoint), "--out", str(out)]) == 0
+    assert [row[1] for row in _rows(out)[1:]] == ["3.000", "5.000", "2.000", "4.000"] and len(seen) == 4

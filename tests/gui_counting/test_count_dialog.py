@@ -133,3 +133,19 @@ def test_the_model_chosen_in_the_run_history_is_preselected(qtbot, tmp_path):
     assert dialog.model.path() == older.resolve()
     menus = [action.text() for action in window.menuBar().actions()]
     assert "&Count" in menus and "Count folder…" in [a.text() for a in window.menu("&Count").actions()]
+
+
+def test_test_time_flips_are_offered_off_by_default_and_reach_the_engine(qtbot, settings, tmp_path):
+    from crowdgui.counting.count_dialog import CountRequest
+
+    dataset = write_synthetic_dataset(tmp_path / "cells", images=1, size=(32, 32))
+    _run(dataset, "20240301-090000-unet")
+    dialog = _dialog(qtbot, settings, dataset_folder=dataset)
+    assert not dialog.flips.isChecked()
+    assert "MAE" in dialog.flips.toolTip() and "Twice" in dialog.flips.toolTip()
+    dialog.flips.setChecked(True)
+    assert dialog.request().flips
+    dialog.accept()
+    assert _dialog(qtbot, settings, dataset_folder=dataset).flips.isChecked()  # remembered
+    assert engine_arguments(CountRequest(tmp_path, tmp_path / "m.pt", flips=True), tmp_path)[-1] == "--flips"
+    assert "--flips" not in engine_arguments(CountRequest(tmp_path, tmp_path / "m.pt"), tmp_path)
