@@ -89,10 +89,11 @@ def _events(text: str) -> list[dict]:
     return events
 
 
-def train_together(dataset_dir: Path, runs: Path, minutes: float, seed: int, extra: list[str]) -> dict:
+def train_together(dataset_dir: Path, runs: Path, minutes: float, seed: int, extra: list[str],
+                   candidates: list[str]) -> dict:
     """Train every candidate at once (one thread each); {candidate: its "done" event}."""
     processes = {}
-    for loss in CANDIDATES:
+    for loss in candidates:
         log = (runs / f"{loss}.jsonl").open("w")
         command = [sys.executable, "-m", "engine", "train", str(dataset_dir), "--out", str(runs / loss), "--loss",
                    loss, "--threads", "1", "--minutes", str(minutes), "--seed", str(seed), "--device", "cpu",
@@ -117,14 +118,15 @@ def train_together(dataset_dir: Path, runs: Path, minutes: float, seed: int, ext
     return finished
 
 
-def bench(kind: str, data: Path, work: Path, minutes: float, seed: int, extra: list[str]) -> list[dict]:
+def bench(kind: str, data: Path, work: Path, minutes: float, seed: int, extra: list[str],
+          candidates: list[str]) -> list[dict]:
     dataset_dir = prepare(kind, data, work)
     runs = work / f"runs-{kind}"
     runs.mkdir(parents=True, exist_ok=True)
-    print(f"training {', '.join(CANDIDATES)} side by side for {minutes:g} min ...", flush=True)
-    trained = train_together(dataset_dir, runs, minutes, seed, extra)
+    print(f"training {', '.join(candidates)} side by side for {minutes:g} min ...", flush=True)
+    trained = train_together(dataset_dir, runs, minutes, seed, extra, candidates)
     rows = []
-    for loss in CANDIDATES:
+    for loss in candidates:
         result = [e for e in engine(["evaluate", str(dataset_dir), "--checkpoint", str(runs / loss / "best.pt"),
                                      "--split", "test", "--device", "cpu"]) if e["type"] == "done"][-1]
         rows.append({"data": NAMES[kind], "loss": loss, "minutes": minutes, "steps": trained[loss].get("steps"),
@@ -151,6 +153,8 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(SOURCES), help="one data set only")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_MINUTES} min of training each")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--candidates", nargs="+", choices=CANDIDATES, default=list(CANDIDATES),
+                        help="the losses to compare (fewer side by side: each gets more of the CPU)")
     parser.add_argument("--data", type=Path, help="the folder holding vgg_cells_train and shanghaitech_B_train")
     parser.add_argument("--work", type=Path, help="keep the imported data and the runs here (default: a temp dir)")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more `engine train` flags")
@@ -162,7 +166,8 @@ def main() -> None:
     minutes = {"vgg": args.minutes_vgg, "shb": args.minutes_shb}
     rows = []
     for kind in ([args.only] if args.only else ["vgg", "shb"]):
-        rows += bench(kind, data, work, QUICK_MINUTES if args.quick else minutes[kind], args.seed, args.extra)
+        rows += bench(kind, data, work, QUICK_MINUTES if args.quick else minutes[kind], args.seed, args.extra,
+                      args.candidates)
     print(table(rows))
     print(f"work folder: {work}")
 
