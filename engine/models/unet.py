@@ -44,8 +44,30 @@ class UpStage(nn.Module):
         return self.conv(torch.cat([self.up(x), skip], dim=1))
 
 
+class SkipNetwork(nn.Module):
+    """The U shape every U-Net here shares: ``down`` stages (pooled between), ``up`` stages that each take the
+    skip of their level, a 1x1 ``head``; subclasses build the stages."""
+
+    down: nn.ModuleList
+    up: nn.ModuleList
+    pool: nn.Module
+    head: nn.Module
+
+    def forward(self, x):
+        skips = []
+        for level, stage in enumerate(self.down):
+            if level:
+                x = self.pool(x)
+            x = stage(x)
+            skips.append(x)
+        x = skips.pop()
+        for stage in self.up:
+            x = stage(x, skips.pop())
+        return self.head(x)
+
+
 @register("unet", "U-Net (Ronneberger et al. / NeuroSYS): skip connections, full-resolution output")
-class UNet(nn.Module):
+class UNet(SkipNetwork):
     """U-Net (Ronneberger et al. / NeuroSYS): skip connections, full-resolution output."""
 
     stride = 1
@@ -71,14 +93,3 @@ class UNet(nn.Module):
                                 for level in reversed(range(depth)))
         self.head = nn.Conv2d(channels[0], classes, 1)
 
-    def forward(self, x):
-        skips = []
-        for level, stage in enumerate(self.down):
-            if level:
-                x = self.pool(x)
-            x = stage(x)
-            skips.append(x)
-        x = skips.pop()
-        for stage in self.up:
-            x = stage(x, skips.pop())
-        return self.head(x)

@@ -15,7 +15,7 @@ from torch import nn
 
 from engine.models import check_classes, register
 from engine.models.pretrained import load_vgg16_weights
-from engine.models.unet import UpStage
+from engine.models.unet import SkipNetwork, UpStage
 
 # VGG-16's five conv blocks as output channels at width 64 (each ends at a 2x2 max-pool in VGG).
 VGG16_BLOCKS = [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]]
@@ -33,7 +33,7 @@ def vgg_block(in_channels: int, widths: list[int], scale: float) -> nn.Sequentia
 
 
 @register("unet_vgg16", "U-Net with a VGG-16-BN encoder: can start from ImageNet weights; full-resolution output")
-class UNetVGG16(nn.Module):
+class UNetVGG16(SkipNetwork):
     """U-Net with a VGG-16-BN encoder: can start from ImageNet weights; full-resolution output."""
 
     stride = 1
@@ -61,18 +61,6 @@ class UNetVGG16(nn.Module):
         # The skip of level l has channels[l], which UpStage's output must match to be concatenated.
         self.up = nn.ModuleList(UpStage(channels[level + 1], channels[level]) for level in reversed(range(depth)))
         self.head = nn.Conv2d(channels[0], classes, 1)
-
-    def forward(self, x):
-        skips = []
-        for level, stage in enumerate(self.down):
-            if level:
-                x = self.pool(x)
-            x = stage(x)
-            skips.append(x)
-        x = skips.pop()
-        for stage in self.up:
-            x = stage(x, skips.pop())
-        return self.head(x)
 
     def load_pretrained(self, source: str | Path) -> str:
         """Start the encoder from VGG-16-BN weights: ``"imagenet"`` or a weights file (engine.models.pretrained);

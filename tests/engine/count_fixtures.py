@@ -11,6 +11,8 @@ Imported by the count tests (which put this folder on sys.path) and by their chi
 from __future__ import annotations
 
 import contextlib
+import csv
+import json
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -22,9 +24,9 @@ from torch import nn
 from torch.nn import functional as F
 
 import engine.models
-from engine.models.checkpoint import save_checkpoint
 from engine.dataset.sidecar import Annotation, sidecar_path, write_sidecar
 from engine.models import get_model, register
+from engine.models.checkpoint import save_checkpoint
 from engine.models.contract import DEFAULT_NORMALIZATION
 
 PLAIN_NORMALIZATION = {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
@@ -140,3 +142,14 @@ if __name__ == "__main__":  # the engine's command line, with the test model ava
 
     with red_counter_registered():
         sys.exit(main(sys.argv[1:]))
+
+
+def jsonl_events(text: str) -> list[dict]:
+    """The events a command printed with ``--events jsonl``."""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def csv_rows(path) -> list[list[str]]:
+    """Every row of a CSV file, header first."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))

@@ -10,6 +10,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib does not add it; the helpers live here
 from count_fixtures import (
+    csv_rows as _rows,
+)
+from count_fixtures import (
+    jsonl_events as _events,
+)
+from count_fixtures import (
     pixel_centres,
     red_counter_checkpoint,
     red_counter_registered,
@@ -22,15 +28,6 @@ from engine.counting.outputs import CountRecord, counts_csv_bytes
 from engine.counting.targets import CountedArea
 from engine.dataset import Dataset
 from engine.dataset.classes import ObjectClass
-
-
-def _events(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def _rows(path: Path) -> list[list[str]]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.reader(handle))
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """``python -m engine count`` and ``evaluate``: files, events and errors, with a model of known output."""
 
-import csv
 import json
 import math
 import os
@@ -14,6 +13,9 @@ import pytest
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))  # --import-mode=importlib does not add it; the helpers live here
 from count_fixtures import (
+    csv_rows as _rows,
+)
+from count_fixtures import (
     fcrn_checkpoint,
     pixel_centres,
     red_counter_checkpoint,
@@ -21,17 +23,11 @@ from count_fixtures import (
     spread_pixels,
     write_red_image,
 )
+from count_fixtures import (
+    jsonl_events as _events,
+)
 
 from engine.cli import main
-
-
-def _events(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def _rows(path: Path) -> list[list[str]]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.reader(handle))
 
 
 @pytest.fixture
@@ -249,7 +245,7 @@ def test_sigterm_stops_a_count_between_images_and_keeps_finished_rows(tmp_path):
 
 def test_count_flips_averages_each_map_with_the_mirrored_images(red_checkpoint, mixed_folder, tmp_path, capsys,
                                                                  monkeypatch):
-    import engine.counting.infer as infer
+    from engine.counting import infer
 
     seen = []
 

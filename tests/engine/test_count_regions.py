@@ -4,7 +4,6 @@ The test model counts one object per pure-red pixel (count_fixtures.RedCounter),
 polygon has a known answer: the red pixels whose cell centre lies inside it (polygons on the 4-pixel grid).
 """
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -14,6 +13,12 @@ import pytest
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))  # --import-mode=importlib does not add it; the helpers live here
+from count_fixtures import (
+    csv_rows as _rows,
+)
+from count_fixtures import (
+    jsonl_events as _events,
+)
 from count_fixtures import (
     pixel_centres,
     red_counter_checkpoint,
@@ -31,15 +36,6 @@ from engine.dataset.sidecar import Annotation, sidecar_path, write_sidecar
 PIXELS = spread_pixels(10, 64, 48)
 LEFT_HALF = rectangle("roi", 0, 0, 32, 48)  # holds x = 4, 16, 28: 6 pixels
 TOP_LEFT = rectangle("ignore", 0, 0, 12, 12)  # holds (4, 4) only
-
-
-def _events(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def _rows(path: Path) -> list[list[str]]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.reader(handle))
 
 
 def _count(capsys, *args) -> tuple[int, list[dict]]:
