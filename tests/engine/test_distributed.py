@@ -179,9 +179,12 @@ def test_two_processes_stop_together_resume_and_match_one_process(tmp_path):
     assert stopped["train_summary"]["world_size"] == 2 and stopped["train_summary"]["batch"] == 2
 
     # 2. Resume with both processes: every rank reads last.pt, the run ends where it was planned.
-    resumed = subprocess.run([*TORCHRUN, "-m", "engine", "train", str(cells), "--out", str(run), "--resume",
-                              "--device", "cpu", "--events", "jsonl"], env=child_env(), cwd=tmp_path,
-                             capture_output=True, text=True, timeout=120, check=False)
+    for attempt in range(2):  # the same one retry on rank 0's SIGABRT in Gloo as above (an open race)
+        resumed = subprocess.run([*TORCHRUN, "-m", "engine", "train", str(cells), "--out", str(run), "--resume",
+                                  "--device", "cpu", "--events", "jsonl"], env=child_env(), cwd=tmp_path,
+                                 capture_output=True, text=True, timeout=120, check=False)
+        if resumed.returncode == 0 or "SIGABRT" not in resumed.stderr or attempt:
+            break
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     events = _events(resumed.stdout)
     assert events[0]["resumed_from_step"] == done["steps"]
