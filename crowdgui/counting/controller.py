@@ -180,6 +180,8 @@ class CountingController(QObject):
             self.stride = int(event.get("stride") or self.stride)
             if event.get("total"):
                 self.panel.set_progress(0, int(event["total"]))
+            if isinstance(event.get("classes"), list) and len(event["classes"]) > 1:
+                self.panel.show_classes([str(name) for name in event["classes"]])
         elif kind == "progress":
             self.panel.set_progress(int(event.get("done") or 0), int(event.get("total") or 0))
         elif kind == "result":

@@ -209,7 +209,7 @@ class ResultsPanel(QWidget):
     # -------------------------------------------------------------- results
     def add_result(self, row: CountRow) -> None:
         if row.class_counts and not self.model.class_names:  # the first result of a 2+ class model
-            self._show_classes(list(row.class_counts))
+            self.show_classes(list(row.class_counts))
         self.model.append(row)
         if row.uncertainty is not None:
             self.table.setColumnHidden(ResultsTableModel.UNCERTAINTY, False)
@@ -220,8 +220,11 @@ class ResultsPanel(QWidget):
             self.select_image(str(row.path))  # show the first image at once, the user sees something happen
         self._refresh_timer.start()
 
-    def _show_classes(self, names: list[str]) -> None:
-        """A column per class (the table's pane widens to keep the image names readable) and the chooser."""
+    def show_classes(self, names: list[str]) -> None:
+        """A column per class (the table's pane widens to keep the image names readable) and the chooser.
+
+        The controller passes the start event's ``classes`` (channel order): a result's per-class dict comes
+        through Qt's signals as a map, whose keys Qt sorts."""
         self.model.set_classes(names)
         self.viewer.set_classes(names)
         header = self.table.horizontalHeader()

@@ -204,3 +204,14 @@ def test_cancel_stops_the_count_and_keeps_what_was_counted(qtbot, window, traine
     assert finished.args[0] == "cancelled" and panel.model.rowCount() == 0
     assert panel.status.text() == "Cancelled before any image was counted"
     assert not controller.is_running()
+
+
+def test_class_columns_follow_the_models_channel_order(qtbot, window, tmp_path):
+    # A result's per-class dict reaches the window through a Qt signal as a map, whose keys Qt sorts: the
+    # columns must come from the start event's list (channel order), not from those keys.
+    _, controller = window
+    controller._on_event({"type": "start", "total": 1, "stride": 1, "classes": ["zebra", "ant"]})
+    controller._on_event({"type": "result", "image": "a.png", "path": str(tmp_path / "a.png"), "count": 3.0,
+                          "counts_per_class": {"ant": 1.0, "zebra": 2.0}})
+    assert controller.panel.model.class_names == ["zebra", "ant"]
+    assert controller.panel.model.rows[0].class_counts == {"ant": 1.0, "zebra": 2.0}
