@@ -92,3 +92,20 @@ def test_settings_applied_in_the_training_dialog_show_in_the_density_dock(qtbot,
     win.density.suggester.pool.waitForDone(5000)
     win.density.preview.wait()
     win.session.close_dataset()
+
+
+def test_switching_images_suggests_again_only_after_an_edit(window, qtbot, tmp_path):
+    from crowdgui.annotation.undo import AddPoint
+
+    window.open_folder(_cells(tmp_path))
+    box = window.density.panel.suggestion_box
+    qtbot.waitUntil(lambda: box.suggestion is not None, timeout=5000)
+    asked = []
+    window.density.suggester.request = lambda folder: asked.append(folder)
+    window.session.step(1)
+    assert asked == []  # nothing changed: reading every points file again would be wasted work
+    window.session.push(AddPoint(window.session.points, 5.0, 5.0))
+    window.session.step(1)
+    assert asked == [window.session.dataset.folder]
+    window.session.step(-1)
+    assert len(asked) == 1
