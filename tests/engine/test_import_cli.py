@@ -372,3 +372,15 @@ def test_export_skips_bad_sidecars_with_reason(tmp_path, capsys):
     assert done["images"] == 1 and "annotation unreadable" in done["skipped_files"][0]["reason"]
     assert (tmp_path / "x" / "ground-truth" / "GT_cells_002.mat").is_file()
     assert not (tmp_path / "x" / "ground-truth" / "GT_cells_001.mat").exists()
+
+
+def test_notes_that_repeat_are_shown_three_times_then_summed_up():
+    from engine.dataset.importers import NOTES_SHOWN, ImportSummary
+
+    summary = ImportSummary(format="dots", source="src", out="out")
+    shown = [summary.note_is_new(f"{n} group(s) of touching dot pixels ({2 * n} points)", f"{n}dots.png")
+             for n in range(1, 8)]
+    assert shown == [True] * NOTES_SHOWN + [False] * (7 - NOTES_SHOWN)
+    assert summary.note_is_new("lossy (JPEG) dots image", "a.png")  # another kind of note is shown
+    assert summary.repeated_notes() == {"N group(s) of touching dot pixels (N points)":
+                                        [f"{n}dots.png" for n in range(NOTES_SHOWN + 1, 8)]}
