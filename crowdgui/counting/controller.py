@@ -36,6 +36,10 @@ def engine_arguments(request: CountRequest, output_dir: Path) -> list[str]:
         args.append("--points")
     if request.flips:
         args.append("--flips")
+    if request.roi is not None:
+        args += ["--roi", str(request.roi)]
+    if request.pixel_size:
+        args += ["--pixel-size", request.pixel_size]
     return args
 
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from engine.dataset.images import is_image_file
 from engine.training.runs import RUNS_FOLDER, list_runs
 
+from crowdgui.counting.area_options import AreaOptions
 from crowdgui.training.devices import device_choices
 
 COUNTS_FOLDER = "crowdgui_counts"
@@ -44,6 +45,8 @@ class CountRequest:
     output_dir: Path | None = None
     points: bool = False
     flips: bool = False  # test-time flips (engine count --flips)
+    roi: Path | None = None  # regions applied to every image (engine count --roi)
+    pixel_size: str | None = None  # one pixel's side, e.g. "0.65um" (engine count --pixel-size)
 
     def resolved_output_dir(self) -> Path:
         return self.output_dir or default_output_dir(self.folder)
@@ -200,6 +203,7 @@ class CountDialog(QDialog):
         self.points = QCheckBox("Also find predicted points (local maxima of the density)", self)
         self.flips = QCheckBox("Test-time flips (average with the mirrored image; twice as slow)", self)
         self.flips.setToolTip(FLIPS_TOOLTIP)
+        self.area = AreaOptions(self)
         for info in (self.folder_info, self.model_info):
             info.setStyleSheet("color: palette(dark);")
         intro = QLabel("Count every image of a folder with a trained model. The counts and density maps are "
@@ -222,6 +226,7 @@ class CountDialog(QDialog):
         form.addRow("Save results in:", self.output)
         form.addRow("", self.points)
         form.addRow("", self.flips)
+        self.area.add_rows(form)
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
         self.count_button = self.buttons.addButton("Count", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -238,6 +243,8 @@ class CountDialog(QDialog):
 
         self.folder.edit.textChanged.connect(self._folder_changed)
         self.model.changed.connect(self._validate)
+        self.area.roi.textChanged.connect(self._validate)
+        self.area.pixel_size.textChanged.connect(self._validate)
         self.output.edit.textEdited.connect(self._mark_output_edited)
         self._restore(checkpoint)
 
@@ -315,6 +322,7 @@ class CountDialog(QDialog):
             saved = _dt.datetime.fromtimestamp(checkpoint.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
             self.model_info.setText(f"{checkpoint.parent.name}/{checkpoint.name}, saved {saved}")
             self.model_info.setToolTip(str(checkpoint))
+        ready = self.area.check() and ready
         self.count_button.setEnabled(ready)
 
     # ------------------------------------------------------------------ result
@@ -326,6 +334,8 @@ class CountDialog(QDialog):
             output_dir=self.output.path(),
             points=self.points.isChecked(),
             flips=self.flips.isChecked(),
+            roi=self.area.roi_path(),
+            pixel_size=self.area.pixel_size_text(),
         )
 
     def accept(self) -> None:

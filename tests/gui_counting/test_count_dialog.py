@@ -149,3 +149,25 @@ def test_test_time_flips_are_offered_off_by_default_and_reach_the_engine(qtbot, 
     assert _dialog(qtbot, settings, dataset_folder=dataset).flips.isChecked()  # remembered
     assert engine_arguments(CountRequest(tmp_path, tmp_path / "m.pt", flips=True), tmp_path)[-1] == "--flips"
     assert "--flips" not in engine_arguments(CountRequest(tmp_path, tmp_path / "m.pt"), tmp_path)
+
+
+def test_a_region_file_and_a_pixel_size_are_checked_and_reach_the_engine(qtbot, settings, tmp_path):
+    dataset = write_synthetic_dataset(tmp_path / "cells", images=2, size=(32, 32))
+    _run(dataset, "20240301-090000-unet")
+    dialog = _dialog(qtbot, settings, dataset_folder=dataset)
+    assert dialog.count_button.isEnabled()
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    dialog.area.roi.setText(str(bad))
+    assert not dialog.count_button.isEnabled() and "not JSON" in dialog.area.roi_info.text()
+    regions = tmp_path / "camera.json"
+    regions.write_text(json.dumps([{"kind": "roi", "polygon": [[0, 0], [20, 0], [20, 20]]},
+                                   {"kind": "ignore", "polygon": [[1, 1], [5, 1], [5, 5]]}]))
+    dialog.area.roi.setText(str(regions))
+    assert dialog.count_button.isEnabled() and dialog.area.roi_info.text() == "Applied to every image: 1 ignore, 1 roi"
+    dialog.area.pixel_size.setText("0.65 furlong")
+    assert not dialog.count_button.isEnabled() and "0.65um" in dialog.area.pixel_info.text()
+    dialog.area.pixel_size.setText("0.65um")
+    assert dialog.count_button.isEnabled() and "per mm²" in dialog.area.pixel_info.text()
+    args = engine_arguments(dialog.request(), tmp_path / "out")
+    assert args[args.index("--roi") + 1] == str(regions) and args[args.index("--pixel-size") + 1] == "0.65um"
