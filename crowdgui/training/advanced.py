@@ -26,11 +26,9 @@ from engine.density import DensitySettings
 DEFAULT_TEXT = "engine default"
 # The training losses (engine.training.config.LOSSES) as the dialog names them, with one line on each.
 LOSS_CHOICES = (
-    ("mse", "Density map (MSE)", "Squared error to the density map drawn from your points: the classic loss"),
-    ("bayesian", "Bayesian loss", ("Learns from the points themselves: each point should get a count of one "
-                                   "nearby (Ma et al., ICCV 2019)")),
-    ("dmcount", "DM-Count", ("Learns from the points themselves: the map's count and its spread should match "
-                             "the points' (Wang et al., NeurIPS 2020)")),
+    ("mse", "Density map (MSE)", "Squared error to the density map drawn from your points"),
+    ("bayesian", "Bayesian loss", "From the points: each gets a count of one nearby (Ma et al. 2019)"),
+    ("dmcount", "DM-Count", "From the points: count and spread match theirs (Wang et al. 2020)"),
 )
 
 
@@ -84,7 +82,7 @@ class AdvancedOptions(QWidget):
         for value, text, explanation in LOSS_CHOICES:
             self.loss_combo.addItem(text, value)
             self.loss_combo.setItemData(self.loss_combo.count() - 1, explanation, Qt.ToolTipRole)
-        self.loss_hint = QLabel(wordWrap=True)
+        self.loss_hint = QLabel()
         self.loss_combo.currentIndexChanged.connect(self._loss_changed)
         self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1)
         self.seed_spin.setToolTip("The same seed on the same machine repeats a run")
