@@ -45,17 +45,24 @@ def load_for_counting(args, events):
     return None
 
 
+def open_dataset(folder, events):
+    """The Dataset in ``folder``, or None after an error event saying it is not there."""
+    from engine.dataset import Dataset
+
+    try:
+        return Dataset(folder)
+    except FileNotFoundError as exc:
+        events.error(str(exc))
+        return None
+
+
 def open_dataset_and_model(args, events):
     """(dataset, model, record) for a command on ``args.dataset`` with ``--checkpoint``, or the exit code
     (2: bad options, 1: no such folder or an unusable checkpoint) after an error event."""
-    from engine.dataset import Dataset
-
     if not check_model_arguments(args, events):
         return 2
-    try:
-        dataset = Dataset(args.dataset)
-    except FileNotFoundError as exc:
-        events.error(str(exc))
+    dataset = open_dataset(args.dataset, events)
+    if dataset is None:
         return 1
     loaded = load_for_counting(args, events)
     return 1 if loaded is None else (dataset, *loaded)

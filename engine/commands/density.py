@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.atomic import atomic_path
+from engine.commands._model_options import open_dataset
 from engine.dataset import Dataset, ImageReadError, SidecarError, read_image
 from engine.dataset.regions import points_in_mask
 from engine.dataset.sidecar import points_outside
@@ -99,10 +100,8 @@ def run(args: argparse.Namespace, events) -> int:
     if args.out is None and args.per_image is None:
         events.error("nothing to write: give --out FILE.h5 and/or --per-image DIR")
         return 2
-    try:
-        dataset = Dataset(args.dataset)
-    except FileNotFoundError as exc:
-        events.error(str(exc))
+    dataset = open_dataset(args.dataset, events)
+    if dataset is None:
         return 1
     settings = resolve_settings(dataset, args)
     for problem in dataset.problems:

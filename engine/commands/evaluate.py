@@ -18,7 +18,12 @@ import sys
 import time
 from pathlib import Path
 
-from engine.commands._model_options import add_model_arguments, check_model_arguments, load_for_counting
+from engine.commands._model_options import (
+    add_model_arguments,
+    check_model_arguments,
+    load_for_counting,
+    open_dataset,
+)
 from engine.metrics import default_radius
 
 NAME = "evaluate"
@@ -42,7 +47,6 @@ def run(args, events) -> int:
     from engine.counting.infer import count_images, model_stride
     from engine.counting.outputs import StreamingCsv, format_count
     from engine.counting.scoring import ClassScores, class_counts_known, score_image, stated_summary
-    from engine.dataset import Dataset
     from engine.metrics import Evaluation
     from engine.models.checkpoint import checkpoint_classes
 
@@ -51,10 +55,8 @@ def run(args, events) -> int:
     if args.radius is not None and args.radius <= 0:
         events.error("--radius must be a positive number of pixels")
         return 2
-    try:
-        dataset = Dataset(args.dataset)
-    except FileNotFoundError as exc:
-        events.error(str(exc))
+    dataset = open_dataset(args.dataset, events)
+    if dataset is None:
         return 1
     splits = ("train", "val", "test") if args.split == "all" else (args.split,)
     wanted = {name for split in splits for name in dataset.images_in(split)}
