@@ -42,6 +42,7 @@ class AreaOptions(QObject):
         roi_row.addWidget(browse)
         self.roi_widget = QWidget(parent)
         self.roi_widget.setLayout(roi_row)
+        self._roi_checked: tuple[Path | None, str, bool] | None = None  # (path, description, usable)
 
     def add_rows(self, form: QFormLayout) -> None:
         form.addRow("Regions:", self.roi_widget)
@@ -63,29 +64,37 @@ class AreaOptions(QObject):
         return self.pixel_size.text().strip() or None
 
     def check(self) -> bool:
-        """Describe both fields in their info lines; False when either cannot be used."""
-        ok = True
+        """Describe both fields in their info lines; False when either cannot be used. The region file is read
+        again only when its path changed (the dialog checks on every keystroke of either field)."""
         path = self.roi_path()
-        if path is None:
-            self.roi_info.setText("No region file: each image's own regions (if any) are used.")
-        else:
-            try:
-                kinds = Counter(region.kind for region in read_roi_file(path))
-                self.roi_info.setText("Applied to every image: "
-                                      + ", ".join(f"{number} {kind}" for kind, number in sorted(kinds.items())))
-            except ValueError as exc:
-                self.roi_info.setText(str(exc))
-                ok = False
-        text = self.pixel_size_text()
-        if text is None:
-            self.pixel_info.setText("")
-        else:
-            try:
-                size = parse_pixel_size(text)
-                per = "objects per mm²" if size.column == "per_mm2" else "objects per hectare"
-                self.pixel_info.setText(f"One pixel is {size} on a side: the counts get {per}.")
-            except ValueError as exc:
-                self.pixel_info.setText(str(exc))
-                ok = False
-        self.pixel_info.setVisible(bool(self.pixel_info.text()))
-        return ok
+        if self._roi_checked is None or self._roi_checked[0] != path:
+            self._roi_checked = (path, *describe_roi_file(path))
+        _, roi_text, roi_ok = self._roi_checked
+        size_text, size_ok = describe_pixel_size(self.pixel_size_text())
+        self.roi_info.setText(roi_text)
+        self.pixel_info.setText(size_text)
+        self.pixel_info.setVisible(bool(size_text))
+        return roi_ok and size_ok
+
+
+def describe_roi_file(path: Path | None) -> tuple[str, bool]:
+    """What a region file applies to every image, or why it cannot be used; and whether it can."""
+    if path is None:
+        return "No region file: each image's own regions (if any) are used.", True
+    try:
+        kinds = Counter(region.kind for region in read_roi_file(path))
+    except ValueError as exc:
+        return str(exc), False
+    return "Applied to every image: " + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())), True
+
+
+def describe_pixel_size(text: str | None) -> tuple[str, bool]:
+    """What a pixel size adds to the counts, or why it cannot be read ("" for none given); and whether it can."""
+    if text is None:
+        return "", True
+    try:
+        size = parse_pixel_size(text)
+    except ValueError as exc:
+        return str(exc), False
+    per = "objects per mm²" if size.column == "per_mm2" else "objects per hectare"
+    return f"One pixel is {size} on a side: the counts get {per}.", True
