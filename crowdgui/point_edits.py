@@ -22,8 +22,7 @@ class PointEdits(QObject):
         actions.mark_no_objects.triggered.connect(self.mark_no_objects)
 
     def add(self, x: float, y: float) -> None:
-        label, first_class = self.window.classes.new_point_label()
-        self.session.push(AddPoint(self.session.points, x, y, label, first_class))
+        self.session.push(AddPoint(self.session.points, x, y, self.window.classes.new_point_label()))
 
     def delete(self, indices) -> None:
         if len(indices):

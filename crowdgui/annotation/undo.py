@@ -28,15 +28,15 @@ class _PointsCommand(QUndoCommand):
 class AddPoint(_PointsCommand):
     """Add one point at the end of the list.
 
-    ``label``/``first_class``: in a dataset of 2+ classes, the new point's class; an image whose points have no
-    labels yet gets them (every earlier point is of ``first_class``), and undo takes them away again.
+    ``label``: in a dataset of 2+ classes, the new point's class; an image whose points have no labels yet gets
+    them (every earlier point is of the model's ``unlabelled_class``, the dataset's first), and undo takes them
+    away again.
     """
 
-    def __init__(self, model: PointsModel, x: float, y: float, label: str | None = None,
-                 first_class: str | None = None):
+    def __init__(self, model: PointsModel, x: float, y: float, label: str | None = None):
         super().__init__(model, "Add point" if label is None else f"Add {label}")
         self.xy = (float(x), float(y))
-        self.label, self.first_class = label, first_class
+        self.label = label
         self.index: int | None = None
         self.made_labels = False
 
@@ -44,7 +44,7 @@ class AddPoint(_PointsCommand):
         self._check()
         self.made_labels = self.label is not None and self.model.labels is None
         if self.made_labels:
-            first = self.first_class or self.label
+            first = self.model.unlabelled_class or self.label
             self.model.set_labels([first] * self.model.count, default=first)
         self.index = int(self.model.append([self.xy], self.label)[0])
 
@@ -57,13 +57,14 @@ class AddPoint(_PointsCommand):
 
 class RelabelPoints(_PointsCommand):
     """Give the points at ``indices`` the class ``label`` (labels are made for an image without them: every
-    other point is of ``first_class``)."""
+    other point is of the model's ``unlabelled_class``)."""
 
-    def __init__(self, model: PointsModel, indices, label: str, first_class: str):
+    def __init__(self, model: PointsModel, indices, label: str):
         self.indices = np.unique(np.asarray(indices, dtype=np.intp))
         count = len(self.indices)
         super().__init__(model, f"Relabel {count:,} point{'s' if count != 1 else ''} as {label}")
         self.old = model.labels
+        first_class = model.unlabelled_class or label
         new = list(self.old) if self.old is not None else [first_class] * model.count
         for index in self.indices.tolist():
             new[index] = label

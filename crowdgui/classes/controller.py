@@ -92,11 +92,9 @@ class ClassesController(QObject):
     def several(self) -> bool:
         return len(self.classes) >= 2
 
-    def new_point_label(self) -> tuple[str | None, str | None]:
-        """(label, first class) for a new point: (None, None) with one class (points then get no label)."""
-        if not self.several:
-            return None, None
-        return self.active, self.classes[0].name
+    def new_point_label(self) -> str | None:
+        """The class of a new point: None with one class (points then get no label)."""
+        return self.active if self.several else None
 
     def _on_dataset_opened(self, _dataset) -> None:
         self.active, self.hidden = None, set()
@@ -109,6 +107,8 @@ class ClassesController(QObject):
         if self.active not in names:
             self.active = names[0] if names else None
         self.hidden &= set(names)
+        if self.session.dataset is not None:  # a class added or renamed while this image is open
+            self.session.points.unlabelled_class = names[0]
         several = len(classes) >= 2
         colours = [QColor(c.colour) for c in classes] if several else []
         self.canvas.points_layer.set_classes(names if several else [], colours, self.hidden)
@@ -173,7 +173,7 @@ class ClassesController(QObject):
             self.window.statusBar().showMessage("Select points first, then Shift+R gives them the active class",
                                                 3000)
             return
-        self.session.push(RelabelPoints(self.session.points, selected, self.active, self.classes[0].name))
+        self.session.push(RelabelPoints(self.session.points, selected, self.active))
         self._show_counts()
 
     def add(self) -> None:
