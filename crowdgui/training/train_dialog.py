@@ -49,6 +49,28 @@ UNLABELED_TIP = ("Also learn from the images you have not annotated. From each o
                  "Adds --unlabeled to the command.")
 
 
+def split_summary(counts: dict, use_unlabeled: bool) -> str:
+    """"<b>12</b> train · <b>3</b> validate · …": how the images will be used."""
+    parts = [f"<b>{counts['train']}</b> train", f"<b>{counts['val']}</b> validate"]
+    if counts.get("test"):
+        parts.append(f"<b>{counts['test']}</b> test (held out)")
+    unlabeled = counts["unlabeled"]
+    use = "learned from by ranking" if use_unlabeled and unlabeled else "not used"
+    parts.append(f"<span style='color:palette(mid)'>{unlabeled} unlabeled ({use})</span>")
+    return " · ".join(parts)
+
+
+def split_problem(counts: dict) -> str:
+    """Why a new run on this split cannot start or cannot measure itself ("" when it can)."""
+    if counts["train"] == 0:
+        return ("No annotated image is left for training. Annotate a few images (click one point per object) or "
+                "lower the validation share.")
+    if counts["val"] == 0:
+        return ("No validation image: the error cannot be measured, so the last epoch is kept as the best "
+                "model. Raise the validation share or annotate more images.")
+    return ""
+
+
 class TrainDialog(QDialog):
     """Collects one training request for ``dataset``; ``runs`` are offered for resuming.
 
@@ -289,24 +311,12 @@ class TrainDialog(QDialog):
         self.suggestion_box.set_current(self.advanced.density())
 
         counts = split_counts(self.dataset, self.val_spin.value() / 100.0)
-        parts = [f"<b>{counts['train']}</b> train", f"<b>{counts['val']}</b> validate"]
-        if counts.get("test"):
-            parts.append(f"<b>{counts['test']}</b> test (held out)")
         unlabeled = counts["unlabeled"]
         self.unlabeled_check.setEnabled(unlabeled > 0)
         self.unlabeled_check.setText(f"Also learn from the {unlabeled} unlabeled image{'s' * (unlabeled != 1)}"
                                      if unlabeled else "Also learn from unlabeled images (there are none)")
-        use = "learned from by ranking" if self.unlabeled_check.isChecked() and unlabeled else "not used"
-        parts.append(f"<span style='color:palette(mid)'>{unlabeled} unlabeled ({use})</span>")
-        self.split_label.setText(" · ".join(parts))
-
-        problem = ""
-        if not resuming and counts["train"] == 0:
-            problem = ("No annotated image is left for training. Annotate a few images (click one point per "
-                       "object) or lower the validation share.")
-        elif not resuming and counts["val"] == 0:
-            problem = ("No validation image: the error cannot be measured, so the last epoch is kept as the "
-                       "best model. Raise the validation share or annotate more images.")
+        self.split_label.setText(split_summary(counts, self.unlabeled_check.isChecked()))
+        problem = "" if resuming else split_problem(counts)
         weights_problem = "" if resuming else self.pretrained.problem()
         problem = weights_problem or problem
         self.problem_label.setText(problem)
