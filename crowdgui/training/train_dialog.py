@@ -15,19 +15,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
-    QButtonGroup,
-    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QRadioButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -35,6 +29,7 @@ from PySide6.QtWidgets import (
 from crowdgui.density.suggestion import SuggestionBox, SuggestionWorker
 from crowdgui.training.advanced import AdvancedOptions, fit_height
 from crowdgui.training.devices import gpu_count, training_device_choices
+from crowdgui.training.dialog_rows import BudgetRow, ImagesBox, StartRow
 from crowdgui.training.options import TrainOptions, launch_args, resume_args, split_counts
 from crowdgui.training.pretrained_choice import PretrainedChoice
 from engine.dataset import Dataset
@@ -95,24 +90,9 @@ class TrainDialog(QDialog):
         options = self._remembered_options()
 
         # ---- what to start: a new run or the continuation of a stopped one
-        self.new_radio = QRadioButton("New run")
-        self.resume_radio = QRadioButton("Resume a stopped run:")
-        self.resume_combo = QComboBox()
-        for run in self.resumable:
-            self.resume_combo.addItem(run.label, str(run.folder))
-        start_group = QButtonGroup(self)
-        start_group.addButton(self.new_radio)
-        start_group.addButton(self.resume_radio)
-        self.new_radio.setChecked(True)
-        if not self.resumable:
-            self.resume_radio.setEnabled(False)
-            self.resume_combo.setEnabled(False)
-            self.resume_radio.setToolTip("No stopped run of this dataset can be resumed")
-        start_row = QHBoxLayout()
-        start_row.addWidget(self.new_radio)
-        start_row.addSpacing(16)
-        start_row.addWidget(self.resume_radio)
-        start_row.addWidget(self.resume_combo, 1)
+        start_row = StartRow(self.resumable)
+        self.new_radio, self.resume_radio, self.resume_combo = (start_row.new_radio, start_row.resume_radio,
+                                                                start_row.resume_combo)
 
         # ---- model
         self.model_combo = QComboBox()
@@ -124,20 +104,9 @@ class TrainDialog(QDialog):
         self.model_description.setStyleSheet("color: palette(mid);")
 
         # ---- budget
-        self.epochs_radio = QRadioButton("Epochs")
-        self.minutes_radio = QRadioButton("Time budget")
-        budget_group = QButtonGroup(self)
-        budget_group.addButton(self.epochs_radio)
-        budget_group.addButton(self.minutes_radio)
-        self.epochs_spin = QSpinBox(minimum=1, maximum=100000)
-        self.minutes_spin = QDoubleSpinBox(minimum=0.5, maximum=100000, decimals=1, suffix=" min")
-        budget_row = QHBoxLayout()
-        budget_row.addWidget(self.epochs_radio)
-        budget_row.addWidget(self.epochs_spin)
-        budget_row.addSpacing(16)
-        budget_row.addWidget(self.minutes_radio)
-        budget_row.addWidget(self.minutes_spin)
-        budget_row.addStretch(1)
+        self.budget_row = budget_row = BudgetRow()
+        self.epochs_radio, self.minutes_radio = budget_row.epochs_radio, budget_row.minutes_radio
+        self.epochs_spin, self.minutes_spin = budget_row.epochs_spin, budget_row.minutes_spin
 
         # ---- device
         self.device_combo = QComboBox()
@@ -155,19 +124,9 @@ class TrainDialog(QDialog):
         model_form.addRow("Device:", self.device_combo)
 
         # ---- images
-        self.val_spin = QDoubleSpinBox(minimum=0.0, maximum=90.0, decimals=0, singleStep=5, suffix=" %")
-        self.val_spin.setToolTip("Share of the annotated images kept aside to measure the error after each "
-                                 "epoch. Images whose annotation names a split keep it.")
-        self.split_label = QLabel()
-        self.split_label.setTextFormat(Qt.RichText)
-        self.unlabeled_check = QCheckBox("Also learn from unlabeled images")
-        self.unlabeled_check.setToolTip(UNLABELED_TIP)
-        self.images_box = QGroupBox("Images")
-        images_form = QFormLayout(self.images_box)
-        images_form.setFieldGrowthPolicy(QFormLayout.FieldsStayAtSizeHint)
-        images_form.addRow("Validation share:", self.val_spin)
-        images_form.addRow("", self.split_label)
-        images_form.addRow("", self.unlabeled_check)
+        self.images_box = ImagesBox(UNLABELED_TIP)
+        self.val_spin, self.split_label = self.images_box.val_spin, self.images_box.split_label
+        self.unlabeled_check = self.images_box.unlabeled_check
 
         # ---- advanced, with the density settings suggested from the dataset's points
         self.advanced = AdvancedOptions(dataset.settings.density)
@@ -302,8 +261,7 @@ class TrainDialog(QDialog):
             box.setEnabled(not resuming)
         # The device stays choosable when resuming: a run stopped on a laptop may continue on a GPU.
         self.device_combo.setEnabled(True)
-        self.epochs_spin.setEnabled(self.epochs_radio.isChecked())
-        self.minutes_spin.setEnabled(self.minutes_radio.isChecked())
+        self.budget_row.refresh()
         self.model_description.setText(self.models.get(self.model_combo.currentData(), ""))
         self.pretrained.blockSignals(True)  # set_model announces a change: this is the refresh it would ask for
         self.pretrained.set_model(self.model_combo.currentData())
