@@ -179,6 +179,7 @@ class TrainingMonitor(QWidget):
         self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Expanding)
         self._best_mae: float | None = None
         self._epochs_total: int | None = None
+        self._class_order: list[str] = []  # the run's classes (its start event), for per-class figures
         self._steps_seen = 0
         self.set_state("idle")
         self.set_actions(can_train=False, can_cancel=False, can_resume=False)
@@ -205,6 +206,7 @@ class TrainingMonitor(QWidget):
         self._best_mae = None
         self._steps_seen = 0
         self._epochs_total = epochs_total
+        self._class_order = []
         for stat in (self.stat_epoch, self.stat_loss, self.stat_rank, self.stat_mae, self.stat_rmse,
                      self.stat_eta):
             stat.set("–")
@@ -256,6 +258,8 @@ class TrainingMonitor(QWidget):
             self.progress.setFormat("%p%")
             if event.get("epochs"):
                 self._epochs_total = int(event["epochs"])
+            # The model's channels, in order: per-class figures arrive through Qt as maps with sorted keys.
+            self._class_order = list(event.get("classes") or [])
             self.stat_rank.setVisible(bool(event.get("unlabeled_images")) and event.get("rank_weight") != 0)
             described = ", ".join(f"{key} {event[key]}" for key in ("model", "device", "train_images",
                                                                       "val_images") if key in event)
@@ -265,6 +269,7 @@ class TrainingMonitor(QWidget):
         elif kind == "progress":
             self._show_progress(event)
         elif kind == "epoch":
+            event = {**event, "val_mae_per_class": in_order(event.get("val_mae_per_class"), self._class_order)}
             self._show_epoch(event)
             self.append_log(_epoch_line(event))
         elif kind in ("warning", "error"):
@@ -312,6 +317,13 @@ class TrainingMonitor(QWidget):
         self.log.appendPlainText(line)
         bar = self.log.verticalScrollBar()
         bar.setValue(bar.maximum())
+
+
+def in_order(per_class: dict | None, order: list[str]) -> dict:
+    """``per_class`` with its keys in ``order`` (the run's classes), any others after them as they came."""
+    per_class = per_class or {}
+    known = [name for name in order if name in per_class]
+    return {name: per_class[name] for name in [*known, *(name for name in per_class if name not in known)]}
 
 
 def _epoch_line(event: dict) -> str:

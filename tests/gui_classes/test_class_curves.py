@@ -46,3 +46,17 @@ def test_a_one_class_run_draws_no_class_curves_and_a_new_run_drops_them(qtbot):
     assert monitor.curves._class_curves == {}
     items = monitor.curves.val_plot.plotItem.listDataItems()
     assert len(items) == 2 and np.allclose(items[0].getData()[1], [3.0])
+
+
+def test_per_class_figures_follow_the_run_s_classes_not_the_alphabet(qtbot):
+    """Qt hands an event's per-class map over with sorted keys; the run's start event names the channels' order."""
+    monitor = TrainingMonitor()
+    qtbot.addWidget(monitor)
+    monitor.begin("run", "cmd", epochs_total=1)
+    monitor.handle_event({"type": "start", "total": 10, "classes": ["live", "dead"]})
+    monitor.handle_event({"type": "epoch", "epoch": 1, "val_mae": 3.0, "val_rmse": 4.0,
+                          "val_mae_per_class": {"dead": 1.0, "live": 2.0}})
+    monitor.curves.flush()
+    assert "val MAE live 2  val MAE dead 1" in monitor.log.toPlainText()
+    assert monitor.stat_mae.toolTip() == "live: 2\ndead: 1"
+    assert list(monitor.curves._class_curves) == ["live", "dead"]  # the legend's order
