@@ -27,6 +27,14 @@ ZOOM_STEP = 1.25
 MIN_VISIBLE_PIXELS = 6  # the deepest zoom shows this many image pixels across
 
 
+def count_text(count: int, breakdown: str, proposed: int) -> str:
+    """The count label: the points (``breakdown``: per class, or ""), and the proposals waiting, if any."""
+    text = f"{count:,} point{'s' if count != 1 else ''}{breakdown}"
+    if proposed:  # the orange ring doubles as the legend of the proposals drawn on the image
+        text += f' <span style="color:{PROPOSAL_COLOR_HEX}">+ ○ {proposed:,} proposed</span>'
+    return text
+
+
 class ImageCanvas(pg.GraphicsView):
     """Shows one image with its points and overlay; emits what the user asks for.
 
@@ -185,12 +193,8 @@ class ImageCanvas(pg.GraphicsView):
 
     def _update_count(self, *_args) -> None:
         count = self._model.count if self._model is not None else 0
-        text = f"{count:,} point{'s' if count != 1 else ''}{self.count_breakdown()}"
         proposed = self._proposals.count if self._proposals is not None else 0
-        if proposed:
-            # The orange ring doubles as the legend of the proposals drawn on the image.
-            text += f' <span style="color:{PROPOSAL_COLOR_HEX}">+ ○ {proposed:,} proposed</span>'
-        self.count_label.setText(text)
+        self.count_label.setText(count_text(count, self.count_breakdown(), proposed))
         self.count_label.adjustSize()
         self.count_label.setVisible(self._image is not None)
 

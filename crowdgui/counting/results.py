@@ -50,6 +50,24 @@ EXPORT_KINDS = (
 )
 
 
+def summary_html(rows: list[CountRow], problems: int, metrics: tuple[int, float | None, float | None],
+                 per_class: dict[str, float]) -> str:
+    """The line over the table: images counted, their total, problems, MAE/RMSE and the MAE of each class."""
+    parts = [f"<b>{len(rows)}</b> image{'s' if len(rows) != 1 else ''} counted"]
+    if rows:
+        parts.append(f"total <b>{sum(r.count for r in rows):.1f}</b>")
+    if problems:
+        parts.append(f"<span style='color:#c0392b'><b>{problems}</b> problem{'s' if problems != 1 else ''}</span>")
+    annotated, mae, rmse = metrics
+    if mae is not None:
+        parts.append(f"MAE <b>{mae:.2f}</b> · RMSE <b>{rmse:.2f}</b> on {annotated} annotated")
+    elif rows:
+        parts.append("no annotated images, so no MAE/RMSE")
+    if per_class:
+        parts.append("MAE per class: " + ", ".join(f"{name} <b>{value:.2f}</b>" for name, value in per_class.items()))
+    return " · ".join(parts)
+
+
 class ResultsPanel(QWidget):
     """Everything of one batch count, shown in the "Count results" dock."""
 
@@ -257,22 +275,8 @@ class ResultsPanel(QWidget):
     def _refresh_summary(self) -> None:
         self._refresh_timer.stop()
         rows = self.model.rows
-        parts = [f"<b>{len(rows)}</b> image{'s' if len(rows) != 1 else ''} counted"]
-        if rows:
-            parts.append(f"total <b>{sum(r.count for r in rows):.1f}</b>")
-        if self.problems:
-            plural = "s" if len(self.problems) != 1 else ""
-            parts.append(f"<span style='color:#c0392b'><b>{len(self.problems)}</b> problem{plural}</span>")
-        annotated, mae, rmse = self.metrics()
-        if mae is not None:
-            parts.append(f"MAE <b>{mae:.2f}</b> · RMSE <b>{rmse:.2f}</b> on {annotated} annotated")
-        elif rows:
-            parts.append("no annotated images, so no MAE/RMSE")
-        per_class = class_mae(rows, self.model.class_names)
-        if per_class:
-            shown = ", ".join(f"{name} <b>{value:.2f}</b>" for name, value in per_class.items())
-            parts.append(f"MAE per class: {shown}")
-        self.summary.setText(" · ".join(parts))
+        self.summary.setText(summary_html(rows, len(self.problems), self.metrics(),
+                                          class_mae(rows, self.model.class_names)))
         self.scatter.set_rows(rows)
         self._update_export_state()
 
