@@ -1,14 +1,18 @@
-"""Which training loss counts best at equal time: every candidate trains AT THE SAME TIME, then counts held-out images.
+"""Which training defaults count best at equal time: every candidate trains AT THE SAME TIME, then counts held-out images.
 
-    python bench/train_candidates.py                              # VGG cells 10 min, then ShanghaiTech B 20 min
-    python bench/train_candidates.py --only vgg --minutes-vgg 10
+    python bench/train_candidates.py --seeds 0 1                  # today vs default: VGG cells 10 min, ShanghaiTech B 20
+    python bench/train_candidates.py --only vgg --candidates mse bayesian dmcount
+    python bench/train_candidates.py --only shb --candidates today --try lr1e-3 "--lr 1e-3"
     python bench/train_candidates.py --quick                      # half a minute each: does it all run?
 
-Candidates: ``--loss mse`` (the default until this bench says otherwise: the baseline), ``bayesian`` and
-``dmcount`` (engine/training/point_losses.py). For each data set the candidates run as parallel subprocesses,
-``python -m engine train DATASET --loss L --threads 1 --minutes M``, so they all see the same load of a shared,
-noisy machine; each then counts the test images with its best.pt (``python -m engine evaluate --split test``,
-one after the other). The table gives the training steps each managed, and the test MAE and RMSE.
+A candidate is a set of ``engine train`` flags (CANDIDATES, or ``--try NAME FLAGS``). ``today`` spells out the
+defaults of the day issue #19 was filed (density MSE, U-Net lr 3e-4, validation up to a quarter of the time);
+``default`` gives no flags, so it is whatever the defaults are now; ``mse``, ``bayesian`` and ``dmcount`` are the
+losses (engine/training/point_losses.py) with the other defaults. For each data set and seed the candidates run
+as parallel subprocesses, ``python -m engine train DATASET FLAGS --threads 1 --minutes M``, so they all see the
+same load of a shared, noisy machine; each then counts the test images with its best.pt (``python -m engine
+evaluate --split test``, one after the other). The table gives the training steps each managed, and the test
+MAE and RMSE.
 
 The data comes from ../shared/data (``--data``); it is imported with ``python -m engine import`` into a
 temporary folder (``--work`` to keep it), never into the repository. Splits are those of bench/train_real.py:
@@ -33,7 +37,16 @@ from train_real import SOURCES, split_for
 
 from engine.dataset import Dataset, read_sidecar, write_sidecar
 
-CANDIDATES = ("mse", "bayesian", "dmcount")
+# Each candidate is a set of `engine train` flags. "today" spells out the defaults of the day issue #19 was
+# filed (U-Net, density MSE, lr 3e-4, validation up to a quarter of the time): the baseline the default must beat.
+# "default" gives no flags: whatever the defaults are now.
+CANDIDATES = {
+    "today": ["--loss", "mse", "--lr", "3e-4", "--val-time", "0.25"],
+    "default": [],
+    "mse": ["--loss", "mse"],
+    "bayesian": ["--loss", "bayesian"],
+    "dmcount": ["--loss", "dmcount"],
+}
 NAMES = {"vgg": "VGG cells", "shb": "ShanghaiTech B"}
 QUICK_MINUTES = 0.5
 
@@ -90,26 +103,26 @@ def _events(text: str) -> list[dict]:
 
 
 def train_together(dataset_dir: Path, runs: Path, minutes: float, seed: int, extra: list[str],
-                   candidates: list[str]) -> dict:
-    """Train every candidate at once (one thread each); {candidate: its "done" event}."""
+                   candidates: dict[str, list[str]]) -> dict:
+    """Train every candidate ({name: its flags}) at once, one thread each; {name: its "done" event}."""
     processes = {}
-    for loss in candidates:
-        log = (runs / f"{loss}.jsonl").open("w")
-        command = [sys.executable, "-m", "engine", "train", str(dataset_dir), "--out", str(runs / loss), "--loss",
-                   loss, "--threads", "1", "--minutes", str(minutes), "--seed", str(seed), "--device", "cpu",
+    for name, flags in candidates.items():
+        log = (runs / f"{name}.jsonl").open("w")
+        command = [sys.executable, "-m", "engine", "train", str(dataset_dir), "--out", str(runs / name), *flags,
+                   "--threads", "1", "--minutes", str(minutes), "--seed", str(seed), "--device", "cpu",
                    *extra, "--events", "jsonl"]
-        processes[loss] = (subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), log)
+        processes[name] = (subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), log)
     finished = {}
     try:
-        for loss, (process, log) in processes.items():
+        for name, (process, log) in processes.items():
             process.wait()
             log.close()
-            events = _events((runs / f"{loss}.jsonl").read_text())
+            events = _events((runs / f"{name}.jsonl").read_text())
             done = [e for e in events if e["type"] == "done"]
             if process.returncode != 0 or not done:
                 errors = [e.get("message") for e in events if e["type"] == "error"]
-                raise SystemExit(f"training with --loss {loss} failed: {errors}")
-            finished[loss] = done[-1]
+                raise SystemExit(f"training candidate {name} failed: {errors}")
+            finished[name] = {**done[-1], "loss": _trained_loss(events)}
     finally:  # a failed (or interrupted) candidate stops the others: no run outlives the bench
         for process, _ in processes.values():
             if process.poll() is None:
@@ -118,31 +131,38 @@ def train_together(dataset_dir: Path, runs: Path, minutes: float, seed: int, ext
     return finished
 
 
+def _trained_loss(events: list[dict]) -> str | None:
+    """The loss a run trained with (``--loss auto`` names its choice in the start event)."""
+    return next((e.get("loss") for e in events if e["type"] == "start"), None)
+
+
 def bench(kind: str, data: Path, work: Path, minutes: float, seed: int, extra: list[str],
-          candidates: list[str]) -> list[dict]:
+          candidates: dict[str, list[str]]) -> list[dict]:
     dataset_dir = prepare(kind, data, work)
-    runs = work / f"runs-{kind}"
+    runs = work / f"runs-{kind}-seed{seed}"
     runs.mkdir(parents=True, exist_ok=True)
-    print(f"training {', '.join(candidates)} side by side for {minutes:g} min ...", flush=True)
+    print(f"training {', '.join(candidates)} side by side for {minutes:g} min (seed {seed}) ...", flush=True)
     trained = train_together(dataset_dir, runs, minutes, seed, extra, candidates)
     rows = []
-    for loss in candidates:
-        result = [e for e in engine(["evaluate", str(dataset_dir), "--checkpoint", str(runs / loss / "best.pt"),
+    for name, flags in candidates.items():
+        result = [e for e in engine(["evaluate", str(dataset_dir), "--checkpoint", str(runs / name / "best.pt"),
                                      "--split", "test", "--device", "cpu"]) if e["type"] == "done"][-1]
-        rows.append({"data": NAMES[kind], "loss": loss, "minutes": minutes, "steps": trained[loss].get("steps"),
-                     "best_val_mae": trained[loss].get("best_val_mae"), "test_images": result.get("images"),
-                     "mae": result.get("mae"), "rmse": result.get("rmse")})
+        rows.append({"data": NAMES[kind], "candidate": name, "flags": " ".join(flags) or "(none)",
+                     "loss": trained[name]["loss"], "seed": seed, "minutes": minutes,
+                     "steps": trained[name].get("steps"), "best_val_mae": trained[name].get("best_val_mae"),
+                     "test_images": result.get("images"), "mae": result.get("mae"), "rmse": result.get("rmse")})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| data | loss | minutes | steps | val MAE (best.pt) | test images | test MAE | test RMSE |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [("| data | candidate | flags | loss | seed | minutes | steps | val MAE (best.pt) | test images | "
+              "test MAE | test RMSE |"), "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         val = f"{row['best_val_mae']:.2f}" if row["best_val_mae"] is not None else "-"
-        lines.append(f"| {row['data']} | {row['loss']} | {row['minutes']:g} | {row['steps']} | {val} | "
-                     f"{row['test_images']} | {row['mae']:.2f} | {row['rmse']:.2f} |")
+        lines.append(f"| {row['data']} | {row['candidate']} | {row['flags']} | {row['loss']} | {row['seed']} | "
+                     f"{row['minutes']:g} | {row['steps']} | {val} | {row['test_images']} | {row['mae']:.2f} | "
+                     f"{row['rmse']:.2f} |")
     return "\n".join(lines)
 
 
@@ -153,8 +173,11 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(SOURCES), help="one data set only")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_MINUTES} min of training each")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--candidates", nargs="+", choices=CANDIDATES, default=list(CANDIDATES),
-                        help="the losses to compare (fewer side by side: each gets more of the CPU)")
+    parser.add_argument("--candidates", nargs="+", choices=CANDIDATES, default=["today", "default"],
+                        help="the flag sets to compare (fewer side by side: each gets more of the CPU)")
+    parser.add_argument("--try", nargs=2, action="append", default=[], metavar=("NAME", "FLAGS"), dest="tries",
+                        help='one more candidate, e.g. --try lr1e-3 "--lr 1e-3" (repeatable)')
+    parser.add_argument("--seeds", type=int, nargs="+", help="run every data set once per seed (default: --seed)")
     parser.add_argument("--data", type=Path, help="the folder holding vgg_cells_train and shanghaitech_B_train")
     parser.add_argument("--work", type=Path, help="keep the imported data and the runs here (default: a temp dir)")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more `engine train` flags")
@@ -164,10 +187,13 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="crowdgui-losses-"))
     work.mkdir(parents=True, exist_ok=True)
     minutes = {"vgg": args.minutes_vgg, "shb": args.minutes_shb}
+    candidates = {name: CANDIDATES[name] for name in args.candidates}
+    candidates.update({name: flags.split() for name, flags in args.tries})
     rows = []
     for kind in ([args.only] if args.only else ["vgg", "shb"]):
-        rows += bench(kind, data, work, QUICK_MINUTES if args.quick else minutes[kind], args.seed, args.extra,
-                      args.candidates)
+        for seed in args.seeds or [args.seed]:
+            rows += bench(kind, data, work, QUICK_MINUTES if args.quick else minutes[kind], seed, args.extra,
+                          candidates)
     print(table(rows))
     print(f"work folder: {work}")
 

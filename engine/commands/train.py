@@ -40,6 +40,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--val-fraction", type=float,
                         help="share of annotated images held out for validation (default: the dataset's)")
+    parser.add_argument("--val-time", type=float, dest="val_time_share", metavar="SHARE",
+                        help="validation skips epochs rather than take more than about this share of the "
+                             "training time (default 0.1)")
     parser.add_argument("--width", type=int, help="network width (first layer's channels)")
     parser.add_argument("--pretrained", metavar="imagenet|PATH",
                         help="csrnet, unet_vgg16: start the VGG-16 part from torchvision's ImageNet weights "
@@ -80,7 +83,7 @@ def build_config(args):
     elif args.minutes is not None:
         config.epochs, config.minutes = None, args.minutes
     for flag in ("device", "lr", "batch", "crop", "seed", "val_fraction", "pretrained", "workers", "threads",
-                 "unlabeled", "rank_weight", "rank_batch", "loss"):
+                 "unlabeled", "rank_weight", "rank_batch", "loss", "val_time_share"):
         if getattr(args, flag) is not None:
             setattr(config, flag, getattr(args, flag))
     density = dict(config.density or {})

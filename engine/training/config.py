@@ -16,6 +16,8 @@ DEFAULT_EPOCHS = 50
 # Training losses (--loss): the density-map MSE, or a point-supervised one (engine/training/point_losses.py).
 LOSSES = ("mse", "bayesian", "dmcount")
 DEFAULT_LOSS = "mse"
+# Validation skips epochs rather than take more than about this share of a run's time (--val-time).
+DEFAULT_VAL_TIME_SHARE = 0.1
 # The files of a run folder (engine/training/runs.py reads them by the same names).
 CONFIG_FILE, LAST_FILE, BEST_FILE = "config.json", "last.pt", "best.pt"
 
@@ -56,6 +58,7 @@ class TrainConfig:
     rank_batch: int | None = None  # unlabeled stacks per step; None: engine.training.ranking.DEFAULT_RANK_BATCH
     classes: list[str] | None = None  # the dataset's classes, one output channel each (filled in by fit)
     loss: str = DEFAULT_LOSS  # one of LOSSES
+    val_time_share: float | None = None  # None: DEFAULT_VAL_TIME_SHARE
 
     def to_json(self) -> dict:
         return {"format": "crowdgui-train-config", **asdict(self)}
@@ -107,6 +110,9 @@ def resolve_config(config: TrainConfig, *, model_defaults: dict, size_multiple: 
     """
     if config.loss not in LOSSES:
         raise TrainingError(f"unknown loss {config.loss!r}: choose one of {', '.join(LOSSES)}")
+    val_time_share = DEFAULT_VAL_TIME_SHARE if config.val_time_share is None else float(config.val_time_share)
+    if not 0 < val_time_share < 1:
+        raise TrainingError(f"--val-time must be between 0 and 1 (a share of the run's time), not {val_time_share:g}")
     warnings = []
     default_lr = model_defaults.get("lr_pretrained" if config.pretrained else "lr", model_defaults.get("lr", 1e-3))
     asked_crop = int(config.crop or model_defaults.get("crop", 128))
@@ -121,6 +127,6 @@ def resolve_config(config: TrainConfig, *, model_defaults: dict, size_multiple: 
     resolved = replace(
         config, lr=float(config.lr or default_lr),
         batch=int(config.batch or model_defaults.get("batch", 8)),  # per process
-        crop=crop, workers=workers, density=asdict(density),
+        crop=crop, workers=workers, density=asdict(density), val_time_share=val_time_share,
         epochs=DEFAULT_EPOCHS if config.epochs is None and config.minutes is None else config.epochs)
     return Resolved(resolved, tuple(warnings))

@@ -59,7 +59,6 @@ from engine.training.report import ProgressMeter, RunLog, eta_seconds
 from engine.training.state import Trainee, TrainingState, checkpoint_record, restore, training_state_record
 
 PROGRESS_INTERVAL_S = 1.0  # progress events at most this often (and at the end of every epoch)
-VAL_TIME_SHARE = 0.25  # validation skips epochs rather than take more than about this share of the time
 
 
 def fit(config: TrainConfig, events: EventSink,
@@ -121,6 +120,13 @@ def run_progress(config: TrainConfig, step: int, steps_per_epoch: int, elapsed_s
     return done
 
 
+def validation_due(trained_since_s: float, last_validation_s: float, share: float) -> bool:
+    """Whether an epoch's end should validate, so that validation takes at most about ``share`` of the run's
+    time (big images, small epochs): only once the training since the last one (``trained_since_s``) is at least
+    (1 / share - 1) times as long as that validation took. The run's last epoch is always validated."""
+    return trained_since_s >= last_validation_s * (1 / share - 1)
+
+
 def _start_fields(config: TrainConfig, data: TrainingData, *, device: torch.device, lr: float, world: World,
                   resumed_step: int | None, pretrained: str, out: Path) -> dict:
     """The ``start`` event: what the run is about to do."""
@@ -134,7 +140,8 @@ def _start_fields(config: TrainConfig, data: TrainingData, *, device: torch.devi
             "unlabeled_images": len(stacks) if stacks is not None else 0,
             "rank_weight": config.rank_weight if stacks is not None else None,
             "threads": torch.get_num_threads() if device.type == "cpu" else None,
-            "resumed_from_step": resumed_step, "pretrained": pretrained, "run_dir": str(out)}
+            "resumed_from_step": resumed_step, "pretrained": pretrained, "loss": config.loss,
+            "classes": config.classes, "run_dir": str(out)}
 
 
 def _use_cpu_threads(asked: int | None) -> None:
@@ -324,9 +331,7 @@ class _Run:
         if self._epoch_rank_losses:
             metrics["rank_loss"] = sum(self._epoch_rank_losses) / len(self._epoch_rank_losses)
         last_epoch = partial or (self.config.epochs is not None and self.state.epoch + 1 >= self.config.epochs)
-        # Validation may take at most about VAL_TIME_SHARE of the time (big images, small epochs): when the
-        # last one took longer than that share of the training since, this epoch is not validated.
-        due = last_epoch or started - self.last_val_end >= self.val_seconds * (1 / VAL_TIME_SHARE - 1)
+        due = last_epoch or validation_due(started - self.last_val_end, self.val_seconds, self.config.val_time_share)
         due = self.world.agree(due)[0]  # each rank's clock differs; all validate, or none
         if self.data.val_names and due:
             result = evaluate(self.trainee.counting_model, self.data.val_loader, self.precision, DEFAULT_DENSITY_SCALE,
