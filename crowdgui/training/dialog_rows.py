@@ -74,7 +74,8 @@ class ImagesBox(QGroupBox):
         super().__init__("Images")
         self.val_spin = QDoubleSpinBox(minimum=0.0, maximum=90.0, decimals=0, singleStep=5, suffix=" %")
         self.val_spin.setToolTip("Share of the annotated images kept aside to measure the error after each "
-                                 "epoch. Images whose annotation names a split keep it.")
+                                 "epoch (less often when measuring would take over a tenth of the training "
+                                 "time). Images whose annotation names a split keep it.")
         self.split_label = QLabel()
         self.split_label.setTextFormat(Qt.RichText)
         self.unlabeled_check = QCheckBox("Also learn from unlabeled images")
