@@ -32,6 +32,7 @@ from engine.events import EventSink
 from engine.models import get_model, pretrained_capable
 from engine.models.contract import DEFAULT_DENSITY_SCALE
 from engine.models.device import cpu_threads, pick_device
+from engine.training.budget import run_progress, validation_due
 from engine.training.config import (  # noqa: F401 - re-exported: engine.training.fit is where callers look
     BEST_FILE,
     CONFIG_FILE,
@@ -108,23 +109,6 @@ def _write_config(out: Path, config: TrainConfig) -> None:
     except OSError as exc:  # e.g. a full disk: nothing of the run was changed yet
         raise TrainingError(f"cannot write {out / CONFIG_FILE}: {exc.strerror or exc}. Nothing was changed in "
                             "the run folder; free some space and try again.") from None
-
-
-def run_progress(config: TrainConfig, step: int, steps_per_epoch: int, elapsed_s: float) -> float:
-    """How far a run is, 0..1, by steps and/or by time (the further of the two)."""
-    done = 0.0
-    if config.epochs:
-        done = step / (config.epochs * steps_per_epoch)
-    if config.minutes:
-        done = max(done, elapsed_s / (config.minutes * 60))
-    return done
-
-
-def validation_due(trained_since_s: float, last_validation_s: float, share: float) -> bool:
-    """Whether an epoch's end should validate, so that validation takes at most about ``share`` of the run's
-    time (big images, small epochs): only once the training since the last one (``trained_since_s``) is at least
-    (1 / share - 1) times as long as that validation took. The run's last epoch is always validated."""
-    return trained_since_s >= last_validation_s * (1 / share - 1)
 
 
 def _start_fields(config: TrainConfig, data: TrainingData, *, device: torch.device, lr: float, world: World,

@@ -7,8 +7,8 @@ import pytest
 
 from engine.commands import train as train_command
 from engine.density import DensitySettings
+from engine.training.budget import validation_due
 from engine.training.config import DEFAULT_VAL_TIME_SHARE, TrainConfig, TrainingError, resolve_config
-from engine.training.fit import validation_due
 
 
 def resolved(**values) -> TrainConfig:
