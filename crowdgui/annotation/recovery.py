@@ -22,7 +22,7 @@ from __future__ import annotations
 from PySide6.QtCore import QLockFile, QObject, QTimer
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from crowdgui.annotation.region_undo import ReplaceRegions
+from crowdgui.annotation.region_undo import MarkNoObjects, ReplaceRegions
 from crowdgui.annotation.session import AnnotationSession
 from crowdgui.annotation.undo import ReplacePoints
 from engine.dataset.recovery import RecoveryJournal, UnsavedEdits
@@ -80,7 +80,8 @@ class SessionJournal(QObject):
             if edits is None:
                 continue
             try:
-                self.journal.write(name, edits.points, edits.proposed, edits.regions, edits.labels)
+                self.journal.write(name, edits.points, edits.proposed, edits.regions, edits.labels,
+                                   no_objects=edits.no_objects)
             except OSError:
                 continue  # a safety net only: a folder that cannot take it cannot take the save either
             self._written.add(name)
@@ -160,6 +161,8 @@ class SessionJournal(QObject):
                 stack.push(ReplacePoints(session.proposed, item.proposed, text="Restore unsaved proposals"))
             if item.regions is not None:
                 stack.push(ReplaceRegions(session.regions, item.regions, text="Restore unsaved regions"))
+            if item.no_objects and not session.no_objects.value:
+                stack.push(MarkNoObjects(session.no_objects))
             stack.endMacro()
             self._written.add(item.image)  # its file is ours now: removed when the image is saved
             restored.append(item.image)

@@ -11,8 +11,9 @@ restore them or say what is lost.
 Format: an ``.npz`` (numpy's zip of arrays, read back with ``allow_pickle=False``, so a hostile file cannot
 run code) holding ``points`` (N, 2) float64, ``proposed`` (M, 2) float64 and ``meta``, a JSON string:
 ``{"format": "crowdgui-recovery", "version": 1, "image": NAME, "written": UNIX_TIME, "has_proposed": BOOL}``,
-plus ``"regions": [...]`` (the sidecar's form, engine.dataset.regions) when the window recorded them, and a
-``labels`` array (one class name per point, numpy unicode) when the points have classes.
+plus ``"regions": [...]`` (the sidecar's form, engine.dataset.regions) when the window recorded them and
+``"no_objects": true`` when a person marked the image "annotated: no objects", and a ``labels`` array (one class
+name per point, numpy unicode) when the points have classes.
 Written atomically but without fsync (see engine/atomic.py): one write of 50k points costs ~2 ms, and a
 journal that a power cut loses costs no more than the sidecar it backs up.
 """
@@ -23,7 +24,7 @@ import io
 import json
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,7 @@ class UnsavedEdits:
     image_missing: bool = False  # the image is no longer in the folder: nothing to restore it to
     regions: list[Region] | None = None  # None: the journal did not record regions (keep the sidecar's)
     labels: list[str] | None = None  # the class of each point (None: the points have no labels)
+    no_objects: bool = False  # a person marked the image "annotated: no objects"
 
     @property
     def count(self) -> int:
@@ -66,6 +68,8 @@ class UnsavedEdits:
             text += f"; {len(self.proposed):,} proposed"
         if self.regions:
             text += f"; {len(self.regions)} region{'s' if len(self.regions) != 1 else ''}"
+        if self.no_objects:
+            text += "; marked as holding no objects"
         if self.sidecar_newer:
             text += "; the points file was changed after these edits"
         if self.image_missing:
@@ -83,13 +87,15 @@ class RecoveryJournal:
     def path_for(self, image: str) -> Path:
         return self.folder / f"{image}{SUFFIX}"
 
-    def write(self, image: str, points, proposed=None, regions=None, labels=None) -> Path:
-        """Record ``image``'s current points (and proposals, regions and the points' labels, when known).
-        Raises OSError when it cannot."""
+    def write(self, image: str, points, proposed=None, regions=None, labels=None, no_objects=False) -> Path:
+        """Record ``image``'s current points (and proposals, regions, the points' labels and the "no objects"
+        mark, when known). Raises OSError when it cannot."""
         meta = {"format": FORMAT_NAME, "version": VERSION, "image": image, "written": time.time(),
                 "has_proposed": proposed is not None}
         if regions is not None:
             meta["regions"] = [region.to_json() for region in regions]
+        if no_objects:
+            meta["no_objects"] = True  # an optional key: older readers of version 1 ignore it
         buffer = io.BytesIO()
         arrays = {} if labels is None else {"labels": np.array(labels, dtype=str)}
         np.savez(buffer, points=as_points(points),
@@ -106,9 +112,8 @@ class RecoveryJournal:
         except OSError:
             pass  # a journal left behind is compared with the sidecar next time and dropped if equal
 
-    def read(self, path: Path) -> tuple[str, np.ndarray, np.ndarray | None, float, list[Region] | None,
-                                        list[str] | None]:
-        """(image, points, proposed or None, written, regions or None, labels or None) of one journal file;
+    def read(self, path: Path) -> UnsavedEdits:
+        """What one journal file holds (the ``saved_*`` fields are left for :meth:`pending` to fill in);
         ValueError for a file that is not one."""
         try:
             with np.load(path, allow_pickle=False) as data:
@@ -132,7 +137,9 @@ class RecoveryJournal:
         if raw_regions is not None and not isinstance(raw_regions, list):
             raise ValueError("the recovery file's regions are not a list")
         regions = None if raw_regions is None else [Region.from_json(raw) for raw in raw_regions]
-        return image, points, (proposed if meta.get("has_proposed") else None), written, regions, labels
+        return UnsavedEdits(image=image, points=points, proposed=proposed if meta.get("has_proposed") else None,
+                            written=written, file=path, saved_count=None, regions=regions, labels=labels,
+                            no_objects=meta.get("no_objects") is True)
 
     def pending(self, image_names) -> tuple[list[UnsavedEdits], list[str]]:
         """(unsaved edits worth offering, problems in plain words) found in the journal folder.
@@ -149,7 +156,7 @@ class RecoveryJournal:
             if is_temp_file(path) or not path.name.endswith(SUFFIX) or not path.is_file():
                 continue
             try:
-                image, points, proposed, written, regions, labels = self.read(path)
+                journaled = self.read(path)
             except ValueError as exc:
                 problems.append(f"{path.name}: {exc} (renamed to {path.name}.unreadable)")
                 try:
@@ -157,16 +164,17 @@ class RecoveryJournal:
                 except OSError:
                     pass
                 continue
-            edits = self._compare(image, points, proposed, written, path, image in names, regions, labels)
+            edits = self._compare(journaled, journaled.image in names)
             if edits is None:
-                self.remove(image)
+                self.remove(journaled.image)
             else:
                 found.append(edits)
         return found, problems
 
-    def _compare(self, image, points, proposed, written, path, present, regions=None,
-                 labels=None) -> UnsavedEdits | None:
-        sidecar = sidecar_path(self.dataset_folder / image)
+    def _compare(self, journaled: UnsavedEdits, present: bool) -> UnsavedEdits | None:
+        """``journaled`` with what the sidecar holds now, or None when the sidecar already holds it all."""
+        sidecar = sidecar_path(self.dataset_folder / journaled.image)
+        points, proposed, regions, labels = journaled.points, journaled.proposed, journaled.regions, journaled.labels
         saved_points = saved_proposed = saved_regions = saved_labels = None
         newer = False
         if sidecar.exists():
@@ -178,18 +186,18 @@ class RecoveryJournal:
             except SidecarError:
                 pass
             try:
-                newer = sidecar.stat().st_mtime > written + 1.0
+                newer = sidecar.stat().st_mtime > journaled.written + 1.0
             except OSError:
                 pass
         same_points = saved_points is not None and np.array_equal(saved_points, points)
         same_proposed = proposed is None or (saved_proposed is not None and np.array_equal(saved_proposed, proposed))
         same_regions = regions is None or saved_regions == [region.to_json() for region in regions]
         same_points = same_points and (labels is None or labels == saved_labels)
+        # No file and nothing journaled is nothing lost, unless a person had said "no objects" (an empty file).
         no_file_no_edits = (not sidecar.exists() and not len(points) and (proposed is None or not len(proposed))
-                            and not regions)
+                            and not regions and not journaled.no_objects)
         if (same_points and same_proposed and same_regions) or no_file_no_edits:
             return None
-        return UnsavedEdits(image=image, points=points, proposed=proposed, written=written, file=path,
-                            saved_count=None if saved_points is None else len(saved_points),
-                            saved_proposed=0 if saved_proposed is None else len(saved_proposed),
-                            sidecar_newer=newer, image_missing=not present, regions=regions, labels=labels)
+        return replace(journaled, saved_count=None if saved_points is None else len(saved_points),
+                       saved_proposed=0 if saved_proposed is None else len(saved_proposed),
+                       sidecar_newer=newer, image_missing=not present)

@@ -21,7 +21,7 @@ def test_a_relabel_is_journaled(qtbot, settings, two_class_folder):
     window.classes.relabel_selected()
     window.recovery.flush()
     journal = RecoveryJournal(two_class_folder)
-    assert journal.read(journal.path_for("cells_001.png"))[5] == ["dead", "live", "dead"]
+    assert journal.read(journal.path_for("cells_001.png")).labels == ["dead", "live", "dead"]
 
 
 def test_journaled_labels_are_restored_after_a_crash(qtbot, settings, two_class_folder):

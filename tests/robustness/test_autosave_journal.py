@@ -36,7 +36,7 @@ def open_window(qtbot, tmp_path):
 def _journaled(folder: Path, name: str) -> np.ndarray | None:
     journal = RecoveryJournal(folder)
     path = journal.path_for(name)
-    return journal.read(path)[1] if path.exists() else None
+    return journal.read(path).points if path.exists() else None
 
 
 def test_a_stream_of_clicks_is_journaled_while_autosave_keeps_waiting(qtbot, tmp_path, open_window):
@@ -133,7 +133,8 @@ def test_edits_of_a_vanished_image_and_a_sidecar_changed_later_are_described(tmp
     journal.write("gone.png", [[1.0, 1.0]] * 2, None)
     past = journal.path_for("b.png")
     meta_time = time.time() - 3600
-    points, proposed = journal.read(past)[1:3]
+    past_edits = journal.read(past)
+    points, proposed = past_edits.points, past_edits.proposed
     np.savez(past.with_name("tmp.npz"), points=points, proposed=proposed,
              meta=np.array('{"format": "crowdgui-recovery", "version": 1, "image": "b.png", '
                            f'"written": {meta_time}, "has_proposed": true}}'))
@@ -216,3 +217,38 @@ def test_unsaved_regions_are_journaled_and_restored_with_the_points(qtbot, tmp_p
     assert saved.kind == "ignore" and saved.polygon.tolist() == [[1, 2], [30, 2], [30, 40], [1, 40]]
     second.session.undo_group.undo()
     assert second.session.regions.count == 0
+
+
+def test_an_unsaved_no_objects_mark_is_journaled_and_restored(qtbot, tmp_path, open_window):
+    """Killed before autosave, "annotated: no objects" on an image without a points file is not lost: restored,
+    it is saved as the empty file that says so (without the journal the image would stay unlabeled)."""
+    from crowdgui.annotation.region_undo import MarkNoObjects
+
+    folder = harness.make_dataset(tmp_path / "data", first_points=2)
+    first = open_window(folder)
+    session = first.session
+    assert session.select("c.png")
+    session.push(MarkNoObjects(session.no_objects))
+    first.recovery.flush()
+    assert RecoveryJournal(folder).read(RecoveryJournal(folder).path_for("c.png")).no_objects
+    first.recovery._written.clear()  # left as a killed process leaves it: journal written, sidecar not
+    first.session.close_dataset()
+    assert not sidecar_path(folder / "c.png").exists()
+
+    second = open_window(folder, autosave_ms=50)
+    assert "c.png: 0 points (no points file; marked as holding no objects)" in second.recovery_box.text()
+    [restore] = [b for b in second.recovery_box.buttons() if b.text() == "Restore"]
+    restore.click()
+    qtbot.waitUntil(lambda: not second.session.dirty_names(), timeout=5000)
+    assert second.session.no_objects.value
+    saved = read_sidecar(sidecar_path(folder / "c.png"))
+    assert saved.empty and not len(saved.points)
+
+
+def test_a_journaled_no_objects_mark_already_saved_is_dropped_silently(tmp_path):
+    folder = harness.make_dataset(tmp_path / "data", first_points=2)
+    Dataset(folder).save_points("c.png", [])  # what the mark saves: an empty points file
+    journal = RecoveryJournal(folder)
+    journal.write("c.png", [], None, no_objects=True)
+    found, problems = journal.pending(["a.png", "b.png", "c.png"])
+    assert found == [] and problems == [] and not journal.path_for("c.png").exists()
