@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence
-from PySide6.QtWidgets import QColorDialog, QDockWidget, QInputDialog
+from PySide6.QtWidgets import QColorDialog, QDockWidget, QInputDialog, QProgressDialog
 
 from crowdgui.annotation.undo import RelabelPoints
 from crowdgui.classes.dataset_classes import (
@@ -26,6 +26,7 @@ from crowdgui.dialogs.messages import show_message
 from engine.dataset.classes import class_counts
 
 DOCK_OBJECT_NAME = "classesDock"
+RENAME_DIALOG_AFTER_MS = 500  # a rename of a few hundred files (~4 ms each) finishes without a dialog
 ACTUAL_SIZE_KEY = "1"  # View > Actual Pixels gives this key to class 1 while the dataset has 2+ classes
 
 
@@ -42,6 +43,7 @@ class ClassesController(QObject):
         self.window, self.session, self.canvas = window, window.session, window.canvas
         self.active: str | None = None
         self.hidden: set[str] = set()
+        self.rename_dialog: QProgressDialog | None = None
         self.ask_text = lambda title, label, text="": QInputDialog.getText(window, title, label, text=text)
         self.ask_colour = lambda current: QColorDialog.getColor(QColor(current), window, "Class colour")
         self.panel = ClassesPanel()
@@ -186,10 +188,28 @@ class ClassesController(QObject):
     def rename(self, old: str) -> None:
         new, ok = self.ask_text("Rename a class", f"New name of {old}:", old)
         if ok and new.strip() != old:
-            self._change(lambda: rename_class(self.session, old, new))
+            self._change(lambda: rename_class(self.session, old, new, self._rename_progress(old, new)))
             if self.active == old and new.strip() in [c.name for c in self.classes]:
                 self.active = new.strip()
                 self.refresh()
+
+    def _rename_progress(self, old: str, new: str):
+        """A progress(done, total) that shows a modal dialog once renaming takes longer than half a second
+        (the window repaints meanwhile; the dialog has no Cancel: a half-renamed class would be worse)."""
+        dialog = None
+
+        def progress(done: int, total: int) -> None:
+            nonlocal dialog
+            if dialog is None:
+                dialog = QProgressDialog(f"Renaming {old} to {new.strip()} in {total:,} points files…", "", 0,
+                                         total, self.window)
+                dialog.setCancelButton(None)
+                dialog.setWindowModality(Qt.WindowModality.WindowModal)
+                dialog.setMinimumDuration(RENAME_DIALOG_AFTER_MS)
+                self.rename_dialog = dialog  # tests read it
+            dialog.setValue(done)  # at the maximum it closes itself
+
+        return progress
 
     def recolour(self, name: str) -> None:
         current = next(c.colour for c in self.classes if c.name == name)

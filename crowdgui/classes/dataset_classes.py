@@ -70,11 +70,13 @@ def remove_class(dataset: Dataset, name: str) -> None:
     dataset.save_settings()
 
 
-def rename_class(session, old: str, new: str) -> list[str]:
+def rename_class(session, old: str, new: str, progress=None) -> list[str]:
     """Rename a class and the labels of its points in every file; returns the images rewritten.
 
-    Raises ValueError for a bad name, OSError when a file cannot be written (the settings then keep the old
-    name; files rewritten before it hold the new one, which renaming again to the same name completes)."""
+    ``progress(done, total)`` is called after each points file rewritten (about 4 ms each: a folder of
+    thousands takes seconds, so the window shows a progress dialog). Raises ValueError for a bad name, OSError
+    when a file cannot be written (the settings then keep the old name; files rewritten before it hold the new
+    one, which renaming again to the same name completes)."""
     dataset = session.dataset
     new = new.strip()
     classes = listed_classes(dataset)
@@ -84,17 +86,18 @@ def rename_class(session, old: str, new: str) -> list[str]:
         raise ValueError(f"There is already a class called {new}.")
     if session.save_dirty():
         raise OSError(f"Some points could not be saved, so {old} is not renamed yet.")
-    changed = []
-    for entry in dataset.entries:  # points without labels are of the first class, whatever it is called
-        if old in (entry.labels or []):
-            annotation = dataset.load_annotation(entry.name)
-            labels = [new if label == old else label for label in annotation.labels]
-            dataset.save_points(entry.name, annotation.points, labels=labels)
-            changed.append(entry.name)
+    # Points without labels are of the first class, whatever it is called: only labelled files change.
+    using = [entry.name for entry in dataset.entries if old in (entry.labels or [])]
+    for done, name in enumerate(using, start=1):
+        annotation = dataset.load_annotation(name)
+        labels = [new if label == old else label for label in annotation.labels]
+        dataset.save_points(name, annotation.points, labels=labels)
+        if progress is not None:
+            progress(done, len(using))
     for object_class in classes:
         if object_class.name == old:
             object_class.name = new
     dataset.settings.classes = classes
     dataset.save_settings()
-    session.rescan(changed)
-    return changed
+    session.rescan(using)
+    return using

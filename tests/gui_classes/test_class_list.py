@@ -51,6 +51,33 @@ def test_renaming_a_class_renames_the_labels_in_the_files(qtbot, make_window, tw
     assert window.session.points.labels == ["alive", "alive", "dead"] and window.classes.active == "alive"
 
 
+def test_a_long_rename_shows_its_progress_in_a_modal_dialog(qtbot, make_window, two_class_folder, monkeypatch):
+    import crowdgui.classes.controller as controller
+
+    monkeypatch.setattr(controller, "RENAME_DIALOG_AFTER_MS", 0)  # as if the files were thousands
+    for name in ("cells_002.png", "cells_003.png"):
+        Dataset(two_class_folder).save_points(name, [[5, 5], [9, 9]], labels=["dead", "live"])
+    window = make_window(two_class_folder)
+    seen = []
+    window.classes.ask_text = lambda *args: ("alive", True)
+    original = controller.ClassesController._rename_progress
+
+    def watched(self, old, new):
+        progress = original(self, old, new)
+
+        def record(done, total):
+            progress(done, total)
+            seen.append((done, total, self.rename_dialog.isVisible(), self.rename_dialog.labelText()))
+        return record
+
+    monkeypatch.setattr(controller.ClassesController, "_rename_progress", watched)
+    window.classes.rename("live")
+    assert [(done, total) for done, total, _, _ in seen] == [(1, 3), (2, 3), (3, 3)]
+    assert seen[0][2] and seen[0][3] == "Renaming live to alive in 3 points files…"
+    assert not window.classes.rename_dialog.isVisible()  # closed by itself at the end
+    assert json.loads(sidecar_path(two_class_folder / "cells_003.png").read_text())["labels"] == ["dead", "alive"]
+
+
 def test_recolouring_a_class_recolours_its_points(qtbot, make_window, two_class_folder):
     window = make_window(two_class_folder)
     window.classes.ask_colour = lambda current: QColor("#0a84ff")
