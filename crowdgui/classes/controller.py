@@ -188,10 +188,16 @@ class ClassesController(QObject):
     def rename(self, old: str) -> None:
         new, ok = self.ask_text("Rename a class", f"New name of {old}:", old)
         if ok and new.strip() != old:
-            self._change(lambda: rename_class(self.session, old, new, self._rename_progress(old, new)))
-            if self.active == old and new.strip() in [c.name for c in self.classes]:
-                self.active = new.strip()
-                self.refresh()
+            rewritten: list[str] = []
+            self._change(lambda: rewritten.extend(rename_class(self.session, old, new,
+                                                               self._rename_progress(old, new))))
+            if new.strip() in [c.name for c in self.classes]:
+                self.window.statusBar().showMessage(
+                    f"Renamed {old} to {new.strip()} ({len(rewritten):,} points file"
+                    f"{'s' if len(rewritten) != 1 else ''} rewritten)", 5000)
+                if self.active == old:
+                    self.active = new.strip()
+                    self.refresh()
 
     def _rename_progress(self, old: str, new: str):
         """A progress(done, total) that shows a modal dialog once renaming takes longer than half a second
@@ -203,6 +209,7 @@ class ClassesController(QObject):
             if dialog is None:
                 dialog = QProgressDialog(f"Renaming {old} to {new.strip()} in {total:,} points files…", "", 0,
                                          total, self.window)
+                dialog.setWindowTitle("Renaming a class")
                 dialog.setCancelButton(None)
                 dialog.setWindowModality(Qt.WindowModality.WindowModal)
                 dialog.setMinimumDuration(RENAME_DIALOG_AFTER_MS)

@@ -76,6 +76,7 @@ def test_a_long_rename_shows_its_progress_in_a_modal_dialog(qtbot, make_window, 
     assert seen[0][2] and seen[0][3] == "Renaming live to alive in 3 points files…"
     assert not window.classes.rename_dialog.isVisible()  # closed by itself at the end
     assert json.loads(sidecar_path(two_class_folder / "cells_003.png").read_text())["labels"] == ["dead", "alive"]
+    assert window.statusBar().currentMessage() == "Renamed live to alive (3 points files rewritten)"
 
 
 def test_recolouring_a_class_recolours_its_points(qtbot, make_window, two_class_folder):
