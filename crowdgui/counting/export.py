@@ -6,16 +6,17 @@ thread and reports progress, so saving overlays of a thousand photos never freez
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
+from crowdgui.background import BackgroundWorker
+from crowdgui.counting.results_model import CountRow
+from crowdgui.density.preview import robust_max
 from engine.counting.outputs import counts_csv_bytes as engine_counts_csv_bytes
-from engine.dataset.images import read_image
-from engine.dataset.sidecar import atomic_write_bytes
 from engine.counting.overlays import (
     CountedImage,
     load_density,
@@ -24,9 +25,8 @@ from engine.counting.overlays import (
     save_png,
     write_density_bundle,
 )
-
-from crowdgui.counting.results_model import CountRow
-from crowdgui.density.preview import robust_max
+from engine.dataset.images import read_image
+from engine.dataset.sidecar import atomic_write_bytes
 
 
 @dataclass
@@ -92,26 +92,6 @@ def save_bundle(rows: list[CountRow], target: Path, stride: int, attributes: dic
     return f"Saved {written} density map{'s' if written != 1 else ''} to {target.name}"
 
 
-class _Signals(QObject):
-    progress = Signal(int, int)
-    succeeded = Signal(str)
-    failed = Signal(str)
-
-
-class _Task(QRunnable):
-    def __init__(self, work: Callable[[Callable[[int, int], None]], str], signals: _Signals):
-        super().__init__()
-        self.work, self.signals = work, signals
-
-    def run(self) -> None:
-        try:
-            message = self.work(self.signals.progress.emit)
-        except Exception as exc:  # shown to the user in plain words; the GUI thread never sees the exception
-            self.signals.failed.emit(f"{type(exc).__name__}: {exc}")
-            return
-        self.signals.succeeded.emit(message)
-
-
 class ResultsExporter(QObject):
     """Runs one export at a time in a worker thread.
 
@@ -124,18 +104,16 @@ class ResultsExporter(QObject):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._signals = _Signals(self)
-        self._signals.progress.connect(self.progress)
-        self._signals.succeeded.connect(self._finish_ok)
-        self._signals.failed.connect(self._finish_failed)
+        self._worker = BackgroundWorker(self)
+        self._worker.progressed.connect(lambda done_total: self.progress.emit(*done_total))
+        self._worker.finished.connect(self._finish)
         self.busy = False
 
     def run(self, work: Callable[[Callable[[int, int], None]], str]) -> None:
         """Start ``work(progress) -> message`` in the worker thread."""
         self.busy = True
-        self._pool.start(_Task(work, self._signals))
+        report = self._worker.report
+        self._worker.submit(lambda: work(lambda done, total: report((done, total))))
 
     def csv(self, target: Path, rows: list[CountRow], engine_csv: Path | None) -> None:
         self.run(lambda progress: save_counts_csv(target, list(rows), engine_csv))
@@ -147,12 +125,11 @@ class ResultsExporter(QObject):
         self.run(lambda progress: save_overlays(list(rows), folder, style, progress))
 
     def wait(self, msecs: int = 30000) -> bool:
-        return self._pool.waitForDone(msecs)
+        return self._worker.wait(msecs)
 
-    def _finish_ok(self, message: str) -> None:
+    def _finish(self, _tag, outcome) -> None:
         self.busy = False
-        self.succeeded.emit(message)
-
-    def _finish_failed(self, message: str) -> None:
-        self.busy = False
-        self.failed.emit(message)
+        if isinstance(outcome, Exception):  # shown to the user in plain words
+            self.failed.emit(f"{type(outcome).__name__}: {outcome}")
+        else:
+            self.succeeded.emit(outcome)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
 
+from crowdgui.background import BackgroundWorker
 from engine.dataset import read_thumbnail
 
 
@@ -18,23 +19,6 @@ def thumbnail_image(path: Path | str, size: int) -> QImage:
     return qimage.copy()  # own the pixels: ``pixels`` goes away with this function
 
 
-class _Signals(QObject):
-    ready = Signal(str, QImage)
-
-
-class _ThumbnailTask(QRunnable):
-    def __init__(self, path: str, size: int, signals: _Signals):
-        super().__init__()
-        self.path, self.size, self.signals = path, size, signals
-
-    def run(self) -> None:
-        try:
-            image = thumbnail_image(self.path, self.size)
-        except Exception:  # an unreadable file simply gets no thumbnail; the count itself is unaffected
-            return
-        self.signals.ready.emit(self.path, image)
-
-
 class ThumbnailLoader(QObject):
     """Makes thumbnails in a thread pool; ``ready(path, QPixmap)`` arrives on the GUI thread."""
 
@@ -43,20 +27,20 @@ class ThumbnailLoader(QObject):
     def __init__(self, size: int = 40, parent: QObject | None = None):
         super().__init__(parent)
         self.size = size
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)  # one core is plenty for thumbnails; the count job needs the rest
-        self._signals = _Signals(self)
-        self._signals.ready.connect(self._deliver)
+        self._worker = BackgroundWorker(self)  # one thread is plenty for thumbnails; the count job needs the rest
+        self._worker.finished.connect(self._deliver)
 
     def request(self, path: Path | str) -> None:
-        self._pool.start(_ThumbnailTask(str(path), self.size, self._signals))
+        size = self.size
+        self._worker.submit(lambda: thumbnail_image(path, size), str(path))
 
     def clear(self) -> None:
         """Drop thumbnails not yet started (a new count began)."""
-        self._pool.clear()
+        self._worker.clear()
 
     def wait(self, msecs: int = 5000) -> bool:
-        return self._pool.waitForDone(msecs)
+        return self._worker.wait(msecs)
 
-    def _deliver(self, path: str, image: QImage) -> None:
-        self.ready.emit(path, QPixmap.fromImage(image))
+    def _deliver(self, path: str, image) -> None:
+        if isinstance(image, QImage):  # an unreadable file simply gets no thumbnail; its count is unaffected
+            self.ready.emit(path, QPixmap.fromImage(image))

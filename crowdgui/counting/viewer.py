@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from crowdgui.background import BackgroundWorker
 from crowdgui.canvas import ImageCanvas
 from crowdgui.canvas.points_scatter import PointsScatter
 from crowdgui.counting.region_outlines import RegionOutlines
@@ -105,23 +106,12 @@ def _class_map(row: CountRow, class_name: str) -> np.ndarray:
     return np.asarray(stack[names.index(class_name)], dtype=np.float32)
 
 
-class _Signals(QObject):
-    loaded = Signal(object)
-
-
-class _LoadTask(QRunnable):
-    def __init__(self, row: CountRow, generation: int, with_points: bool, signals: _Signals,
-                 class_name: str | None):
-        super().__init__()
-        self.row, self.generation, self.with_points, self.signals = row, generation, with_points, signals
-        self.class_name = class_name
-
-    def run(self) -> None:
-        try:
-            loaded = load_result(self.row, self.generation, self.with_points, self.class_name)
-        except Exception as exc:  # never let a worker die silently: the viewer says what went wrong
-            loaded = LoadedResult(self.generation, self.row, problem=f"{type(exc).__name__}: {exc}")
-        self.signals.loaded.emit(loaded)
+def load_or_say_why(row: CountRow, generation: int, with_points: bool, class_name: str | None) -> LoadedResult:
+    """:func:`load_result` on the worker thread; whatever goes wrong becomes the viewer's message."""
+    try:
+        return load_result(row, generation, with_points, class_name)
+    except Exception as exc:  # noqa: BLE001 - the viewer says what went wrong instead of showing nothing
+        return LoadedResult(generation, row, problem=f"{type(exc).__name__}: {exc}")
 
 
 class ResultViewer(QWidget):
@@ -134,10 +124,8 @@ class ResultViewer(QWidget):
         self.row: CountRow | None = None
         self.current: LoadedResult | None = None
         self._generation = 0
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._signals = _Signals(self)
-        self._signals.loaded.connect(self._show_loaded)
+        self._worker = BackgroundWorker(self)
+        self._worker.finished.connect(lambda _generation, loaded: self._show_loaded(loaded))
 
         self.title = QLabel(self)
         self.title.setObjectName("resultTitle")
@@ -241,11 +229,11 @@ class ResultViewer(QWidget):
             self._say(None)
             return
         self.title.setText(self._title(row) + " <i>(loading…)</i>")
-        self._pool.start(_LoadTask(row, self._generation, self.show_points.isChecked(), self._signals,
-                                   self.chosen_class()))
+        generation, with_points, class_name = self._generation, self.show_points.isChecked(), self.chosen_class()
+        self._worker.submit(lambda: load_or_say_why(row, generation, with_points, class_name), generation)
 
     def wait(self, msecs: int = 10000) -> bool:
-        return self._pool.waitForDone(msecs)
+        return self._worker.wait(msecs)
 
     def _show_loaded(self, loaded: LoadedResult) -> None:
         if loaded.generation != self._generation:

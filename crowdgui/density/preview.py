@@ -21,8 +21,9 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from crowdgui.background import BackgroundWorker
 from engine.dataset.regions import known_area
 from engine.density import DensitySettings, density_map
 
@@ -110,29 +111,6 @@ def compute_preview(request: PreviewRequest, generation: int = 0) -> PreviewResu
                          seconds=time.perf_counter() - started)
 
 
-class _Relay(QObject):
-    """Carries results from the worker thread to the GUI thread (it lives in the GUI thread, so the
-    connection is queued)."""
-
-    done = Signal(int, object)  # generation, PreviewResult or Exception
-
-
-class _Job(QRunnable):
-    def __init__(self, preview: DensityPreview, generation: int, request: PreviewRequest):
-        super().__init__()
-        self.preview, self.generation, self.request = preview, generation, request
-
-    def run(self) -> None:
-        # A job queued behind a slow one is worthless once a newer job (or a clear) exists: skip the work.
-        if self.generation < self.preview.generation:
-            return
-        try:
-            outcome = self.preview.compute(self.request, self.generation)
-        except Exception as exc:  # noqa: BLE001 - a bad input must show as a message, not kill the worker
-            outcome = exc
-        self.preview._relay.done.emit(self.generation, outcome)
-
-
 class DensityPreview(QObject):
     """Debounced, threaded density-map computation with stale results dropped.
 
@@ -153,13 +131,10 @@ class DensityPreview(QObject):
         self._floor = 0  # results numbered at or below this are stale: shown already, or from before a clear
         self._pending: PreviewRequest | None = None
         self._lock = threading.Lock()
-        # One worker: maps are computed one after another, and a queued stale job is skipped, so a burst of
-        # requests never piles up work. The pool is created before the relay so that, children being deleted
-        # in creation order, the pool waits for a running job before the relay it reports through is gone.
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._relay = _Relay(self)
-        self._relay.done.connect(self._on_done)
+        # One worker thread: maps are computed one after another, and a queued stale job is skipped, so a burst
+        # of requests never piles up work.
+        self._worker = BackgroundWorker(self)
+        self._worker.finished.connect(self._on_done)
         self._timer = QTimer(self, singleShot=True, interval=debounce_ms)
         self._timer.timeout.connect(self.flush)
 
@@ -189,27 +164,35 @@ class DensityPreview(QObject):
         if self._pending is None:
             return
         request, self._pending = self._pending, None
-        self._pool.start(_Job(self, self._next_generation(), request))
+        generation = self._next_generation()
+        self._worker.submit(lambda: self._compute_unless_stale(request, generation), generation)
 
     def warm_up(self) -> None:
         """Make one tiny map on the worker so that the first real map does not also pay for importing
         scipy's sparse, spatial and special modules (about half a second, measured)."""
         request = PreviewRequest(np.array([[1.0, 1.0], [2.0, 2.0]]), (4, 4), DensitySettings(mode="adaptive"))
-        self._pool.start(lambda: compute_preview(request))
+        self._worker.submit(lambda: compute_preview(request), None)  # no generation: never shown
 
     def wait(self, msecs: int = -1) -> bool:
         """Block until the worker is idle (for tests and shutdown); True when it is."""
-        return self._pool.waitForDone(msecs)
+        return self._worker.wait(msecs)
+
+    def _compute_unless_stale(self, request: PreviewRequest, generation: int) -> PreviewResult | None:
+        """On the worker thread. A job queued behind a slow one is worthless once a newer job (or a clear)
+        exists: its work is skipped (None)."""
+        if generation < self.generation:
+            return None
+        return self.compute(request, generation)
 
     def _next_generation(self) -> int:
         with self._lock:
             self._generation += 1
             return self._generation
 
-    @Slot(int, object)
-    def _on_done(self, generation: int, outcome) -> None:
-        if generation <= self._floor:
-            return  # stale: from before a clear, or older than a map already shown
+    @Slot(object, object)
+    def _on_done(self, generation: int | None, outcome) -> None:
+        if generation is None or outcome is None or generation <= self._floor:
+            return  # the warm-up, a skipped job, or stale: from before a clear, or older than a map shown
         self._floor = generation
         if isinstance(outcome, Exception):
             self.failed.emit(f"Density preview failed: {outcome}")
