@@ -63,13 +63,13 @@ class UnsavedEdits:
     def describe(self) -> str:
         """``IMG_1.jpg: 1,234 unsaved points (its points file holds 1,200)`` and such."""
         saved = "no points file" if self.saved_count is None else f"its points file holds {self.saved_count:,}"
-        text = f"{self.image}: {self.count:,} point{'s' if self.count != 1 else ''} ({saved}"
+        what = "marked as holding no objects" if self.no_objects and not self.count else \
+            f"{self.count:,} point{'s' if self.count != 1 else ''}"
+        text = f"{self.image}: {what} ({saved}"
         if self.proposed is not None and len(self.proposed):
             text += f"; {len(self.proposed):,} proposed"
         if self.regions:
             text += f"; {len(self.regions)} region{'s' if len(self.regions) != 1 else ''}"
-        if self.no_objects:
-            text += "; marked as holding no objects"
         if self.sidecar_newer:
             text += "; the points file was changed after these edits"
         if self.image_missing:
