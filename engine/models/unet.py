@@ -74,7 +74,7 @@ class UNet(SkipNetwork):
     input_multiple = 8  # for the default depth 3; each instance sets 2 ** depth
     # Engine defaults for training this architecture (the command line and the GUI may override them).
     # lr 5e-4, measured at equal time by bench/train_candidates.py (README "Measured figures"): against 3e-4 it
-    # counted VGG cells better in 2 of 3 seeds and ShanghaiTech B in 2 of 2; 1e-3 won on ShanghaiTech B (2 of 2)
+    # counted VGG cells better in 4 of 5 seeds and ShanghaiTech B in 2 of 2; 1e-3 won on ShanghaiTech B (2 of 2)
     # but lost on VGG cells (2 of 3), so --lr 1e-3 is still worth trying on crowds.
     training_defaults = {"lr": 5e-4, "batch": 8, "crop": 128}
 
