@@ -188,10 +188,8 @@ class ClassesController(QObject):
     def rename(self, old: str) -> None:
         new, ok = self.ask_text("Rename a class", f"New name of {old}:", old)
         if ok and new.strip() != old:
-            rewritten: list[str] = []
-            self._change(lambda: rewritten.extend(rename_class(self.session, old, new,
-                                                               self._rename_progress(old, new))))
-            if new.strip() in [c.name for c in self.classes]:
+            rewritten = self._change(lambda: rename_class(self.session, old, new, self._rename_progress(old, new)))
+            if rewritten is not None:
                 self.window.statusBar().showMessage(
                     f"Renamed {old} to {new.strip()} ({len(rewritten):,} points file"
                     f"{'s' if len(rewritten) != 1 else ''} rewritten)", 5000)
@@ -231,9 +229,11 @@ class ClassesController(QObject):
             return
         self._change(lambda: remove_class(self.session.dataset, name))
 
-    def _change(self, change) -> None:
+    def _change(self, change):
+        """``change()``'s result, or None after saying why it failed."""
+        result = None
         try:
-            change()
+            result = change()
         except ValueError as exc:
             self.window.last_message = show_message(self.window, "warning", "Classes not changed", str(exc))
         except OSError as exc:
@@ -241,3 +241,4 @@ class ClassesController(QObject):
                                                     f"The dataset's classes could not be written: "
                                                     f"{exc.strerror or exc}")
         self.refresh()
+        return result
