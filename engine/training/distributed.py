@@ -12,6 +12,7 @@ all-reduced into one answer before anyone acts on them.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from dataclasses import dataclass
@@ -86,8 +87,15 @@ class World:
         return device
 
     def close(self) -> None:
-        """Leave the process group (every rank calls this once, at the end of the run)."""
+        """Leave the process group (every rank calls this once, at the end of the run, after the model is gone).
+
+        The collect first: the DistributedDataParallel wrapper and the functional all-reduce's autograd graph
+        hold the Gloo group through reference cycles. Left to interpreter exit, the group is destroyed with
+        its worker threads still joinable and the process dies with "terminate called without an active
+        exception" (SIGABRT) after a finished run: 3 of 20 two-process runs here, 0 of 70 with it (40 of them beside a CPU-bound process).
+        """
         if self.distributed and dist.is_initialized():
+            gc.collect()
             dist.destroy_process_group()
 
     # ------------------------------------------------------------ collectives

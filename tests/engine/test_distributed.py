@@ -10,7 +10,6 @@ import itertools
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -142,23 +141,15 @@ def test_two_processes_stop_together_resume_and_match_one_process(tmp_path):
     command = [*TORCHRUN, "-m", "engine", "train", str(cells), "--out", str(run), "--model", "unet", *common]
 
     # 1. Train; after the first epoch, SIGTERM reaches rank 1 only. Both must stop at the same step.
-    # Known open race (seen in about half of full-suite runs on a busy 2-core machine, never alone): rank 0
-    # sometimes dies by SIGABRT inside Gloo as rank 1 stops. One fresh retry keeps CI meaningful until it is
-    # fixed; a second abort still fails the test.
-    for attempt in range(2):
-        if run.exists():
-            shutil.rmtree(run)
-        first = subprocess.Popen(command, env=child_env(), cwd=tmp_path, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-        lines = []
-        for line in first.stdout:
-            lines.append(line)
-            if '"type": "epoch"' in line:
-                os.kill(_rank_pid(first.pid, 1), signal.SIGTERM)
-                break
-        rest, errors = first.communicate(timeout=120)
-        if "SIGABRT" not in errors or attempt:
+    first = subprocess.Popen(command, env=child_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    lines = []
+    for line in first.stdout:
+        lines.append(line)
+        if '"type": "epoch"' in line:
+            os.kill(_rank_pid(first.pid, 1), signal.SIGTERM)
             break
+    rest, errors = first.communicate(timeout=120)
     assert first.returncode == 0, errors[-2000:]
     events = _events("".join(lines) + rest)
     start, done = events[0], events[-1]
@@ -179,12 +170,9 @@ def test_two_processes_stop_together_resume_and_match_one_process(tmp_path):
     assert stopped["train_summary"]["world_size"] == 2 and stopped["train_summary"]["batch"] == 2
 
     # 2. Resume with both processes: every rank reads last.pt, the run ends where it was planned.
-    for attempt in range(2):  # the same one retry on rank 0's SIGABRT in Gloo as above (an open race)
-        resumed = subprocess.run([*TORCHRUN, "-m", "engine", "train", str(cells), "--out", str(run), "--resume",
-                                  "--device", "cpu", "--events", "jsonl"], env=child_env(), cwd=tmp_path,
-                                 capture_output=True, text=True, timeout=120, check=False)
-        if resumed.returncode == 0 or "SIGABRT" not in resumed.stderr or attempt:
-            break
+    resumed = subprocess.run([*TORCHRUN, "-m", "engine", "train", str(cells), "--out", str(run), "--resume",
+                              "--device", "cpu", "--events", "jsonl"], env=child_env(), cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120, check=False)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     events = _events(resumed.stdout)
     assert events[0]["resumed_from_step"] == done["steps"]
